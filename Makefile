@@ -1,0 +1,47 @@
+# Two commands matter on a fresh machine: `make demo` and `make test`.
+PY ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: install demo up test unit lint validate build deploy clean
+
+$(STAMP): requirements.txt requirements-dev.txt pyproject.toml
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -r requirements-dev.txt
+	$(BIN)/pip install --quiet --no-deps -e .
+	touch $(STAMP)
+
+install: $(STAMP)
+
+## The main job: the whole loop, offline, for real.
+demo: $(STAMP)
+	$(BIN)/mlops local demo
+
+## Keep the local cloud up on 127.0.0.1:4566 for any AWS client.
+up: $(STAMP)
+	$(BIN)/mlops local up
+
+## Everything CI runs: lint of the template, sam build, every test suite.
+test: $(STAMP) validate build
+	$(BIN)/pytest -q
+
+unit: $(STAMP)
+	$(BIN)/pytest -q tests/unit tests/workflows
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+validate: $(STAMP)
+	PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/sam validate --lint --template template.yaml
+
+build: $(STAMP)
+	PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/sam build --template template.yaml --parallel --cached
+
+deploy: build
+	$(BIN)/sam deploy --guided --config-env $(or $(ENV),dev)
+
+clean:
+	rm -rf .aws-sam .pytest_cache
