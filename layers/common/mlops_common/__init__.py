@@ -1,0 +1,1 @@
+"""Shared code of every Lambda in the stack: models, settings, adapters, domain logic."""

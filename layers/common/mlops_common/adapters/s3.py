@@ -1,0 +1,26 @@
+import json
+from typing import Any
+
+from . import split_s3_uri
+
+
+class S3Store:
+    def __init__(self, s3_client: Any) -> None:
+        self._s3 = s3_client
+
+    def head(self, bucket: str, key: str, version_id: str | None = None) -> dict[str, Any] | None:
+        kwargs = {"Bucket": bucket, "Key": key} | ({"VersionId": version_id} if version_id else {})
+        try:
+            return self._s3.head_object(**kwargs)
+        except self._s3.exceptions.ClientError as exc:
+            if exc.response["Error"]["Code"] in ("404", "NoSuchKey", "NoSuchVersion"):
+                return None
+            raise
+
+    def read_bytes(self, bucket: str, key: str, version_id: str | None = None) -> bytes:
+        kwargs = {"Bucket": bucket, "Key": key} | ({"VersionId": version_id} if version_id else {})
+        return self._s3.get_object(**kwargs)["Body"].read()
+
+    def read_json(self, uri: str) -> Any:
+        bucket, key = split_s3_uri(uri)
+        return json.loads(self.read_bytes(bucket, key))

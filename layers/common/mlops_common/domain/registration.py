@@ -1,0 +1,59 @@
+"""Registering the winning candidate in the Model Registry, with its lineage."""
+
+import json
+
+from ..adapters.registry import ModelRegistry
+from ..models import RegisterModelOutput, RunContext, Selection
+from ..settings import RegisterModelSettings
+
+CONTENT_TYPES = ["text/csv", "application/json"]
+
+
+def register_model(
+    run: RunContext, selection: Selection, settings: RegisterModelSettings,
+    registry: ModelRegistry,
+) -> RegisterModelOutput:
+    best = selection.best
+    assert best.model_data_url and best.report_uri
+    status = "Approved" if settings.auto_approve else "PendingManualApproval"
+    lineage = {
+        "dataset_uri": run.dataset.uri,
+        "dataset_version": run.dataset.version_id or f"etag:{run.dataset.etag}",
+        "dataset_rows": str(run.dataset.rows),
+        "code_version": settings.code_version,
+        "execution_arn": run.execution_arn,
+        "training_job": best.training_job_name or "",
+        "candidate": best.candidate.name,
+        "algorithm": best.candidate.algorithm,
+        "hyperparameters": json.dumps(best.candidate.hyperparameters, sort_keys=True),
+        "metric": selection.gate.metric,
+        "score": f"{selection.gate.score:.6f}",
+        "champion_score": "" if selection.gate.champion_score is None
+        else f"{selection.gate.champion_score:.6f}",
+    }
+    arn = registry.create({
+        "ModelPackageDescription": f"{best.candidate.name} trained on {run.dataset.uri}"[:1024],
+        "ModelApprovalStatus": status,
+        "InferenceSpecification": {
+            "Containers": [{
+                "Image": settings.inference_image_uri,
+                "ModelDataUrl": best.model_data_url,
+                "Environment": {
+                    "SAGEMAKER_PROGRAM": "inference.py",
+                    "SAGEMAKER_SUBMIT_DIRECTORY": settings.sourcedir_uri,
+                },
+            }],
+            "SupportedContentTypes": CONTENT_TYPES,
+            "SupportedResponseMIMETypes": ["application/json"],
+            "SupportedRealtimeInferenceInstanceTypes": [settings.inference_instance_type],
+        },
+        "ModelMetrics": {"ModelQuality": {"Statistics": {
+            "ContentType": "application/json", "S3Uri": selection.quality_report_uri}}},
+        "CustomerMetadataProperties": lineage,
+        "MetadataProperties": {"GeneratedBy": run.execution_arn[:1024]},
+    })
+    package = registry.describe(arn) or {}
+    return RegisterModelOutput(
+        model_package_arn=arn, version=package.get("ModelPackageVersion", 0),
+        approval_status=status,
+    )

@@ -1,0 +1,55 @@
+"""Champion/challenger: pick the best candidate and compute the gate the state machine applies."""
+
+from ..adapters.s3 import S3Store
+from ..errors import EvaluationInvalid, TrainingFailed
+from ..models import CandidateResult, Gate, RunContext, Selection
+from ..settings import SelectCandidateSettings
+
+
+def select_best(
+    run: RunContext, results: list[CandidateResult], settings: SelectCandidateSettings,
+    store: S3Store,
+) -> Selection:
+    evaluated = [r for r in results if r.status == "EVALUATED"]
+    failed = [r for r in results if r.status == "FAILED"]
+    if not evaluated:
+        reasons = "; ".join(f"{r.candidate.name}: {_reason(r)}" for r in failed) or "no candidates"
+        raise TrainingFailed(f"no candidate finished training and evaluation ({reasons})")
+    scored = []
+    for result in evaluated:
+        report = _load_report(store, result)
+        scored.append((report["candidate"]["metrics"][settings.primary_metric], result, report))
+    # Highest score wins; ties keep configuration order (max() returns the first maximum).
+    score, best, report = max(scored, key=lambda item: item[0])
+    champion = report.get("champion")
+    champion_score = champion["metrics"][settings.primary_metric] if champion else None
+    gate = Gate(
+        metric=settings.primary_metric, score=score, floor=settings.minimum_metric,
+        margin=settings.improvement_margin, champion_score=champion_score,
+        to_beat=None if champion_score is None else champion_score + settings.improvement_margin,
+    )
+    assert best.report_uri is not None
+    return Selection(
+        best=best, metrics=report["candidate"]["metrics"],
+        champion_metrics=champion["metrics"] if champion else None,
+        quality_report_uri=best.report_uri.rsplit("/", 1)[0] + "/model_quality.json",
+        gate=gate, failed=failed,
+        leaderboard=[{"candidate": r.candidate.name, settings.primary_metric: s}
+                     for s, r, _ in sorted(scored, key=lambda i: -i[0])],
+    )
+
+
+def _load_report(store: S3Store, result: CandidateResult) -> dict:
+    if result.report_uri is None:
+        raise EvaluationInvalid(f"{result.candidate.name}: evaluated without a report URI")
+    try:
+        report = store.read_json(result.report_uri)
+        report["candidate"]["metrics"]
+    except Exception as exc:  # missing object, bad JSON or wrong shape: all the same to us
+        raise EvaluationInvalid(f"{result.report_uri}: {exc!r}") from exc
+    return report
+
+
+def _reason(result: CandidateResult) -> str:
+    error = result.error or {}
+    return f"{error.get('Error', 'unknown error')} {str(error.get('Cause', ''))[:300]}".strip()

@@ -1,0 +1,50 @@
+"""A real InvokeEndpoint with rows of the model's own training data."""
+
+import csv
+import io
+import json
+
+from ..adapters import split_s3_uri
+from ..adapters.endpoints import Endpoints
+from ..adapters.registry import ModelRegistry
+from ..adapters.s3 import S3Store
+from ..errors import ModelPackageNotFound, SmokeTestFailed
+from ..models import DeployPlan, SmokeTestOutput
+
+
+def smoke_test(
+    plan: DeployPlan, rows: int, label: str, registry: ModelRegistry, store: S3Store,
+    endpoints: Endpoints,
+) -> SmokeTestOutput:
+    package = registry.describe(plan.model_package_arn)
+    if package is None:
+        raise ModelPackageNotFound(plan.model_package_arn)
+    lineage = package.get("CustomerMetadataProperties", {})
+    version = lineage.get("dataset_version", "")
+    bucket, key = split_s3_uri(lineage["dataset_uri"])
+    data = store.read_bytes(bucket, key, None if version.startswith("etag:") else version or None)
+    body, rows = _feature_rows(data, label, rows)
+    try:
+        raw, latency_ms = endpoints.invoke(plan.endpoint_name, body.encode(), "text/csv")
+        predictions = json.loads(raw)["predictions"]
+    except Exception as exc:  # any failure to get valid predictions fails the smoke test
+        raise SmokeTestFailed(f"{plan.endpoint_name}: {exc}") from exc
+    if len(predictions) != rows or any(p.get("label") not in (0, 1) for p in predictions):
+        raise SmokeTestFailed(f"{plan.endpoint_name}: sent {rows} rows, got {predictions!r:.300}")
+    return SmokeTestOutput(endpoint_name=plan.endpoint_name, rows=rows,
+                           predictions=predictions, latency_ms=round(latency_ms, 2))
+
+
+def _feature_rows(data: bytes, label: str, rows: int) -> tuple[str, int]:
+    reader = csv.DictReader(io.StringIO(data.decode("utf-8-sig")))
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    sent = 0
+    for row in reader:
+        if sent >= rows:
+            break
+        writer.writerow(v for k, v in row.items() if k != label)
+        sent += 1
+    if sent == 0:
+        raise SmokeTestFailed("the model's dataset has no rows to send")
+    return out.getvalue(), sent

@@ -1,0 +1,191 @@
+"""Starting a training run and planning each candidate's SageMaker jobs."""
+
+import hashlib
+import json
+from typing import Any
+
+from pydantic import ValidationError
+
+from ..adapters.ledger import Ledger
+from ..adapters.registry import ModelRegistry, container_of
+from ..adapters.s3 import S3Store
+from ..errors import DatasetInvalid, EventMalformed
+from ..models import (
+    Candidate,
+    CandidatePlan,
+    Champion,
+    DatasetRef,
+    Execution,
+    RunContext,
+    ValidateDatasetOutput,
+)
+from ..settings import PrepareCandidateSettings, ValidateDatasetSettings
+from .dataset import validate_csv
+from .events import parse_s3_object_created
+
+
+def start_training_run(
+    event: dict[str, Any],
+    execution: Execution,
+    settings: ValidateDatasetSettings,
+    store: S3Store,
+    registry: ModelRegistry,
+    ledger: Ledger,
+) -> ValidateDatasetOutput:
+    """Validates the uploaded dataset, claims its business key and finds the champion."""
+    bucket, key, version_id, etag = parse_s3_object_created(event)
+    if bucket != settings.data_bucket or not key.startswith(settings.data_prefix):
+        raise EventMalformed(
+            f"s3://{bucket}/{key} is outside this stack's data location "
+            f"s3://{settings.data_bucket}/{settings.data_prefix}"
+        )
+    head = store.head(bucket, key, version_id)
+    if head is None:
+        raise DatasetInvalid(f"s3://{bucket}/{key} (version {version_id}) no longer exists")
+    size = int(head["ContentLength"])
+    if size > settings.max_dataset_bytes:
+        raise DatasetInvalid(f"{size} bytes; the limit is {settings.max_dataset_bytes}")
+    rows, features = validate_csv(
+        store.read_bytes(bucket, key, version_id), settings.label_column, settings.min_rows
+    )
+    dataset = DatasetRef(
+        bucket=bucket, key=key, version_id=version_id or head.get("VersionId"),
+        etag=(etag or head["ETag"]).strip('"'), size=size, rows=rows, features=features,
+        label=settings.label_column,
+    )
+    holder = ledger.claim(
+        dataset.business_key, execution.name, {"execution_arn": execution.id, "kind": "training"}
+    )
+    if holder is not None:
+        return ValidateDatasetOutput(
+            action="SKIP",
+            reason=f"{dataset.uri} version {dataset.version_id or dataset.etag} was already "
+            f"handled by run {holder['run_id']} ({holder['status']})",
+        )
+    run = RunContext(
+        run_id=execution.name, execution_arn=execution.id, dataset=dataset,
+        candidates=settings.candidates, champion=current_champion(registry),
+    )
+    return ValidateDatasetOutput(action="TRAIN", reason="new dataset version", run=run)
+
+
+def current_champion(registry: ModelRegistry, exclude_arn: str | None = None) -> Champion | None:
+    for summary in registry.approved_packages():
+        if summary["ModelPackageArn"] == exclude_arn:
+            continue
+        package = registry.describe(summary["ModelPackageArn"])
+        if package is None:
+            continue
+        return Champion(
+            model_package_arn=package["ModelPackageArn"],
+            version=package["ModelPackageVersion"],
+            model_data_url=container_of(package)["ModelDataUrl"],
+        )
+    return None
+
+
+def job_name(prefix: str, run_id: str, candidate: str, kind: str) -> str:
+    """Deterministic per execution and candidate, so a retried task reuses the same job name
+    (SageMaker rejects a duplicate name instead of starting a second job). Max 63 chars."""
+    digest = hashlib.sha256(run_id.encode()).hexdigest()[:10]
+    return f"{prefix}-{digest}-{candidate}-{kind}"[:63].rstrip("-")
+
+
+def build_candidate_plan(
+    run: RunContext, candidate: Candidate, settings: PrepareCandidateSettings
+) -> CandidatePlan:
+    try:
+        Candidate.model_validate(candidate.model_dump())
+    except ValidationError as exc:  # configuration drift between settings and payload
+        raise EventMalformed(f"candidate {candidate.name}: {exc}") from exc
+    training_name = job_name(settings.job_name_prefix, run.run_id, candidate.name, "train")
+    eval_name = job_name(settings.job_name_prefix, run.run_id, candidate.name, "eval")
+    output_path = f"s3://{settings.artifacts_bucket}/runs/{run.run_id}/models"
+    model_data_url = f"{output_path}/{training_name}/output/model.tar.gz"
+    report_prefix = f"s3://{settings.artifacts_bucket}/runs/{run.run_id}/evaluation/{candidate.name}"
+    split_args = {"label": run.dataset.label, "test-size": settings.test_size,
+                  "seed": settings.split_seed}
+    tags = [{"Key": "mlops:run-id", "Value": run.run_id},
+            {"Key": "mlops:candidate", "Value": candidate.name}]
+    training = {
+        "TrainingJobName": training_name,
+        "RoleArn": settings.sagemaker_role_arn,
+        "AlgorithmSpecification": {
+            "TrainingImage": settings.training_image_uri,
+            "TrainingInputMode": "File",
+            "MetricDefinitions": [
+                {"Name": f"train:{m}", "Regex": rf"metric train_{m}=([0-9.]+)"}
+                for m in ("accuracy", "f1")
+            ],
+        },
+        # Script mode: the SageMaker SDK encodes every hyperparameter as a JSON string.
+        "HyperParameters": {
+            k.replace("_", "-"): json.dumps(v)
+            for k, v in ({"algorithm": candidate.algorithm} | candidate.hyperparameters
+                         | split_args).items()
+        } | {
+            "sagemaker_program": json.dumps("train.py"),
+            "sagemaker_submit_directory": json.dumps(settings.sourcedir_uri),
+        },
+        "InputDataConfig": [{
+            "ChannelName": "train",
+            "DataSource": {"S3DataSource": {
+                "S3DataType": "S3Prefix", "S3Uri": run.dataset.uri,
+                "S3DataDistributionType": "FullyReplicated"}},
+            "ContentType": "text/csv",
+        }],
+        "OutputDataConfig": {"S3OutputPath": output_path},
+        "ResourceConfig": {"InstanceType": settings.training_instance_type, "InstanceCount": 1,
+                           "VolumeSizeInGB": 10},
+        "StoppingCondition": {"MaxRuntimeInSeconds": settings.max_runtime_seconds},
+        "Tags": tags,
+    }
+    evaluation = _evaluation_request(eval_name, run, settings, model_data_url, report_prefix,
+                                     split_args, tags)
+    return CandidatePlan(candidate=candidate, training=training, evaluation=evaluation,
+                         model_data_url=model_data_url,
+                         report_uri=f"{report_prefix}/evaluation.json")
+
+
+def _evaluation_request(
+    name: str, run: RunContext, settings: PrepareCandidateSettings, model_data_url: str,
+    report_prefix: str, split_args: dict[str, Any], tags: list[dict[str, str]],
+) -> dict[str, Any]:
+    base = "/opt/ml/processing"
+
+    def s3_input(input_name: str, uri: str, local: str) -> dict[str, Any]:
+        return {"InputName": input_name, "S3Input": {
+            "S3Uri": uri, "LocalPath": local, "S3DataType": "S3Prefix",
+            "S3InputMode": "File", "S3DataDistributionType": "FullyReplicated"}}
+
+    inputs = [
+        s3_input("code", settings.source_files_uri, f"{base}/input/code"),
+        s3_input("data", run.dataset.uri, f"{base}/input/data"),
+        s3_input("candidate", model_data_url, f"{base}/model/candidate"),
+    ]
+    if run.champion is not None:  # champion/challenger on the same held-out split
+        inputs.append(s3_input("champion", run.champion.model_data_url, f"{base}/model/champion"))
+    arguments = [
+        "--data-dir", f"{base}/input/data", "--candidate-dir", f"{base}/model/candidate",
+        "--champion-dir", f"{base}/model/champion", "--output-dir", f"{base}/evaluation",
+        "--primary-metric", settings.primary_metric,
+    ] + [str(part) for k, v in split_args.items() for part in (f"--{k}", v)]
+    return {
+        "ProcessingJobName": name,
+        "RoleArn": settings.sagemaker_role_arn,
+        "AppSpecification": {
+            "ImageUri": settings.training_image_uri,
+            "ContainerEntrypoint": ["python3", f"{base}/input/code/evaluate.py"],
+            "ContainerArguments": arguments,
+        },
+        "ProcessingInputs": inputs,
+        "ProcessingOutputConfig": {"Outputs": [{
+            "OutputName": "evaluation",
+            "S3Output": {"S3Uri": report_prefix, "LocalPath": f"{base}/evaluation",
+                         "S3UploadMode": "EndOfJob"}}]},
+        "ProcessingResources": {"ClusterConfig": {
+            "InstanceCount": 1, "InstanceType": settings.processing_instance_type,
+            "VolumeSizeInGB": 10}},
+        "StoppingCondition": {"MaxRuntimeInSeconds": settings.max_runtime_seconds},
+        "Tags": tags,
+    }

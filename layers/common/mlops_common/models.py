@@ -1,0 +1,210 @@
+"""Pydantic models of every event and payload the functions exchange with the state machines.
+
+Input and output models are separate classes; the state machines pass these shapes verbatim.
+"""
+
+from typing import Annotated, Any, Literal
+
+from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class Payload(BaseModel):
+    model_config = ConfigDict(extra="ignore", populate_by_name=True)
+
+
+class Execution(Payload):
+    """The subset of the Step Functions context object `$$.Execution` a function needs."""
+
+    name: Annotated[str, Field(alias="Name", description="Execution name: the correlation id")]
+    id: Annotated[str, Field(alias="Id", description="Execution ARN")]
+
+
+# ---- events -------------------------------------------------------------------------------
+
+
+class ModelPackageStateChangeDetail(Payload):
+    ModelPackageGroupName: str
+    ModelPackageVersion: int
+    ModelPackageArn: str
+    ModelPackageStatus: str | None = None
+    ModelApprovalStatus: Literal["Approved", "Rejected", "PendingManualApproval"]
+    LastModifiedTime: Annotated[
+        str | float | None, Field(description="Part of the business key of a deployment")
+    ] = None
+
+
+class ModelPackageStateChangeEvent(EventBridgeModel):
+    """`aws.sagemaker` / `SageMaker Model Package State Change` (aws-contracts.md §2.2)."""
+
+    detail: ModelPackageStateChangeDetail
+
+
+# ---- training pipeline ---------------------------------------------------------------------
+
+
+class DatasetRef(Payload):
+    bucket: str
+    key: str
+    version_id: Annotated[str | None, Field(description="S3 version; None if unversioned")] = None
+    etag: str
+    size: int
+    rows: Annotated[int, Field(description="Data rows (header excluded)")]
+    features: Annotated[int, Field(description="Feature columns (label excluded)")]
+    label: str
+
+    @property
+    def uri(self) -> str:
+        return f"s3://{self.bucket}/{self.key}"
+
+    @property
+    def business_key(self) -> str:
+        """Stable across replays (the event id is not): object + version, or etag if unversioned."""
+        return f"dataset#{self.uri}#{self.version_id or self.etag}"
+
+
+class Candidate(Payload):
+    name: Annotated[str, Field(pattern=r"^[a-z0-9](-?[a-z0-9]){0,19}$", description="Slug")]
+    algorithm: Literal["random_forest", "gradient_boosting", "logistic_regression"]
+    hyperparameters: dict[str, str | int | float] = Field(default_factory=dict)
+
+
+class Champion(Payload):
+    model_package_arn: str
+    version: int
+    model_data_url: str
+
+
+class RunContext(Payload):
+    run_id: Annotated[str, Field(description="Execution name of the training run")]
+    execution_arn: str
+    dataset: DatasetRef
+    candidates: list[Candidate]
+    champion: Champion | None = None
+
+
+class ValidateDatasetInput(Payload):
+    event: dict[str, Any]
+    execution: Execution
+
+
+class ValidateDatasetOutput(Payload):
+    action: Literal["TRAIN", "SKIP"]
+    reason: str
+    run: RunContext | None = None
+
+
+class PrepareCandidateInput(Payload):
+    run: RunContext
+    candidate: Candidate
+
+
+class CandidatePlan(Payload):
+    candidate: Candidate
+    training: Annotated[dict[str, Any], Field(description="CreateTrainingJob request")]
+    evaluation: Annotated[dict[str, Any], Field(description="CreateProcessingJob request")]
+    model_data_url: str
+    report_uri: Annotated[str, Field(description="S3 URI of evaluation.json")]
+
+
+class CandidateResult(Payload):
+    status: Literal["EVALUATED", "FAILED"]
+    candidate: Candidate
+    training_job_name: str | None = None
+    model_data_url: str | None = None
+    report_uri: str | None = None
+    error: dict[str, Any] | None = None
+
+
+class SelectCandidateInput(Payload):
+    run: RunContext
+    results: list[CandidateResult]
+
+
+class Gate(Payload):
+    metric: str
+    score: Annotated[float, Field(description="Best candidate's score on the held-out split")]
+    floor: Annotated[float, Field(description="Absolute minimum score to register")]
+    margin: float
+    champion_score: Annotated[float | None, Field(description="Champion on the same split")]
+    to_beat: Annotated[float | None, Field(description="champion_score + margin")]
+
+
+class Selection(Payload):
+    best: CandidateResult
+    metrics: dict[str, float]
+    champion_metrics: dict[str, float] | None = None
+    quality_report_uri: str
+    gate: Gate
+    failed: list[CandidateResult] = Field(default_factory=list)
+    leaderboard: list[dict[str, Any]] = Field(default_factory=list)
+
+
+class RegisterModelInput(Payload):
+    run: RunContext
+    selection: Selection
+
+
+class RegisterModelOutput(Payload):
+    model_package_arn: str
+    version: int
+    approval_status: str
+
+
+# ---- deploy pipeline -------------------------------------------------------------------------
+
+
+class DeployPlanInput(Payload):
+    event: dict[str, Any]
+    execution: Execution
+
+
+class DeployPlan(Payload):
+    action: Literal["DEPLOY", "SKIP"]
+    reason: str
+    model_package_arn: str
+    version: int
+    endpoint_name: str
+    endpoint_exists: bool = False
+    model: dict[str, Any] = Field(default_factory=dict, description="CreateModel request")
+    endpoint_config: dict[str, Any] = Field(default_factory=dict, description="CreateEndpointConfig")
+    deployment_config: dict[str, Any] = Field(default_factory=dict, description="UpdateEndpoint")
+    previous_config: str | None = None
+
+
+class VerifyDeploymentInput(Payload):
+    plan: DeployPlan
+    endpoint: Annotated[dict[str, Any], Field(description="DescribeEndpoint response")]
+
+
+class VerifyDeploymentOutput(Payload):
+    endpoint_name: str
+    endpoint_config_name: str
+    status: str
+
+
+class SmokeTestInput(Payload):
+    plan: DeployPlan
+
+
+class SmokeTestOutput(Payload):
+    endpoint_name: str
+    rows: int
+    predictions: list[dict[str, Any]]
+    latency_ms: float
+
+
+# ---- notifications ---------------------------------------------------------------------------
+
+
+class OutcomeInput(Payload):
+    workflow: Literal["training", "deploy", "rollback"]
+    outcome: Annotated[str, Field(description="REGISTERED, NOT_BETTER, FAILED, DEPLOYED, ...")]
+    execution: Execution
+    state: Annotated[dict[str, Any], Field(description="The workflow state at this point")]
+
+
+class OutcomeOutput(Payload):
+    subject: str
+    message_id: str | None
+    recorded: bool

@@ -1,0 +1,113 @@
+"""One settings model per function, read from the environment the template sets.
+
+Handlers build their settings once at cold start (module level), so a missing or malformed
+variable fails the first invocation loudly instead of producing a half-configured run.
+Domain code receives these objects (or plain values) and never reads os.environ.
+"""
+
+import json
+from typing import Annotated
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from .models import Candidate
+
+
+class _Settings(BaseSettings):
+    model_config = SettingsConfigDict(frozen=True, extra="ignore")
+
+
+class LedgerSettings(_Settings):
+    ledger_table: Annotated[str, Field(description="DynamoDB table of runs and audit entries")]
+
+
+class ValidateDatasetSettings(LedgerSettings):
+    data_bucket: str
+    data_prefix: str
+    label_column: str = "malignant"
+    min_rows: Annotated[int, Field(ge=2)] = 50
+    max_dataset_bytes: Annotated[int, Field(gt=0)] = 50 * 1024 * 1024
+    model_package_group: str
+    candidates: Annotated[list[Candidate], Field(min_length=1, description="JSON list")]
+
+    @field_validator("candidates", mode="before")
+    @classmethod
+    def _parse_json(cls, value: object) -> object:
+        return json.loads(value) if isinstance(value, str) else value
+
+    @field_validator("candidates")
+    @classmethod
+    def _unique_names(cls, value: list[Candidate]) -> list[Candidate]:
+        names = [c.name for c in value]
+        if len(set(names)) != len(names):
+            raise ValueError(f"candidate names must be unique, got {names}")
+        return value
+
+
+class CodeLocation(_Settings):
+    artifacts_bucket: str
+    code_version: str
+
+    @property
+    def code_prefix(self) -> str:
+        return f"code/{self.code_version}"
+
+    @property
+    def sourcedir_uri(self) -> str:
+        """Script-mode source tarball of ml/ (the SageMaker SDK's `sourcedir.tar.gz` layout)."""
+        return f"s3://{self.artifacts_bucket}/{self.code_prefix}/sourcedir.tar.gz"
+
+    @property
+    def source_files_uri(self) -> str:
+        """The same files unpacked, for Processing inputs."""
+        return f"s3://{self.artifacts_bucket}/{self.code_prefix}/src/"
+
+
+class PrepareCandidateSettings(CodeLocation):
+    sagemaker_role_arn: str
+    training_image_uri: str
+    training_instance_type: str = "ml.m5.large"
+    processing_instance_type: str = "ml.m5.large"
+    job_name_prefix: Annotated[str, Field(pattern=r"^[a-zA-Z0-9-]{1,16}$")] = "mlops"
+    label_column: str = "malignant"
+    test_size: Annotated[float, Field(gt=0, lt=1)] = 0.2
+    split_seed: int = 42
+    primary_metric: str = "f1"
+    max_runtime_seconds: Annotated[int, Field(gt=0)] = 3600
+
+
+class SelectCandidateSettings(_Settings):
+    primary_metric: str = "f1"
+    minimum_metric: Annotated[float, Field(ge=0, le=1)] = 0.9
+    improvement_margin: Annotated[float, Field(ge=0, le=1)] = 0.005
+
+
+class RegisterModelSettings(CodeLocation):
+    model_package_group: str
+    auto_approve: bool = False
+    inference_image_uri: str
+    inference_instance_type: str = "ml.m5.large"
+
+
+class DeploySettings(_Settings):
+    endpoint_name: str
+    model_package_group: str
+    sagemaker_role_arn: str
+    inference_instance_type: str = "ml.m5.large"
+    inference_instance_count: Annotated[int, Field(ge=1)] = 1
+    variant_name: str = "AllTraffic"
+
+
+class VerifyDeploymentSettings(_Settings):
+    model_package_group: str
+
+
+class SmokeTestSettings(_Settings):
+    model_package_group: str
+    smoke_rows: Annotated[int, Field(ge=1, le=100)] = 5
+    label_column: str = "malignant"
+
+
+class RecordOutcomeSettings(LedgerSettings):
+    topic_arn: str

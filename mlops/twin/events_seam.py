@@ -1,0 +1,439 @@
+"""EventBridge target delivery for the twin, patched into moto 5.2.5's Rule.send_to_targets.
+
+moto delivers only to SQS, CloudWatch Logs, archives, API destinations and other buses (dropping
+`resources`, `time`, `id` on the way); Step Functions and Lambda targets raise NotImplementedError,
+and Input, InputPath, RetryPolicy and DeadLetterConfig are ignored. This seam keeps moto for
+archives, logs, API destinations and plain SQS targets, and delivers everything else itself, on a
+thread pool, the way the EventBridge user guide describes (pages cited where they apply):
+  eb-targets, eb-transform-target-input, eb-rule-dlq, eb-archive / eb-replay-archived-event.
+
+Time compression: retries wait retry_base_delay_s, doubling each time (capped at 32x), in real
+seconds; event age, for MaximumEventAgeInSeconds, counts `time_compression` AWS seconds per real
+second (default 300: 60 s = 0.2 s real, the 86400 s default = 288 s real).
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import logging
+import re
+import threading
+import time as _time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from botocore.exceptions import ClientError, HTTPClientError
+from botocore.exceptions import ConnectionError as BotoConnectionError
+from jsonpath_ng import parse as jsonpath
+from moto.events import models as events_models
+
+log = logging.getLogger(__name__)
+
+_INPUT_KEYS = ("Input", "InputPath", "InputTransformer")
+_ENVELOPE_KEYS = ("version", "id", "detail-type", "source", "account", "time", "region",
+                  "resources", "detail")
+_PLACEHOLDER = re.compile(r"<([A-Za-z0-9_.\-]+)>")
+_MISSING = object()
+_THROTTLING = {"Throttling", "ThrottlingException", "TooManyRequestsException",
+               "RequestLimitExceeded", "ExecutionLimitExceeded"}
+_active: EventDelivery | None = None
+
+
+class DeliveryError(Exception):
+    """A failed target call, with the DLQ ERROR_CODE and whether EventBridge would retry it."""
+
+    def __init__(self, code: str, message: str, retryable: bool) -> None:
+        super().__init__(f"{code}: {message}")
+        self.code, self.message, self.retryable = code, message, retryable
+
+
+def _arn_parts(arn: str) -> tuple[str, str, str, str, str]:
+    """(service, region, account, resource type, resource name) of an ARN."""
+    _, _, service, region, account, resource = (arn.split(":", 5) + [""] * 6)[:6]
+    rtype, _, name = resource.replace("/", ":", 1).partition(":")
+    return service, region, account, rtype, name
+
+
+def _iso(value: Any) -> str:
+    if isinstance(value, int | float):
+        return datetime.fromtimestamp(value, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return str(value)
+
+
+def envelope(event: dict[str, Any]) -> dict[str, Any]:
+    """The event as targets receive it (eb-events): moto's internal float times made ISO 8601."""
+    out = {key: copy.deepcopy(event.get(key)) for key in _ENVELOPE_KEYS}
+    out["version"] = event.get("version") or "0"
+    out["time"] = _iso(event.get("time", _time.time()))
+    if "replay-name" in event:
+        out["replay-name"] = event["replay-name"]
+    return out
+
+
+def _path_value(document: Any, path: str) -> Any:
+    try:
+        matches = [m.value for m in jsonpath(path).find(document)]
+    except Exception as exc:  # noqa: BLE001 - jsonpath_ng raises plain Exception subclasses
+        raise DeliveryError("INVALID_PARAMETER", f"bad JSON path {path!r}: {exc}", False) from exc
+    if not matches:
+        return _MISSING
+    return matches[0] if len(matches) == 1 and "*" not in path else matches
+
+
+def render_template(template: str, values: dict[str, Any]) -> str:
+    """Fill <name> placeholders as EventBridge does (eb-transform-target-input).
+
+    In a JSON template a placeholder outside quotes becomes the JSON value (strings quoted); inside
+    a JSON string it becomes the raw text, unescaped. Plain-text templates get raw text. A variable
+    whose path is missing is not created: empty text in a string, `null` elsewhere (the `null` is
+    inferred so the JSON stays valid). moto's EventTemplateParser is not reused: it writes
+    booleans as `False`, turns lists of numbers into lists of strings, leaves missing values as
+    literal `<name>`, and lacks rule-arn, rule-name and aws.events.event.
+    """
+    json_shaped = template.lstrip()[:1] in ("{", "[", '"')
+    out: list[str] = []
+    in_string, i = False, 0
+    while i < len(template):
+        char = template[i]
+        match = _PLACEHOLDER.match(template, i) if char == "<" else None
+        if match and match.group(1) in values:
+            value = values[match.group(1)]
+            raw = in_string or not json_shaped
+            if value is _MISSING:
+                out.append("" if raw else "null")
+            else:
+                out.append(value if raw and isinstance(value, str) else json.dumps(value))
+            i = match.end()
+            continue
+        if json_shaped and in_string and char == "\\":
+            out.append(template[i : i + 2])
+            i += 2
+            continue
+        if json_shaped and char == '"':
+            in_string = not in_string
+        out.append(char)
+        i += 1
+    return "".join(out)
+
+
+def _minified(text: str) -> str:
+    # "The JSON that is passed to the target is minified" (eb-transform-target-input).
+    try:
+        return json.dumps(json.loads(text), separators=(",", ":"))
+    except ValueError:
+        return text
+
+
+def target_input(target: dict[str, Any], event: dict[str, Any], rule_arn: str,
+                 rule_name: str) -> str:
+    """The text a target receives: whole event, Input, InputPath or InputTransformer."""
+    chosen = [key for key in _INPUT_KEYS if target.get(key) is not None]
+    if len(chosen) > 1:  # PutTargets allows only one; moto does not check
+        raise DeliveryError("INVALID_PARAMETER", f"only one of {chosen} may be set", False)
+    whole = envelope(event)
+    if not chosen:
+        return json.dumps(whole, separators=(",", ":"))
+    if chosen[0] == "Input":
+        return target["Input"]
+    if chosen[0] == "InputPath":
+        value = _path_value(whole, target["InputPath"])
+        return json.dumps(None if value is _MISSING else value, separators=(",", ":"))
+    transformer = target["InputTransformer"]
+    values = {name: _path_value(whole, path)
+              for name, path in (transformer.get("InputPathsMap") or {}).items()}
+    values.update({  # reserved names win: they "can't be overwritten"
+        "aws.events.rule-arn": rule_arn,
+        "aws.events.rule-name": rule_name,
+        "aws.events.event.ingestion-time": _iso(event.get("ingestion-time", _time.time())),
+        "aws.events.event": {k: v for k, v in whole.items() if k != "detail"},
+        "aws.events.event.json": whole,
+    })
+    template = transformer["InputTemplate"]
+    rendered = render_template(template, values)
+    return _minified(rendered) if template.lstrip()[:1] in ("{", "[") else rendered
+
+
+def _classify(exc: Exception) -> DeliveryError:
+    """Map a target failure to a DLQ ERROR_CODE and retryability (eb-rule-dlq: missing
+    permissions or a target that no longer exists are not retried; throttling, 5xx and network
+    faults are). Other 4xx are not retried either (inferred: they would fail the same way)."""
+    if isinstance(exc, DeliveryError):
+        return exc
+    if isinstance(exc, ClientError):
+        code = exc.response.get("Error", {}).get("Code", "Unknown")
+        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 400)
+        message = f"{code}: {exc.response.get('Error', {}).get('Message', '')}"
+        if code in _THROTTLING or status == 429:
+            return DeliveryError("THROTTLING", message, True)
+        if status >= 500:
+            return DeliveryError("SDK_CLIENT_ERROR", message, True)
+        if "NotFound" in code or "DoesNotExist" in code or status == 404:
+            return DeliveryError("NO_RESOURCE", message, False)
+        if "AccessDenied" in code or "NotAuthorized" in code or status == 403:
+            return DeliveryError("NO_PERMISSIONS", message, False)
+        if code in ("InvalidExecutionInput", "InvalidRequestContentException"):
+            return DeliveryError("INVALID_JSON", message, False)
+        return DeliveryError("INVALID_PARAMETER", message, False)
+    if isinstance(exc, HTTPClientError | BotoConnectionError | ConnectionError | TimeoutError):
+        return DeliveryError("CONNECTION_FAILURE", repr(exc), True)
+    return DeliveryError("INTERNAL_ERROR", repr(exc), False)  # a twin bug: fail fast, loudly
+
+
+class _TargetsView:
+    """The rule with only the targets moto handles, for moto's own loop. Not a copy: a copied
+    moto BaseModel would be registered in moto's instance tracker on every event."""
+
+    def __init__(self, rule: Any, targets: list[dict[str, Any]]) -> None:
+        self._rule, self.targets = rule, targets
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._rule, name)
+
+
+@dataclass
+class _Job:
+    rule_arn: str
+    rule_name: str
+    target: dict[str, Any]
+    event: dict[str, Any]
+    started: float = field(default_factory=_time.monotonic)
+    attempts: int = 0
+
+
+class EventDelivery:
+    """Delivers matched events to Step Functions, Lambda, event-bus and transformed SQS targets."""
+
+    def __init__(self, client_factory: Callable[[str], Any], max_workers: int = 4,
+                 retry_base_delay_s: float = 0.2, time_compression: float = 300.0) -> None:
+        self._client_factory = client_factory
+        self._clients: dict[str, Any] = {}
+        self._base_delay = retry_base_delay_s
+        self._compression = time_compression
+        self._pool = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="twin-events")
+        self._lock = threading.Condition()
+        self._pending = 0
+        self._timers: set[threading.Timer] = set()
+        self._records: list[dict[str, Any]] = []
+        self._original: Callable[..., None] | None = None
+
+    # -- patch management -------------------------------------------------------------------
+    def install(self) -> None:
+        global _active
+        if _active is self:
+            return
+        if _active is not None:
+            raise RuntimeError("another EventDelivery is installed; uninstall it first")
+        self._original = events_models.Rule.send_to_targets
+        delivery = self
+
+        def send_to_targets(rule: Any, original_event: dict[str, Any],
+                            transform_input: bool = True) -> None:
+            delivery._route(rule, original_event, transform_input)
+
+        events_models.Rule.send_to_targets = send_to_targets  # type: ignore[method-assign]
+        _active = self
+
+    def uninstall(self) -> None:
+        global _active
+        if _active is self and self._original is not None:
+            events_models.Rule.send_to_targets = self._original  # type: ignore[method-assign]
+            _active = None
+
+    def shutdown(self) -> None:
+        self.uninstall()
+        with self._lock:
+            timers, self._timers = list(self._timers), set()
+        for timer in timers:
+            timer.cancel()
+            job = timer.args[0]
+            self._finish(job, "dropped", DeliveryError("INTERNAL_ERROR", "twin shut down", False),
+                         None)
+        self._pool.shutdown(wait=True, cancel_futures=True)
+
+    def wait_idle(self, timeout: float) -> bool:
+        with self._lock:
+            return self._lock.wait_for(lambda: self._pending == 0, timeout)
+
+    def deliveries(self) -> list[dict[str, Any]]:
+        with self._lock:
+            return [dict(record) for record in self._records]
+
+    # -- routing ----------------------------------------------------------------------------
+    def _route(self, rule: Any, event: dict[str, Any], transform_input: bool) -> None:
+        # Disabled rules match nothing (API DisableRule); moto 5.2.5 does not check the state.
+        if rule.state != "ENABLED" or not rule.event_pattern.matches_event(event):
+            return
+        targets = list(rule.targets)
+        moto_targets = [t for t in targets if self._moto_handles(t)]
+        if moto_targets and self._original is not None:
+            self._original(_TargetsView(rule, moto_targets), event, transform_input)
+        for target in targets:
+            if not self._moto_handles(target):
+                self._enqueue(_Job(rule.arn, rule.name, target, copy.deepcopy(event)))
+
+    @staticmethod
+    def _moto_handles(target: dict[str, Any]) -> bool:
+        service, _, _, rtype, _ = _arn_parts(target["Arn"])
+        if service == "events":  # archive ("arn:aws:events:<region>:::") and API destinations
+            return rtype in ("", "api-destination")
+        if service == "sqs":  # moto ignores Input/InputPath and mis-renders templates
+            return not any(target.get(key) is not None for key in _INPUT_KEYS)
+        return service == "logs"
+
+    def _enqueue(self, job: _Job, delay: float = 0.0) -> None:
+        with self._lock:
+            if delay == 0.0:
+                self._pending += 1
+        try:
+            if delay:
+                timer = threading.Timer(delay, self._submit_later, args=(job,))
+                timer.daemon = True
+                with self._lock:
+                    self._timers.add(timer)
+                timer.start()
+            else:
+                self._pool.submit(self._attempt, job)
+        except RuntimeError as exc:  # pool shut down
+            self._finish(job, "dropped", DeliveryError("INTERNAL_ERROR", str(exc), False), None)
+
+    def _submit_later(self, job: _Job) -> None:
+        with self._lock:  # a Timer runs its callback on itself
+            self._timers.discard(threading.current_thread())  # type: ignore[arg-type]
+        try:
+            self._pool.submit(self._attempt, job)
+        except RuntimeError as exc:
+            self._finish(job, "dropped", DeliveryError("INTERNAL_ERROR", str(exc), False), None)
+
+    # -- delivery ---------------------------------------------------------------------------
+    def _attempt(self, job: _Job) -> None:
+        job.attempts += 1
+        try:
+            self._deliver(job)
+        except Exception as exc:  # noqa: BLE001 - every failure is classified and recorded
+            self._after_failure(job, _classify(exc))
+        else:
+            self._finish(job, "delivered", None, None)
+
+    def _deliver(self, job: _Job) -> None:
+        arn = job.target["Arn"]
+        service, region, account, rtype, name = _arn_parts(arn)
+        if service == "events" and rtype == "event-bus":
+            self._forward(job.event, account, region, name)
+            return
+        text = target_input(job.target, job.event, job.rule_arn, job.rule_name)
+        if service == "states" and rtype == "stateMachine":
+            # The Target API has no execution name, so none is passed (API Target).
+            self._client("stepfunctions").start_execution(stateMachineArn=arn, input=text)
+        elif service == "lambda":
+            self._client("lambda").invoke(
+                FunctionName=arn, InvocationType="Event", Payload=text.encode())
+        elif service == "sqs":
+            params = {"QueueUrl": self._queue_url(arn), "MessageBody": text}
+            group_id = (job.target.get("SqsParameters") or {}).get("MessageGroupId")
+            if group_id:
+                params["MessageGroupId"] = group_id
+            self._client("sqs").send_message(**params)
+        else:
+            raise DeliveryError("INVALID_PARAMETER", f"target type not supported by twin: {arn}",
+                                False)
+
+    @staticmethod
+    def _forward(event: dict[str, Any], account: str, region: str, bus_name: str) -> None:
+        """Put the same event on another bus: id, source, detail-type, detail, resources, time,
+        account, region and replay-name kept (moto re-puts only source/detail-type/detail).
+        Dispatches to the bus's rules the way moto's EventsBackend.put_events does, since
+        put_events would mint a new id and cannot carry replay-name. Keeping the id is inferred."""
+        bus = events_models.events_backends[account][region].event_buses.get(bus_name)
+        if bus is None:
+            raise DeliveryError("NO_RESOURCE", f"event bus {bus_name} does not exist", False)
+        for rule in list(bus.rules.values()):
+            forwarded = copy.deepcopy(event)
+            forwarded["ingestion-time"] = _time.time()
+            rule.send_to_targets(forwarded)
+
+    def _after_failure(self, job: _Job, error: DeliveryError) -> None:
+        policy = job.target.get("RetryPolicy") or {}
+        max_retries = int(policy.get("MaximumRetryAttempts", 185))
+        max_age = float(policy.get("MaximumEventAgeInSeconds", 86400))
+        if not error.retryable:
+            self._dead_letter(job, error, None)
+            return
+        if job.attempts - 1 >= max_retries:
+            self._dead_letter(job, error, "MaximumRetryAttempts")
+            return
+        delay = min(self._base_delay * 2 ** (job.attempts - 1), self._base_delay * 32)
+        next_age = (_time.monotonic() - job.started + delay) * self._compression
+        if next_age > max_age:
+            self._dead_letter(job, error, "MaximumEventAgeInSeconds")
+            return
+        self._enqueue(job, delay)
+
+    def _dead_letter(self, job: _Job, error: DeliveryError, exhausted: str | None) -> None:
+        """Send to the DLQ with the attributes eb-rule-dlq lists, or drop the event."""
+        dlq_arn = (job.target.get("DeadLetterConfig") or {}).get("Arn")
+        if not dlq_arn:
+            self._finish(job, "dropped", error, exhausted)
+            return
+        attributes = {"RULE_ARN": job.rule_arn, "TARGET_ARN": job.target["Arn"],
+                      "ERROR_CODE": error.code, "ERROR_MESSAGE": error.message[:1000],
+                      "RETRY_ATTEMPTS": str(job.attempts - 1)}
+        if exhausted:  # only set when retries ran out (inferred: not for non-retried errors)
+            attributes["EXHAUSTED_RETRY_CONDITION"] = exhausted
+        try:
+            self._client("sqs").send_message(
+                QueueUrl=self._queue_url(dlq_arn),
+                MessageBody=json.dumps(envelope(job.event)),
+                MessageAttributes={k: {"DataType": "String", "StringValue": v}
+                                   for k, v in attributes.items()})
+        except Exception as exc:  # noqa: BLE001 - InvocationsFailedToBeSentToDLQ
+            self._finish(job, "dlq_failed", error, exhausted, repr(exc))
+            return
+        self._finish(job, "sent_to_dlq", error, exhausted)
+
+    def _finish(self, job: _Job, outcome: str, error: DeliveryError | None,
+                exhausted: str | None, dlq_error: str | None = None) -> None:
+        if error is not None and outcome != "delivered":
+            log.warning("event %s to %s: %s (%s)", job.event.get("id"), job.target["Arn"],
+                        error, outcome)
+        with self._lock:
+            self._records.append({
+                "rule_arn": job.rule_arn, "target_id": job.target.get("Id"),
+                "target_arn": job.target["Arn"], "event_id": job.event.get("id"),
+                "replay_name": job.event.get("replay-name"), "ok": outcome == "delivered",
+                "attempts": job.attempts, "outcome": outcome,
+                "error": str(error) if error else None, "error_code": error.code if error else None,
+                "exhausted_retry_condition": exhausted, "dlq_error": dlq_error})
+            self._pending -= 1
+            self._lock.notify_all()
+
+    def _client(self, service: str) -> Any:
+        with self._lock:
+            if service not in self._clients:
+                self._clients[service] = self._client_factory(service)
+            return self._clients[service]
+
+    def _queue_url(self, queue_arn: str) -> str:
+        account, queue_name = queue_arn.split(":")[4:6]
+        return self._client("sqs").get_queue_url(
+            QueueName=queue_name, QueueOwnerAWSAccountId=account)["QueueUrl"]
+
+
+def put_aws_event(account: str, region: str, source: str, detail_type: str,
+                  detail: dict[str, Any], resources: list[str], bus: str = "default",
+                  time: datetime | None = None) -> str:
+    """Emit an AWS-service event (e.g. aws.sagemaker) through moto's EventsBackend.put_events,
+    which builds the full envelope (version, id, detail-type, source, account, time, region,
+    resources, detail). In-process: AWS services, unlike callers of PutEvents, may use aws.*."""
+    entry: dict[str, Any] = {"Source": source, "DetailType": detail_type,
+                             "Detail": json.dumps(detail), "Resources": list(resources),
+                             "EventBusName": bus}
+    if time is not None:
+        entry["Time"] = (time if time.tzinfo else time.replace(tzinfo=UTC)).timestamp()
+    result = events_models.events_backends[account][region].put_events([entry])[0]
+    if "ErrorCode" in result:
+        raise ValueError(f"{result['ErrorCode']}: {result.get('ErrorMessage')}")
+    return str(result["EventId"])

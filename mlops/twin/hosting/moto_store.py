@@ -1,0 +1,106 @@
+"""Read endpoint configs and models from moto's SageMaker backend (moto 5.2.5 internals).
+
+Internals relied on (guard each with a contract test):
+- `moto.sagemaker.models.sagemaker_backends[account][region]`
+- `.endpoint_configs: dict[str, FakeEndpointConfig]`; `FakeEndpointConfig.production_variants`
+  is the request's ProductionVariants list as sent; `.endpoint_config_arn`.
+- `FakeEndpointConfig` does NOT keep ShadowProductionVariants (responses.create_endpoint_config
+  drops it); the gateway must stash the request's list on the object as
+  `shadow_production_variants`, which is read here if present.
+- `.describe_model(name)` returns `Model` with `.primary_container` / `.containers` dicts
+  (Image, ModelDataUrl, Environment) or raises moto's ValidationError.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from mlops.twin.hosting.errors import HostingError
+
+
+@dataclass
+class VariantSpec:
+    """One production or shadow variant of an endpoint config, with live weights."""
+
+    name: str
+    model_name: str
+    container: dict[str, Any]
+    instance_type: str | None
+    current_weight: float
+    desired_weight: float
+    current_instance_count: int
+    desired_instance_count: int
+
+    def summary(self, resolution_time: Any) -> dict[str, Any]:
+        image = self.container.get("Image", "")
+        return {
+            "VariantName": self.name,
+            "DeployedImages": [
+                {"SpecifiedImage": image, "ResolvedImage": image, "ResolutionTime": resolution_time}
+            ],
+            "CurrentWeight": self.current_weight,
+            "DesiredWeight": self.desired_weight,
+            "CurrentInstanceCount": self.current_instance_count,
+            "DesiredInstanceCount": self.desired_instance_count,
+        }
+
+
+@dataclass(frozen=True)
+class EndpointConfigSpec:
+    name: str
+    arn: str
+    variants: list[VariantSpec]
+    shadow_variants: list[VariantSpec]
+
+
+def config_arn(account: str, region: str, name: str) -> str:
+    return f"arn:aws:sagemaker:{region}:{account}:endpoint-config/{name}"
+
+
+def _backend(account: str, region: str) -> Any:
+    from moto.sagemaker.models import sagemaker_backends
+
+    return sagemaker_backends[account][region]
+
+
+def _container(backend: Any, model_name: str) -> dict[str, Any]:
+    try:
+        model = backend.describe_model(model_name)
+    except Exception as exc:  # moto's ValidationError: the model was deleted
+        raise HostingError(str(getattr(exc, "message", exc))) from exc
+    if model.primary_container:
+        return dict(model.primary_container)
+    if model.containers:
+        return dict(model.containers[0])  # the twin serves single-container models only
+    return {}
+
+
+def _variant(backend: Any, raw: dict[str, Any]) -> VariantSpec:
+    weight = float(raw.get("InitialVariantWeight", 1.0))
+    count = int(raw.get("InitialInstanceCount", 1))
+    return VariantSpec(
+        name=raw["VariantName"],
+        model_name=raw["ModelName"],
+        container=_container(backend, raw["ModelName"]),
+        instance_type=raw.get("InstanceType"),
+        current_weight=weight,
+        desired_weight=weight,
+        current_instance_count=count,
+        desired_instance_count=count,
+    )
+
+
+def load_endpoint_config(account: str, region: str, name: str) -> EndpointConfigSpec:
+    backend = _backend(account, region)
+    config = backend.endpoint_configs.get(name)
+    if config is None:
+        arn = config_arn(account, region, name)
+        raise HostingError(f'Could not find endpoint configuration "{arn}".')
+    shadows = getattr(config, "shadow_production_variants", None) or []
+    return EndpointConfigSpec(
+        name=name,
+        arn=config.endpoint_config_arn,
+        variants=[_variant(backend, v) for v in config.production_variants],
+        shadow_variants=[_variant(backend, v) for v in shadows],
+    )

@@ -1,0 +1,107 @@
+"""Runtime patches that make moto 5.2.5's Step Functions interpreter behave like AWS.
+
+The gateway calls ``install_sfn_seams()`` once at start (calling it again is harmless). Each
+patch replaces one moto internal; tests/twin/test_sfn_conformance.py holds a contract test per
+internal so a moto upgrade that moves one fails loudly instead of silently un-patching:
+
+1. ``moto.stepfunctions.parser.asl.utils.json_path.extract_json`` (and every interpreter module
+   that imported it by name): definite paths such as ``$.out[0].v`` yield the value, not a list.
+2. ``StepFunctionBackend.start_execution`` and ``StepFunctionsParserBackend.start_execution``:
+   an execution started without a name gets a UUID name, as AWS does (moto used ``None``).
+3. ``state_task_service_for`` in the task factory modules: ``arn:aws:states:::sagemaker:*``
+   resolves to our SageMaker integration (mlops/twin/sfn_sagemaker.py) instead of "unsupported".
+
+Running state machines at all is moto config, not a patch:
+``default_user_config["stepfunctions"]["execute_state_machine"] = True``.
+"""
+
+from __future__ import annotations
+
+import functools
+import sys
+import threading
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+from moto.stepfunctions.models import StepFunctionBackend
+from moto.stepfunctions.parser.asl.component.state.exec.state_task import state_task_factory
+from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import (
+    state_task_service_factory,
+)
+from moto.stepfunctions.parser.asl.utils import json_path
+from moto.stepfunctions.parser.models import StepFunctionsParserBackend
+
+from mlops.twin.sfn_jsonpath import make_extract_json
+from mlops.twin.sfn_sagemaker import StateTaskServiceSageMaker
+
+INTERPRETER_PACKAGE = "moto.stepfunctions.parser."
+_SEAM_MARK = "__mlops_twin_seam__"
+_install_lock = threading.Lock()
+
+
+def _mark(function: Callable[..., Any]) -> Callable[..., Any]:
+    setattr(function, _SEAM_MARK, True)
+    return function
+
+
+def _is_seam(function: object) -> bool:
+    return getattr(function, _SEAM_MARK, False)
+
+
+def install_sfn_seams() -> None:
+    """Apply every Step Functions seam to the moto in this process; idempotent."""
+    with _install_lock:
+        _install_definite_jsonpaths()
+        _install_generated_execution_names()
+        _install_sagemaker_integration()
+
+
+def _install_definite_jsonpaths() -> None:
+    original = json_path.extract_json
+    if _is_seam(original):
+        return
+    patched = _mark(make_extract_json(original, json_path.NoSuchJsonPathError))
+    json_path.extract_json = patched
+    # Interpreter modules bound the function at import (`from ...json_path import extract_json`);
+    # rebind those already loaded. Modules imported later pick up the patched attribute.
+    for module in list(sys.modules.values()):
+        name = getattr(module, "__name__", "")
+        if name.startswith(INTERPRETER_PACKAGE) and getattr(module, "extract_json", None) is original:
+            module.extract_json = patched
+
+
+def _install_generated_execution_names() -> None:
+    # The parser backend overrides start_execution without calling super(), so both need it.
+    for backend in (StepFunctionBackend, StepFunctionsParserBackend):
+        original = backend.__dict__["start_execution"]
+        if not _is_seam(original):
+            backend.start_execution = _mark(_with_generated_name(original))
+
+
+def _with_generated_name(start_execution: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(start_execution)
+    def start_execution_with_name(
+        self: Any, state_machine_arn: str, name: str | None = None, *args: Any, **kwargs: Any
+    ) -> Any:
+        # AWS: "If you don't provide a name for the execution, Step Functions automatically
+        # generates a universally unique identifier (UUID) as the execution name."
+        return start_execution(self, state_machine_arn, name or str(uuid.uuid4()), *args, **kwargs)
+
+    return start_execution_with_name
+
+
+def _install_sagemaker_integration() -> None:
+    original = state_task_factory.state_task_service_for
+    if _is_seam(original):
+        return
+
+    @_mark
+    @functools.wraps(original)
+    def state_task_service_for(service_name: str) -> Any:
+        if service_name == "sagemaker":
+            return StateTaskServiceSageMaker()
+        return original(service_name=service_name)
+
+    state_task_factory.state_task_service_for = state_task_service_for
+    state_task_service_factory.state_task_service_for = state_task_service_for
