@@ -183,6 +183,9 @@ def _classify(exc: Exception) -> DeliveryError:
     return DeliveryError("INTERNAL_ERROR", repr(exc), False)  # a twin bug: fail fast, loudly
 
 
+_SHUT_DOWN = DeliveryError("INTERNAL_ERROR", "twin event delivery shut down", False)
+
+
 class _TargetsView:
     """The rule with only the targets moto handles, for moto's own loop. Not a copy: a copied
     moto BaseModel would be registered in moto's instance tracker on every event."""
@@ -219,6 +222,7 @@ class EventDelivery:
         self._timers: set[threading.Timer] = set()
         self._records: list[dict[str, Any]] = []
         self._original: Callable[..., None] | None = None
+        self._closed = False
 
     # -- patch management -------------------------------------------------------------------
     def install(self) -> None:
@@ -244,14 +248,14 @@ class EventDelivery:
             _active = None
 
     def shutdown(self) -> None:
+        """Uninstall, drop retries still waiting, and wait for deliveries in flight."""
         self.uninstall()
         with self._lock:
+            self._closed = True
             timers, self._timers = list(self._timers), set()
         for timer in timers:
             timer.cancel()
-            job = timer.args[0]
-            self._finish(job, "dropped", DeliveryError("INTERNAL_ERROR", "twin shut down", False),
-                         None)
+            self._finish(timer.args[0], "dropped", _SHUT_DOWN, None)
         self._pool.shutdown(wait=True, cancel_futures=True)
 
     def wait_idle(self, timeout: float) -> bool:
@@ -288,25 +292,25 @@ class EventDelivery:
         with self._lock:
             if delay == 0.0:
                 self._pending += 1
-        try:
-            if delay:
+            closed = self._closed
+            if delay and not closed:
                 timer = threading.Timer(delay, self._submit_later, args=(job,))
                 timer.daemon = True
-                with self._lock:
-                    self._timers.add(timer)
+                self._timers.add(timer)
                 timer.start()
-            else:
-                self._pool.submit(self._attempt, job)
-        except RuntimeError as exc:  # pool shut down
-            self._finish(job, "dropped", DeliveryError("INTERNAL_ERROR", str(exc), False), None)
+                return
+        if closed:
+            self._finish(job, "dropped", _SHUT_DOWN, None)
+        else:
+            self._pool.submit(self._attempt, job)
 
     def _submit_later(self, job: _Job) -> None:
-        with self._lock:  # a Timer runs its callback on itself
-            self._timers.discard(threading.current_thread())  # type: ignore[arg-type]
-        try:
-            self._pool.submit(self._attempt, job)
-        except RuntimeError as exc:
-            self._finish(job, "dropped", DeliveryError("INTERNAL_ERROR", str(exc), False), None)
+        with self._lock:  # a Timer runs its callback on itself; shutdown may have taken it
+            timer = threading.current_thread()
+            if timer not in self._timers:
+                return
+            self._timers.discard(timer)  # type: ignore[arg-type]
+        self._pool.submit(self._attempt, job)
 
     # -- delivery ---------------------------------------------------------------------------
     def _attempt(self, job: _Job) -> None:

@@ -30,11 +30,10 @@ def join_s3(uri: str, *parts: str) -> str:
 def stage_prefix(s3: Any, uri: str, destination: Path) -> list[Path]:
     """S3Prefix input: every object under the prefix, keeping names relative to the prefix.
 
-    As in SageMaker, the part of the prefix before its last '/' is dropped, so both
-    s3://b/data/ and s3://b/data/train.csv put train.csv directly in the channel directory.
+    s3://b/data, s3://b/data/ (objects data/x.csv) and s3://b/data/x.csv (one object) all put
+    x.csv directly in `destination`, as SageMaker does for a channel / processing input.
     """
     bucket, prefix = split_s3_uri(uri)
-    base = prefix.rsplit("/", 1)[0] + "/" if "/" in prefix else ""
     keys: list[str] = []
     try:
         for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
@@ -46,7 +45,17 @@ def stage_prefix(s3: Any, uri: str, destination: Path) -> list[Path]:
             f'ClientError: No S3 objects found under S3 URL "{uri}" given in input data source. '
             "Please ensure that the bucket exists and that objects exist under that S3 prefix."
         )
-    return [_download(s3, bucket, key, destination / key[len(base) :]) for key in keys]
+    return [_download(s3, bucket, key, destination / relative_name(prefix, key)) for key in keys]
+
+
+def relative_name(prefix: str, key: str) -> str:
+    """Where an object listed under `prefix` lands, relative to the input directory."""
+    if key == prefix:
+        return key.rsplit("/", 1)[-1]
+    if prefix.endswith("/") or key.startswith(prefix + "/"):
+        return key[len(prefix) :].lstrip("/")
+    # partial name ('data/tr' matching 'data/train.csv'): relative to the prefix's folder
+    return key[len(prefix.rsplit("/", 1)[0]) + 1 :] if "/" in prefix else key
 
 
 def stage_object(s3: Any, uri: str, destination: Path) -> Path:

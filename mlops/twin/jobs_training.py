@@ -127,7 +127,7 @@ class TrainingExecution:
             c["ChannelName"]: {
                 **({"ContentType": c["ContentType"]} if c.get("ContentType") else {}),
                 "TrainingInputMode": c.get("InputMode", mode),
-                "S3DistributionType": _s3_source(c).get("S3DistributionType", "FullyReplicated"),
+                "S3DistributionType": _s3_source(c).get("S3DataDistributionType", "FullyReplicated"),
                 "RecordWrapperType": c.get("RecordWrapperType", "None"),
             }
             for c in job.input_data_config or []

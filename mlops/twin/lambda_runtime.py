@@ -224,20 +224,21 @@ class LambdaRuntime:
 
     # -- pool -----------------------------------------------------------------------------
     def _take_idle(self, function: _Function) -> WorkerProcess | None:
+        found: WorkerProcess | None = None
+        dead: list[WorkerProcess] = []
         with self._lock:
             if self._closed:
                 raise RuntimeError("LambdaRuntime is shut down")
-            while function.idle:
+            while function.idle and found is None:
                 worker = function.idle.pop()  # most recently used first: the warmest
                 if worker.alive:
-                    return worker
-                self._workers.discard(worker)
-                dead = worker
-                break
-            else:
-                return None
-        dead.kill()  # died while idle; start a fresh one
-        return None
+                    found = worker
+                else:  # it died while idle (e.g. a background thread of the handler crashed)
+                    self._workers.discard(worker)
+                    dead.append(worker)
+        for worker in dead:
+            worker.kill()
+        return found
 
     def _start_worker(self, function: _Function) -> WorkerProcess:
         spec = function.spec

@@ -211,7 +211,7 @@ def main(argv: list[str]) -> int:
         reply({"ok": False, "error": doc})
         return 1
     _log_barrier(barrier, "init")
-    reply({"ok": True})
+    reply({"ok": True, "max_memory_mb": _peak_rss_mb()})
     for line in requests:  # EOF: the runtime retired this worker (or died)
         request = json.loads(line)
         message = _invoke(handler, request)
@@ -249,6 +249,7 @@ class WorkerProcess:
         self.generation = generation
         self.last_used = time.monotonic()
         self.init_ms: float | None = None
+        self._last_memory_mb = 0.0  # the worker's own report: a dead process has no /proc entry
         self._barrier = f"\x1etwin-log-barrier-{secrets.token_hex(8)}:"
         self._replies: queue.SimpleQueue[dict[str, Any] | None] = queue.SimpleQueue()
         self._log = threading.Condition()
@@ -314,17 +315,17 @@ class WorkerProcess:
 
     def kill(self) -> None:
         """SIGKILLs the worker's process group, reaps it and joins its reader threads."""
-        with self._kill_lock:
+        with self._kill_lock:  # held throughout: a second caller returns once it is all done
             if self._killed:
                 return
             self._killed = True
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(self._proc.pid, signal.SIGKILL)  # the leader is not reaped yet: pgid is ours
-        self._proc.wait()
-        with contextlib.suppress(OSError):
-            self._requests.close()
-        for thread in self._threads:
-            thread.join(timeout=_LOG_SETTLE_S)
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(self._proc.pid, signal.SIGKILL)  # leader not reaped yet: pgid is ours
+            self._proc.wait()
+            with contextlib.suppress(OSError):
+                self._requests.close()
+            for thread in self._threads:
+                thread.join(timeout=_LOG_SETTLE_S)
 
     def _wait_reply(self, timeout_s: float) -> tuple[dict[str, Any] | None, bool]:
         try:
@@ -336,7 +337,7 @@ class WorkerProcess:
                 elapsed_ms: float) -> Outcome:
         outcome = Outcome(timed_out=timed_out, duration_ms=elapsed_ms)
         if reply is None:  # timed out or died: take the measurements, then the process
-            outcome.max_memory_mb = self._peak_memory_mb()
+            outcome.max_memory_mb = max(self._peak_memory_mb(), self._last_memory_mb)
             outcome.healthy = False
             self.kill()
             if not timed_out:
@@ -346,7 +347,7 @@ class WorkerProcess:
             outcome.result = reply.get("result")
             outcome.error = reply.get("error")
             outcome.duration_ms = reply.get("duration_ms", elapsed_ms)
-            outcome.max_memory_mb = reply.get("max_memory_mb", 0.0)
+            outcome.max_memory_mb = self._last_memory_mb = reply.get("max_memory_mb", 0.0)
         outcome.lines = self._take_lines(tag)
         return outcome
 

@@ -10,6 +10,12 @@ internal so a moto upgrade that moves one fails loudly instead of silently un-pa
    an execution started without a name gets a UUID name, as AWS does (moto used ``None``).
 3. ``state_task_service_for`` in the task factory modules: ``arn:aws:states:::sagemaker:*``
    resolves to our SageMaker integration (mlops/twin/sfn_sagemaker.py) instead of "unsupported".
+4. ``StateTaskServiceAwsSdk._normalise_response`` (a no-op hook in moto): timestamps in aws-sdk
+   results become ISO-8601 strings ("2013-08-23T01:02:15.422Z", what AWS returns) instead of
+   datetime objects, which made DescribeExecution fail with HTTP 500 (json.dumps on a datetime).
+5. The error classes of ``moto.stepfunctions.parser.api`` (InvalidDefinition, ResourceNotFound,
+   InvalidToken, TaskDoesNotExist...): they name their code in ``code`` but moto's AWSError
+   base reads ``TYPE``, so every one reached clients with an empty error code.
 
 Running state machines at all is moto config, not a patch:
 ``default_user_config["stepfunctions"]["execute_state_machine"] = True``.
@@ -17,6 +23,7 @@ Running state machines at all is moto config, not a patch:
 
 from __future__ import annotations
 
+import datetime
 import functools
 import sys
 import threading
@@ -24,10 +31,15 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
+from moto.core.exceptions import AWSError
 from moto.stepfunctions.models import StepFunctionBackend
+from moto.stepfunctions.parser import api as parser_api
 from moto.stepfunctions.parser.asl.component.state.exec.state_task import state_task_factory
 from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import (
     state_task_service_factory,
+)
+from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_aws_sdk import (  # noqa: E501
+    StateTaskServiceAwsSdk,
 )
 from moto.stepfunctions.parser.asl.utils import json_path
 from moto.stepfunctions.parser.models import StepFunctionsParserBackend
@@ -55,6 +67,8 @@ def install_sfn_seams() -> None:
         _install_definite_jsonpaths()
         _install_generated_execution_names()
         _install_sagemaker_integration()
+        _install_aws_sdk_timestamps()
+        _install_parser_error_codes()
 
 
 def _install_definite_jsonpaths() -> None:
@@ -105,3 +119,35 @@ def _install_sagemaker_integration() -> None:
 
     state_task_factory.state_task_service_for = state_task_service_for
     state_task_service_factory.state_task_service_for = state_task_service_for
+
+
+def _install_aws_sdk_timestamps() -> None:
+    if not _is_seam(StateTaskServiceAwsSdk.__dict__.get("_normalise_response")):
+        StateTaskServiceAwsSdk._normalise_response = _mark(_iso_timestamps_in_place)
+
+
+def _iso_timestamps_in_place(self: Any, response: Any, *_: Any, **__: Any) -> None:
+    # moto's hook contract: mutate the task result in place (it is already on the eval stack).
+    if isinstance(response, dict):
+        for key, value in response.items():
+            response[key] = iso_timestamps(value)
+
+
+def iso_timestamps(value: Any) -> Any:
+    """Datetimes -> "YYYY-MM-DDTHH:MM:SS.mmmZ" (UTC, milliseconds), recursively."""
+    if isinstance(value, datetime.datetime):
+        utc = value.astimezone(datetime.UTC) if value.tzinfo else value
+        return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"
+    if isinstance(value, dict):
+        return {key: iso_timestamps(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [iso_timestamps(item) for item in value]
+    return value
+
+
+def _install_parser_error_codes() -> None:
+    for error_class in vars(parser_api).values():
+        is_parser_error = isinstance(error_class, type) and issubclass(error_class, AWSError)
+        if is_parser_error and error_class.TYPE is None and isinstance(error_class.code, str):
+            error_class.TYPE = error_class.code
+            error_class.STATUS = getattr(error_class, "status_code", error_class.STATUS)

@@ -35,16 +35,22 @@ class DeploymentPlan:
 
 def _range(value: Any, path: str, low: int, high: int | None) -> int:
     if not isinstance(value, int) or isinstance(value, bool):
-        raise HostingError(f"1 validation error detected: Value '{value}' at '{path}' "
-                           "failed to satisfy constraint: Member must be an integer")
+        raise HostingError(
+            f"1 validation error detected: Value '{value}' at '{path}' "
+            "failed to satisfy constraint: Member must be an integer"
+        )
     if value < low:
-        raise HostingError(f"1 validation error detected: Value '{value}' at '{path}' failed to "
-                           f"satisfy constraint: Member must have value greater than or equal "
-                           f"to {low}")
+        raise HostingError(
+            f"1 validation error detected: Value '{value}' at '{path}' failed to "
+            f"satisfy constraint: Member must have value greater than or equal "
+            f"to {low}"
+        )
     if high is not None and value > high:
-        raise HostingError(f"1 validation error detected: Value '{value}' at '{path}' failed to "
-                           f"satisfy constraint: Member must have value less than or equal "
-                           f"to {high}")
+        raise HostingError(
+            f"1 validation error detected: Value '{value}' at '{path}' failed to "
+            f"satisfy constraint: Member must have value less than or equal "
+            f"to {high}"
+        )
     return value
 
 
@@ -58,9 +64,11 @@ def _fraction(size: dict[str, Any] | None, path: str, green: EndpointConfigSpec)
         return value / 100.0
     if kind == "INSTANCE_COUNT":
         return min(value / v.desired_instance_count for v in green.variants)
-    raise HostingError(f"1 validation error detected: Value '{kind}' at '{path}.type' failed "
-                       "to satisfy constraint: Member must satisfy enum value set: "
-                       "[INSTANCE_COUNT, CAPACITY_PERCENT]")
+    raise HostingError(
+        f"1 validation error detected: Value '{kind}' at '{path}.type' failed "
+        "to satisfy constraint: Member must satisfy enum value set: "
+        "[INSTANCE_COUNT, CAPACITY_PERCENT]"
+    )
 
 
 def _shares(routing: dict[str, Any], green: EndpointConfigSpec) -> tuple[float, ...]:
@@ -70,19 +78,24 @@ def _shares(routing: dict[str, Any], green: EndpointConfigSpec) -> tuple[float, 
     if kind == "CANARY":
         canary = _fraction(routing.get("CanarySize"), f"{TRAFFIC_PATH}.canarySize", green)
         if canary > 0.5:
-            raise HostingError("CanarySize must be less than or equal to 50% of the variant's "
-                               "total instance count.")
+            raise HostingError(
+                "CanarySize must be less than or equal to 50% of the variant's "
+                "total instance count."
+            )
         return (canary, 1.0)
     if kind == "LINEAR":
         step = _fraction(routing.get("LinearStepSize"), f"{TRAFFIC_PATH}.linearStepSize", green)
         if not 0.1 <= step <= 0.5:
-            raise HostingError("LinearStepSize must be 10-50% of the variant's total instance "
-                               "count.")
+            raise HostingError(
+                "LinearStepSize must be 10-50% of the variant's total instance count."
+            )
         steps = math.ceil(round(1.0 / step, 9))
         return tuple(min(1.0, round(i * step, 9)) for i in range(1, steps + 1))
-    raise HostingError(f"1 validation error detected: Value '{kind}' at '{TRAFFIC_PATH}.type' "
-                       "failed to satisfy constraint: Member must satisfy enum value set: "
-                       "[ALL_AT_ONCE, CANARY, LINEAR]")
+    raise HostingError(
+        f"1 validation error detected: Value '{kind}' at '{TRAFFIC_PATH}.type' "
+        "failed to satisfy constraint: Member must satisfy enum value set: "
+        "[ALL_AT_ONCE, CANARY, LINEAR]"
+    )
 
 
 def _alarms(config: dict[str, Any]) -> tuple[str, ...]:
@@ -91,9 +104,11 @@ def _alarms(config: dict[str, Any]) -> tuple[str, ...]:
         return ()
     alarms = rollback.get("Alarms") or []
     if not 1 <= len(alarms) <= 10:
-        raise HostingError("1 validation error detected: Value at 'deploymentConfig."
-                           "autoRollbackConfiguration.alarms' failed to satisfy constraint: "
-                           "Member must have length between 1 and 10")
+        raise HostingError(
+            "1 validation error detected: Value at 'deploymentConfig."
+            "autoRollbackConfiguration.alarms' failed to satisfy constraint: "
+            "Member must have length between 1 and 10"
+        )
     return tuple(a["AlarmName"] for a in alarms)
 
 
@@ -104,10 +119,13 @@ def build_plan(
     config = config or {}
     if config.get("RollingUpdatePolicy"):
         if config.get("BlueGreenUpdatePolicy"):
-            raise HostingError("Only one of BlueGreenUpdatePolicy or RollingUpdatePolicy may "
-                               "be specified in DeploymentConfig.")
-        raise HostingError("RollingUpdatePolicy is not supported by the twin; use "
-                           "BlueGreenUpdatePolicy.")
+            raise HostingError(
+                "Only one of BlueGreenUpdatePolicy or RollingUpdatePolicy may "
+                "be specified in DeploymentConfig."
+            )
+        raise HostingError(
+            "RollingUpdatePolicy is not supported by the twin; use BlueGreenUpdatePolicy."
+        )
     alarms = _alarms(config)
     policy = config.get("BlueGreenUpdatePolicy")
     if not policy:
@@ -115,22 +133,33 @@ def build_plan(
     routing = policy.get("TrafficRoutingConfiguration")
     if not routing:
         raise HostingError("TrafficRoutingConfiguration is required in BlueGreenUpdatePolicy.")
-    wait = _range(routing.get("WaitIntervalInSeconds"), f"{TRAFFIC_PATH}.waitIntervalInSeconds",
-                  0, 3600)
-    termination = _range(policy.get("TerminationWaitInSeconds", 0),
-                         "deploymentConfig.blueGreenUpdatePolicy.terminationWaitInSeconds", 0, 3600)
-    maximum = _range(policy.get("MaximumExecutionTimeoutInSeconds",
-                                DEFAULT_MAX_EXECUTION_SECONDS),
-                     "deploymentConfig.blueGreenUpdatePolicy.maximumExecutionTimeoutInSeconds",
-                     600, 28800)
+    wait = _range(
+        routing.get("WaitIntervalInSeconds"), f"{TRAFFIC_PATH}.waitIntervalInSeconds", 0, 3600
+    )
+    termination = _range(
+        policy.get("TerminationWaitInSeconds", 0),
+        "deploymentConfig.blueGreenUpdatePolicy.terminationWaitInSeconds",
+        0,
+        3600,
+    )
+    maximum = _range(
+        policy.get("MaximumExecutionTimeoutInSeconds", DEFAULT_MAX_EXECUTION_SECONDS),
+        "deploymentConfig.blueGreenUpdatePolicy.maximumExecutionTimeoutInSeconds",
+        600,
+        28800,
+    )
     if maximum <= wait + termination:
-        raise HostingError("MaximumExecutionTimeoutInSeconds must be greater than the total of "
-                           "WaitIntervalInSeconds and TerminationWaitInSeconds.")
+        raise HostingError(
+            "MaximumExecutionTimeoutInSeconds must be greater than the total of "
+            "WaitIntervalInSeconds and TerminationWaitInSeconds."
+        )
     shares = _shares(routing, green)
     if routing["Type"] != "ALL_AT_ONCE":
         old = sorted(v.name for v in blue.variants)
         new = sorted(v.name for v in green.variants)
         if old != new:
-            raise HostingError(f"{routing['Type']} traffic routing requires the same variant "
-                               f"names in the old and new endpoint configs: {old} != {new}.")
+            raise HostingError(
+                f"{routing['Type']} traffic routing requires the same variant "
+                f"names in the old and new endpoint configs: {old} != {new}."
+            )
     return DeploymentPlan(routing["Type"], shares, wait, termination, maximum, alarms)

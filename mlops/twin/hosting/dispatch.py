@@ -107,8 +107,7 @@ class InferenceHandler:
         user_fns = [get(module, n, None) for n in ("input_fn", "predict_fn", "output_fn")]
         if self.transform_fn and any(user_fns):
             raise UserModuleError(
-                "Cannot use transform_fn implementation with input_fn, predict_fn, "
-                "and/or output_fn"
+                "Cannot use transform_fn implementation with input_fn, predict_fn, and/or output_fn"
             )
         self.input_fn = user_fns[0] or default_input_fn
         self.predict_fn = user_fns[1] or default_predict_fn

@@ -7,6 +7,7 @@ pool, which keeps the twin cheap while routing, weights and blue/green stay fait
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -61,6 +62,7 @@ def _start_one(
     base_env: dict[str, str],
     startup_timeout: float,
     on_started: Callable[[ModelServerProcess], None],
+    cancel: threading.Event | None,
 ) -> ModelServerProcess:
     url = variant.container.get("ModelDataUrl", "")
     try:
@@ -76,7 +78,7 @@ def _start_one(
     )
     on_started(server)  # registered before waiting, so a failed fleet still stops it
     try:
-        server.wait_healthy(startup_timeout)
+        server.wait_healthy(startup_timeout, cancel)
     except ServerStartError as exc:
         raise FleetStartError(
             f"The primary container for {kind} variant {variant.name} did not pass the ping "
@@ -92,6 +94,7 @@ def start_fleet(
     s3_client_factory: Callable[[], Any],
     base_env: dict[str, str],
     startup_timeout: float,
+    cancel: threading.Event | None = None,
 ) -> Fleet:
     """Stage and start every variant in parallel; on any failure stop them all and raise."""
     fleet = Fleet(config, generation)
@@ -110,6 +113,7 @@ def start_fleet(
                 base_env,
                 startup_timeout,
                 started.append,
+                cancel,
             )
             for variant, kind, _ in jobs
         ]

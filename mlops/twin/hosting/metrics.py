@@ -43,11 +43,13 @@ def invocation_datums(
         ("ModelLatency", float(model_latency_us), "Microseconds"),
         ("OverheadLatency", float(overhead_latency_us), "Microseconds"),
     ]
-    dimension_sets = [[{"Name": "EndpointName", "Value": endpoint},
-                       {"Name": "VariantName", "Value": variant}]]
+    dimension_sets = [
+        [{"Name": "EndpointName", "Value": endpoint}, {"Name": "VariantName", "Value": variant}]
+    ]
     if green_config:
-        dimension_sets.append([*dimension_sets[0],
-                               {"Name": "EndpointConfigName", "Value": green_config}])
+        dimension_sets.append(
+            [*dimension_sets[0], {"Name": "EndpointConfigName", "Value": green_config}]
+        )
     return [
         {"MetricName": name, "Dimensions": dims, "Value": value, "Unit": unit, "Timestamp": now}
         for dims in dimension_sets

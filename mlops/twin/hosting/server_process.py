@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import json
 import os
 import select
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -75,11 +77,13 @@ class ModelServerProcess:
         )
         return cls(variant_name, config_name, log_path, popen, _log=log)
 
-    def wait_healthy(self, timeout: float) -> None:
+    def wait_healthy(self, timeout: float, cancel: threading.Event | None = None) -> None:
         """Read the port line, then poll /ping until 200; raise ServerStartError if not."""
         deadline = time.monotonic() + timeout
         self.port = self._read_port(deadline)
         while time.monotonic() < deadline:
+            if cancel is not None and cancel.is_set():
+                raise ServerStartError("cancelled: the endpoint is being deleted")
             if self.popen.poll() is not None:
                 raise ServerStartError(self._exit_reason())
             try:
@@ -100,10 +104,8 @@ class ModelServerProcess:
             return int(json.loads(line)["port"])
         except (ValueError, KeyError, TypeError):
             if ready and not line:  # EOF before the port line: the child is exiting
-                try:
+                with contextlib.suppress(subprocess.TimeoutExpired):
                     self.popen.wait(timeout=5)
-                except subprocess.TimeoutExpired:
-                    pass
             raise ServerStartError(self._exit_reason()) from None
 
     def _exit_reason(self) -> str:

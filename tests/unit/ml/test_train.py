@@ -7,6 +7,7 @@ import re
 from pathlib import Path
 
 import joblib
+import numpy as np
 import pytest
 import sklearn
 
@@ -49,9 +50,15 @@ def test_writes_model_and_metadata_into_sm_model_dir(trained_random_forest) -> N
 def test_trains_on_the_train_split_only(trained_random_forest) -> None:
     metadata = json.loads((trained_random_forest.model_dir / "metadata.json").read_text())
     assert (metadata["rows_total"], metadata["rows_train"]) == (569, 455)
-    model = joblib.load(trained_random_forest.model_dir / "model.joblib")
-    # Each tree's bootstrap sample is drawn from the rows it was fitted on.
-    assert model.estimators_[0].tree_.n_node_samples[0] <= 455
+    # Refitting the same estimator on exactly the train split reproduces the saved model.
+    dataset = common.load_dataset(DATASET)
+    train_rows, _ = common.split_indices(dataset.labels, 0.2, 42)
+    refit = common.build_model("random_forest", seed=42)
+    refit.fit(dataset.features[train_rows], dataset.labels[train_rows])
+    saved = joblib.load(trained_random_forest.model_dir / "model.joblib")
+    np.testing.assert_array_equal(
+        saved.predict_proba(dataset.features), refit.predict_proba(dataset.features)
+    )
 
 
 def test_prints_metric_lines_for_train_and_validation(trained_random_forest) -> None:

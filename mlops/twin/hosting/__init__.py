@@ -1,0 +1,17 @@
+"""SageMaker hosting for the twin: real inference servers behind moto's endpoint configs.
+
+`Hosting` is the gateway's seam for CreateEndpoint, UpdateEndpoint, DeleteEndpoint,
+DescribeEndpoint, ListEndpoints, UpdateEndpointWeightsAndCapacities and sagemaker-runtime
+InvokeEndpoint. Errors are `HostingError` subclasses carrying the AWS code and message.
+"""
+
+from mlops.twin.hosting.endpoints import INVOKED_VARIANT_HEADER, Hosting
+from mlops.twin.hosting.errors import HostingError, ModelError, RuntimeValidationError
+
+__all__ = [
+    "INVOKED_VARIANT_HEADER",
+    "Hosting",
+    "HostingError",
+    "ModelError",
+    "RuntimeValidationError",
+]
