@@ -106,6 +106,37 @@ def test_accepts_hyperparameters_the_way_sagemaker_passes_them(train_model, tmp_
     assert joblib.load(run.model_dir / "model.joblib").steps[-1][1].C == 0.5
 
 
+def test_runs_with_the_arguments_the_training_toolkit_builds(train_model, tmp_path) -> None:
+    # HyperParameters as our Lambda sends them (dashed keys); the sagemaker-training toolkit
+    # JSON-decodes each value back to these and turns them into train.py's argv.
+    from sagemaker_training.mapping import to_cmd_args
+
+    sent = {
+        "algorithm": "gradient_boosting",
+        "n-estimators": 30,
+        "max-depth": None,
+        "learning-rate": 0.2,
+        "c": 1.0,
+        "label": "malignant",
+        "test-size": 0.2,
+        "seed": 42,
+    }
+    argv = [str(arg) for arg in to_cmd_args(sent)]
+    assert "-c" in argv and argv[argv.index("--max-depth") + 1] == ""  # the awkward cases
+    run = train_model(tmp_path, argv)
+    assert run.result.returncode == 0, run.result.stderr
+    hyperparameters = json.loads((run.model_dir / "metadata.json").read_text())["hyperparameters"]
+    assert hyperparameters == {
+        "algorithm": "gradient_boosting",
+        "n_estimators": 30,
+        "max_depth": None,
+        "learning_rate": 0.2,
+        "c": 1.0,
+        "test_size": 0.2,
+        "seed": 42,
+    }
+
+
 def test_same_seed_gives_the_same_model(train_model, tmp_path: Path) -> None:
     args = ["--n-estimators", "20"]
     first = train_model(tmp_path / "a", args)
