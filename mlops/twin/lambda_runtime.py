@@ -77,13 +77,24 @@ class _Function:
 
 
 def _new_stats() -> dict:
-    return {"cold_starts": 0, "warm_invocations": 0, "errors": 0,
-            "cold_ms": [], "warm_ms": [], "init_ms": []}
+    return {
+        "cold_starts": 0,
+        "warm_invocations": 0,
+        "errors": 0,
+        "cold_ms": [],
+        "warm_ms": [],
+        "init_ms": [],
+    }
 
 
 class LambdaRuntime:
-    def __init__(self, base_env: dict[str, str], log_sink: LogSink | None = None,
-                 idle_timeout_s: float = 300.0, enforce_memory: bool = True) -> None:
+    def __init__(
+        self,
+        base_env: dict[str, str],
+        log_sink: LogSink | None = None,
+        idle_timeout_s: float = 300.0,
+        enforce_memory: bool = True,
+    ) -> None:
         self._base_env = dict(base_env)
         self._log_sink = log_sink
         self._idle_timeout_s = idle_timeout_s
@@ -133,13 +144,14 @@ class LambdaRuntime:
             return copy.deepcopy(self._stats)
 
     # -- invoke ---------------------------------------------------------------------------
-    def invoke(self, name_or_arn: str, payload: bytes,
-               invocation_type: str = "RequestResponse") -> InvocationResult:
+    def invoke(
+        self, name_or_arn: str, payload: bytes, invocation_type: str = "RequestResponse"
+    ) -> InvocationResult:
         if invocation_type not in INVOCATION_TYPES:
             raise ValueError(f"Unsupported InvocationType: {invocation_type}")
         function = self._resolve(name_or_arn)
         try:
-            text = payload.decode("utf-8") if payload.strip() else "{}"
+            text = payload.decode("utf-8") if payload and payload.strip() else "{}"
             json.loads(text)
         except ValueError as exc:  # UnicodeDecodeError is a ValueError too
             raise InvalidRequestContent(f"Could not parse request body into json: {exc}") from exc
@@ -148,8 +160,11 @@ class LambdaRuntime:
             return InvocationResult(204, b"", None, "", 0.0, None, request_id)
         if invocation_type == "RequestResponse":
             return self._run(function, text, request_id, name_or_arn)
-        thread = threading.Thread(target=self._run_event, name=f"lambda-event-{request_id}",
-                                  args=(function, text, request_id, name_or_arn))
+        thread = threading.Thread(
+            target=self._run_event,
+            name=f"lambda-event-{request_id}",
+            args=(function, text, request_id, name_or_arn),
+        )
         with self._lock:
             if self._closed:
                 raise RuntimeError("LambdaRuntime is shut down")
@@ -166,8 +181,9 @@ class LambdaRuntime:
             with self._lock:
                 self._event_threads.discard(threading.current_thread())
 
-    def _run(self, function: _Function, payload: str, request_id: str,
-             invoked_as: str) -> InvocationResult:
+    def _run(
+        self, function: _Function, payload: str, request_id: str, invoked_as: str
+    ) -> InvocationResult:
         spec = function.spec
         started = time.monotonic()
         worker = self._take_idle(function)
@@ -186,36 +202,51 @@ class LambdaRuntime:
             lines += outcome.lines
         error = self._error_of(outcome, spec, request_id)
         if error is None and self._enforce_memory and outcome.max_memory_mb > spec.memory_mb:
-            error = {"errorMessage": f"RequestId: {request_id} Error: Runtime exited with error: "
-                     "signal: killed", "errorType": "Runtime.OutOfMemory"}
+            error = {
+                "errorMessage": f"RequestId: {request_id} Error: Runtime exited with error: "
+                "signal: killed",
+                "errorType": "Runtime.OutOfMemory",
+            }
             outcome.healthy = False
         if outcome.timed_out:
-            lines.append(f"{_iso_now()} {request_id} Task timed out after "
-                         f"{spec.timeout_s:.2f} seconds")
+            lines.append(
+                f"{_iso_now()} {request_id} Task timed out after {spec.timeout_s:.2f} seconds"
+            )
         elif error is not None and "stackTrace" not in error:  # a service-side fault
             lines += [error["errorMessage"], error["errorType"]]
         lines.append(f"END RequestId: {request_id}")
-        lines.append(_report_line(request_id, spec, outcome, worker.init_ms if cold else None,
-                                  error))
+        lines.append(
+            _report_line(request_id, spec, outcome, worker.init_ms if cold else None, error)
+        )
         self._release(function, worker, healthy=outcome.healthy)
         total_ms = (time.monotonic() - started) * 1000
         self._record(spec.name, cold, total_ms, worker.init_ms if cold else None, error)
         self._emit(spec.name, lines)
         payload_out = (json.dumps(error) if error is not None else outcome.result).encode()
         return InvocationResult(
-            status_code=200, payload=payload_out,
+            status_code=200,
+            payload=payload_out,
             function_error="Unhandled" if error is not None else None,
-            log_tail=_tail(lines), duration_ms=outcome.duration_ms,
-            init_duration_ms=worker.init_ms if cold else None, request_id=request_id)
+            log_tail=_tail(lines),
+            duration_ms=outcome.duration_ms,
+            init_duration_ms=worker.init_ms if cold else None,
+            request_id=request_id,
+        )
 
     @staticmethod
     def _error_of(outcome: Outcome, spec: FunctionSpec, request_id: str) -> dict | None:
         if outcome.timed_out:
-            return {"errorMessage": f"RequestId: {request_id} Error: Task timed out after "
-                    f"{spec.timeout_s:.2f} seconds", "errorType": "Sandbox.Timedout"}
+            return {
+                "errorMessage": f"RequestId: {request_id} Error: Task timed out after "
+                f"{spec.timeout_s:.2f} seconds",
+                "errorType": "Sandbox.Timedout",
+            }
         if outcome.exit_status is not None:
-            return {"errorMessage": f"RequestId: {request_id} Error: Runtime exited with error: "
-                    f"{outcome.exit_status}", "errorType": "Runtime.ExitError"}
+            return {
+                "errorMessage": f"RequestId: {request_id} Error: Runtime exited with error: "
+                f"{outcome.exit_status}",
+                "errorType": "Runtime.ExitError",
+            }
         if outcome.error is not None:
             return outcome.error
         if outcome.result is None:  # defensive: a reply without result or error
@@ -242,8 +273,9 @@ class LambdaRuntime:
 
     def _start_worker(self, function: _Function) -> WorkerProcess:
         spec = function.spec
-        worker = WorkerProcess(spec.code_dir, _worker_environment(spec, self._base_env),
-                               function.generation)
+        worker = WorkerProcess(
+            spec.code_dir, _worker_environment(spec, self._base_env), function.generation
+        )
         with self._lock:
             if not self._closed:
                 self._workers.add(worker)
@@ -254,8 +286,12 @@ class LambdaRuntime:
     def _release(self, function: _Function, worker: WorkerProcess, healthy: bool) -> None:
         with self._lock:
             current = self._functions.get(function.spec.name)
-            keep = (healthy and not self._closed and current is not None
-                    and current.generation == worker.generation)
+            keep = (
+                healthy
+                and not self._closed
+                and current is not None
+                and current.generation == worker.generation
+            )
             if keep:
                 worker.last_used = time.monotonic()
                 current.idle.append(worker)
@@ -293,8 +329,9 @@ class LambdaRuntime:
                 self._retire(worker)
 
     # -- bookkeeping ----------------------------------------------------------------------
-    def _record(self, name: str, cold: bool, total_ms: float, init_ms: float | None,
-                error: dict | None) -> None:
+    def _record(
+        self, name: str, cold: bool, total_ms: float, init_ms: float | None, error: dict | None
+    ) -> None:
         with self._lock:
             stats = self._stats.setdefault(name, _new_stats())
             stats["cold_starts" if cold else "warm_invocations"] += 1
@@ -328,8 +365,13 @@ class LambdaRuntime:
 
 
 # Keys the Lambda service sets itself; a function's Environment cannot override them.
-_RESERVED_FROM_BASE = ("AWS_REGION", "AWS_DEFAULT_REGION", "AWS_ACCESS_KEY_ID",
-                       "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN")
+_RESERVED_FROM_BASE = (
+    "AWS_REGION",
+    "AWS_DEFAULT_REGION",
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+)
 
 
 def _worker_environment(spec: FunctionSpec, base_env: dict[str, str]) -> dict[str, str]:
@@ -337,8 +379,9 @@ def _worker_environment(spec: FunctionSpec, base_env: dict[str, str]) -> dict[st
     region = base_env.get("AWS_REGION") or base_env.get("AWS_DEFAULT_REGION") or "us-east-1"
     today = datetime.now(UTC).strftime("%Y/%m/%d")
     env = {
-        "PATH": os.pathsep.join([str(Path(sys.executable).parent), "/usr/local/bin", "/usr/bin",
-                                 "/bin"]),
+        "PATH": os.pathsep.join(
+            [str(Path(sys.executable).parent), "/usr/local/bin", "/usr/bin", "/bin"]
+        ),
         "LANG": "C.UTF-8",
         "POWERTOOLS_TRACE_DISABLED": "true",  # no X-Ray daemon in the twin
         # Keep the developer's ~/.aws config and credentials out of the sandbox.
@@ -348,23 +391,25 @@ def _worker_environment(spec: FunctionSpec, base_env: dict[str, str]) -> dict[st
     env.update(base_env)
     env.update(spec.environment)
     env.update({key: base_env[key] for key in _RESERVED_FROM_BASE if key in base_env})
-    env.update({
-        "AWS_REGION": region,
-        "AWS_DEFAULT_REGION": env.get("AWS_DEFAULT_REGION", region),
-        "AWS_LAMBDA_FUNCTION_NAME": spec.name,
-        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(spec.memory_mb),
-        "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
-        "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{spec.name}",
-        "AWS_LAMBDA_LOG_STREAM_NAME": f"{today}/[$LATEST]{uuid.uuid4().hex}",
-        "AWS_LAMBDA_INITIALIZATION_TYPE": "on-demand",
-        "AWS_EXECUTION_ENV": "AWS_Lambda_python3.11",
-        "LAMBDA_TASK_ROOT": str(spec.code_dir),
-        "_HANDLER": spec.handler,
-        "TZ": ":UTC",
-        # Like /var/task then /opt/python; the interpreter's site-packages follow via `site`.
-        "PYTHONPATH": os.pathsep.join(str(p) for p in (spec.code_dir, *spec.layer_dirs)),
-        "PYTHONUNBUFFERED": "1",  # prints reach the log before a timeout kills the worker
-    })
+    env.update(
+        {
+            "AWS_REGION": region,
+            "AWS_DEFAULT_REGION": env.get("AWS_DEFAULT_REGION", region),
+            "AWS_LAMBDA_FUNCTION_NAME": spec.name,
+            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(spec.memory_mb),
+            "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
+            "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{spec.name}",
+            "AWS_LAMBDA_LOG_STREAM_NAME": f"{today}/[$LATEST]{uuid.uuid4().hex}",
+            "AWS_LAMBDA_INITIALIZATION_TYPE": "on-demand",
+            "AWS_EXECUTION_ENV": "AWS_Lambda_python3.11",
+            "LAMBDA_TASK_ROOT": str(spec.code_dir),
+            "_HANDLER": spec.handler,
+            "TZ": ":UTC",
+            # Like /var/task then /opt/python; the interpreter's site-packages follow via `site`.
+            "PYTHONPATH": os.pathsep.join(str(p) for p in (spec.code_dir, *spec.layer_dirs)),
+            "PYTHONUNBUFFERED": "1",  # prints reach the log before a timeout kills the worker
+        }
+    )
     return env
 
 
@@ -372,12 +417,16 @@ def _iso_now() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
 
-def _report_line(request_id: str, spec: FunctionSpec, outcome: Outcome,
-                 init_ms: float | None, error: dict | None) -> str:
-    parts = [f"REPORT RequestId: {request_id}", f"Duration: {outcome.duration_ms:.2f} ms",
-             f"Billed Duration: {math.ceil(outcome.duration_ms)} ms",
-             f"Memory Size: {spec.memory_mb} MB",
-             f"Max Memory Used: {math.ceil(outcome.max_memory_mb)} MB"]
+def _report_line(
+    request_id: str, spec: FunctionSpec, outcome: Outcome, init_ms: float | None, error: dict | None
+) -> str:
+    parts = [
+        f"REPORT RequestId: {request_id}",
+        f"Duration: {outcome.duration_ms:.2f} ms",
+        f"Billed Duration: {math.ceil(outcome.duration_ms)} ms",
+        f"Memory Size: {spec.memory_mb} MB",
+        f"Max Memory Used: {math.ceil(outcome.max_memory_mb)} MB",
+    ]
     if init_ms is not None:
         parts.append(f"Init Duration: {init_ms:.2f} ms")
     if outcome.timed_out:

@@ -174,15 +174,16 @@ def _invoke(handler: Handler, request: dict[str, Any]) -> dict[str, Any]:
     reply: dict[str, Any]
     try:
         result = handler(json.loads(request["payload"]), context)
-    except Exception as exc:  # noqa: BLE001 - every handler exception is the function's error
+    except Exception as exc:  # every handler exception is the function's error
         reply = {"ok": False, "error": _exception_document(exc, request_id)}
         _log_error(reply["error"])
     else:
         try:
             reply = {"ok": True, "result": json.dumps(result, default=_json_default)}
         except (TypeError, ValueError) as exc:
-            doc = error_document(f"Unable to marshal response: {exc}", "Runtime.MarshalError",
-                                 request_id)
+            doc = error_document(
+                f"Unable to marshal response: {exc}", "Runtime.MarshalError", request_id
+            )
             reply = {"ok": False, "error": doc}
             _log_error(reply["error"])
     reply["duration_ms"] = (time.perf_counter() - started) * 1000
@@ -201,7 +202,7 @@ def main(argv: list[str]) -> int:
     _install_root_logging()
     try:
         handler = _load_handler(os.environ["_HANDLER"])
-    except Exception as exc:  # noqa: BLE001 - any init failure is reported, as Lambda does
+    except Exception as exc:  # any init failure is reported, as Lambda does
         if isinstance(exc, _Fault):  # like awslambdaric: a runtime fault carries no user trace
             doc = error_document(str(exc), exc.error_type)
         else:
@@ -217,6 +218,8 @@ def main(argv: list[str]) -> int:
         message = _invoke(handler, request)
         _log_barrier(barrier, request["request_id"])
         reply(message)
+    if os.getpgrp() == os.getpid():  # started by the runtime: take the handler's strays along
+        os.killpg(0, signal.SIGKILL)
     return 0
 
 
@@ -264,10 +267,20 @@ class WorkerProcess:
         reply_r, reply_w = os.pipe()
         try:
             self._proc = subprocess.Popen(
-                [sys.executable, "-m", "mlops.twin.lambda_worker",
-                 str(request_r), str(reply_w), self._barrier],
-                cwd=code_dir, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                stderr=subprocess.STDOUT, pass_fds=(request_r, reply_w),
+                [
+                    sys.executable,
+                    "-m",
+                    "mlops.twin.lambda_worker",
+                    str(request_r),
+                    str(reply_w),
+                    self._barrier,
+                ],
+                cwd=code_dir,
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                pass_fds=(request_r, reply_w),
                 start_new_session=True,  # its own process group: kill() takes grandchildren too
             )
         except BaseException:
@@ -281,8 +294,9 @@ class WorkerProcess:
         self._requests = os.fdopen(request_w, "wb", buffering=0)
         self._reply_stream = os.fdopen(reply_r, "rb")
         self._threads = [
-            threading.Thread(target=self._read_replies, name=f"lambda-replies-{self.pid}",
-                             daemon=True),
+            threading.Thread(
+                target=self._read_replies, name=f"lambda-replies-{self.pid}", daemon=True
+            ),
             threading.Thread(target=self._read_logs, name=f"lambda-logs-{self.pid}", daemon=True),
         ]
         for thread in self._threads:
@@ -301,9 +315,12 @@ class WorkerProcess:
         return outcome
 
     def invoke(self, request_id: str, payload: str, invoked_arn: str, timeout_s: float) -> Outcome:
-        message = {"request_id": request_id, "payload": payload,
-                   "invoked_function_arn": invoked_arn,
-                   "deadline_ms": int((time.time() + timeout_s) * 1000)}
+        message = {
+            "request_id": request_id,
+            "payload": payload,
+            "invoked_function_arn": invoked_arn,
+            "deadline_ms": int((time.time() + timeout_s) * 1000),
+        }
         started = time.monotonic()
         try:
             self._requests.write(json.dumps(message).encode() + b"\n")
@@ -333,8 +350,9 @@ class WorkerProcess:
         except queue.Empty:
             return None, True
 
-    def _finish(self, reply: dict[str, Any] | None, timed_out: bool, tag: str,
-                elapsed_ms: float) -> Outcome:
+    def _finish(
+        self, reply: dict[str, Any] | None, timed_out: bool, tag: str, elapsed_ms: float
+    ) -> Outcome:
         outcome = Outcome(timed_out=timed_out, duration_ms=elapsed_ms)
         if reply is None:  # timed out or died: take the measurements, then the process
             outcome.max_memory_mb = max(self._peak_memory_mb(), self._last_memory_mb)
@@ -390,7 +408,7 @@ class WorkerProcess:
                         continue
                     if at > 0:  # the handler left an unterminated line before the barrier
                         self._lines.append(text[:at])
-                    self._tags.add(text[at + len(self._barrier):])
+                    self._tags.add(text[at + len(self._barrier) :])
                     self._log.notify_all()
         finally:
             with self._log:
