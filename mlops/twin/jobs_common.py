@@ -6,6 +6,7 @@ live subprocess (so `JobRunner.stop` can kill it) and the time spent inside the 
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import signal
@@ -119,9 +120,14 @@ def run_container_process(
     with open(stdout_path, "wb") as out, open(stderr_path, "wb") as err:
         # Own session = own process group, so a stop also kills the script the toolkit spawned.
         process = subprocess.Popen(
-            command, cwd=cwd, env=env, stdout=out, stderr=err,
-            stdin=subprocess.DEVNULL, start_new_session=True,
-        )  # fmt: skip
+            command,
+            cwd=cwd,
+            env=env,
+            stdout=out,
+            stderr=err,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
         started = time.monotonic()
         if not host.register_process(run, process):  # stop() came first
             terminate_group(process, host.stop_grace_seconds)
@@ -165,7 +171,10 @@ def container_env(
 ) -> dict[str, str]:
     """Environment of a job subprocess: only the twin's loopback endpoint, dummy credentials."""
     env = {k: v for k, v in base_env.items() if k not in ("AWS_PROFILE", "AWS_SESSION_TOKEN")}
-    env.update(
+    env.update({k: str(v) for k, v in (extra or {}).items()})
+    for key in [k for k in env if k.startswith("AWS_ENDPOINT_URL_")]:
+        del env[key]  # per-service endpoints would bypass the twin's single endpoint
+    env.update(  # last, so no job Environment can point a job away from loopback
         AWS_ENDPOINT_URL=endpoint_url,
         AWS_ACCESS_KEY_ID="testing",
         AWS_SECRET_ACCESS_KEY="testing",
@@ -174,8 +183,10 @@ def container_env(
         NO_PROXY="127.0.0.1,localhost,::1",
         no_proxy="127.0.0.1,localhost,::1",
         PYTHONUNBUFFERED="1",
+        # The toolkit pip-installs a source dir's requirements.txt: keep pip off the network.
+        PIP_NO_INDEX="1",
+        PIP_DISABLE_PIP_VERSION_CHECK="1",
     )
-    env.update({k: str(v) for k, v in (extra or {}).items()})
     return env
 
 
@@ -190,6 +201,4 @@ def notify_safely(callback: Callable[[str, Any], None] | None, kind: str, job: A
     try:
         callback(kind, job)
     except Exception:  # noqa: BLE001 - a broken listener must not kill the job thread
-        import logging
-
         logging.getLogger(__name__).exception("on_state_change failed for %s", kind)

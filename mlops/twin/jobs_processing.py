@@ -66,9 +66,13 @@ class ProcessingExecution:
             if self.run.stop_reason:
                 return self._finish("Stopped")
             outcome = run_container_process(
-                self.host, self.run, command, self._env(), self.dir,
+                self.host,
+                self.run,
+                command,
+                self._env(),
+                self.dir,
                 (job.stopping_condition or {}).get("MaxRuntimeInSeconds"),
-            )  # fmt: skip
+            )
             if self.run.stop_reason:
                 return self._finish("Stopped")
             if outcome.returncode != 0:
@@ -85,8 +89,10 @@ class ProcessingExecution:
         spec = self.job.app_specification
         entrypoint = list(spec.get("ContainerEntrypoint") or [])
         if not entrypoint:
-            raise JobFailure("ClientError: the twin needs AppSpecification.ContainerEntrypoint "
-                             "(the image's default entrypoint is not emulated)")  # fmt: skip
+            raise JobFailure(
+                "ClientError: the twin needs AppSpecification.ContainerEntrypoint "
+                "(the image's default entrypoint is not emulated)"
+            )
         if entrypoint[0] in _PYTHON:  # the container's python = this venv's interpreter
             entrypoint[0] = sys.executable
         arguments = entrypoint + list(spec.get("ContainerArguments") or [])
@@ -113,8 +119,10 @@ class ProcessingExecution:
         for item in self.job.processing_inputs or []:
             source = item.get("S3Input")
             if not source:
-                raise JobFailure(f"ClientError: input {item.get('InputName')} has no S3Input; "
-                                 "the twin stages only S3 inputs")  # fmt: skip
+                raise JobFailure(
+                    f"ClientError: input {item.get('InputName')} has no S3Input; "
+                    "the twin stages only S3 inputs"
+                )
             target = local_path(source["LocalPath"], self.dir)
             target.mkdir(parents=True, exist_ok=True)
             data_type = source.get("S3DataType", "S3Prefix")
@@ -123,16 +131,20 @@ class ProcessingExecution:
             elif data_type == "S3Object":
                 jobs_s3.stage_object(self.s3, source["S3Uri"], target)
             else:
-                raise JobFailure(f"ClientError: S3DataType {data_type} is not supported by the "
-                                 "twin (S3Prefix, S3Object)")  # fmt: skip
+                raise JobFailure(
+                    f"ClientError: S3DataType {data_type} is not supported by the "
+                    "twin (S3Prefix, S3Object)"
+                )
 
     def _outputs(self) -> list[tuple[Path, str]]:
         outputs = []
         for item in (self.job.processing_output_config or {}).get("Outputs", []):
             target = item.get("S3Output")
             if not target:
-                raise JobFailure(f"ClientError: output {item.get('OutputName')} has no S3Output; "
-                                 "the twin uploads only to S3")  # fmt: skip
+                raise JobFailure(
+                    f"ClientError: output {item.get('OutputName')} has no S3Output; "
+                    "the twin uploads only to S3"
+                )
             local = local_path(target["LocalPath"], self.dir)
             local.mkdir(parents=True, exist_ok=True)
             # Continuous upload mode is uploaded at the end too: nothing reads it mid-job here.

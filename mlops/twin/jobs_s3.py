@@ -39,7 +39,8 @@ def stage_prefix(s3: Any, uri: str, destination: Path) -> list[Path]:
         for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
             keys.extend(o["Key"] for o in page.get("Contents", []) if not o["Key"].endswith("/"))
     except ClientError as error:
-        raise JobFailure(f"ClientError: Data download failed: cannot list {uri}: {error}") from error
+        message = f"ClientError: Data download failed: cannot list {uri}: {error}"
+        raise JobFailure(message) from error
     if not keys:
         raise JobFailure(
             f'ClientError: No S3 objects found under S3 URL "{uri}" given in input data source. '

@@ -37,6 +37,10 @@ HOST = "algo-1"  # SageMaker's name for the first training instance
 # Prefixes of the failure messages the toolkit itself writes to output/failure
 # (errors.*Error class names, or "Framework Error:" for its own exceptions).
 _TOOLKIT_FAILURE = re.compile(r"^(\w+Error:\s*\n?ExitCode|Framework Error:|SMTrainingCompiler)")
+# The toolkit's stderr around the script's own: its log lines, the end of its "Invoking user
+# script" message (followed by the command line) and its failure report.
+_TOOLKIT_LOG_LINE = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d+ sagemaker-training-toolkit ")
+_TOOLKIT_INVOKING = "Invoking script with the following command:"
 _TOOLKIT_FAILURE_MARKER = "Reporting training FAILURE"
 # moto's FakeTrainingJob replaces the request's MetricDefinitions with this placeholder.
 _MOTO_PLACEHOLDER_METRIC = "test:dcg"
@@ -98,10 +102,13 @@ class TrainingExecution:
                 return self._finish_stopped()
             set_secondary(self.host, self.run, "Training")
             outcome = run_container_process(
-                self.host, self.run, [sys.executable, "-m", "sagemaker_training.cli.train"],
-                self._env(), self.dir,
+                self.host,
+                self.run,
+                [sys.executable, "-m", "sagemaker_training.cli.train"],
+                self._env(),
+                self.dir,
                 (job.stopping_condition or {}).get("MaxRuntimeInSeconds"),
-            )  # fmt: skip
+            )
             if self.run.stop_reason:
                 return self._finish_stopped()
             if outcome.returncode != 0:
@@ -109,16 +116,26 @@ class TrainingExecution:
             set_secondary(self.host, self.run, "Uploading")
             artifacts = self._upload_artifacts()
             metrics = self._final_metrics([outcome.stdout_path, outcome.stderr_path])
-            self._finish("Completed", "Completed", model_artifacts=artifacts,
-                         final_metric_data_list=metrics or None)  # fmt: skip
+            self._finish(
+                "Completed",
+                "Completed",
+                model_artifacts=artifacts,
+                final_metric_data_list=metrics or None,
+            )
         except JobFailure as failure:
             self._finish("Failed", "Failed", failure_reason=limit_reason(str(failure)))
 
     # -- container layout ------------------------------------------------------------------
     def _write_container_layout(self) -> None:
         job, config = self.job, self.dir / "input" / "config"
-        for sub in ("input/config", "input/data", "model", "output/data", "output/intermediate",
-                    "code"):  # fmt: skip
+        for sub in (
+            "input/config",
+            "input/data",
+            "model",
+            "output/data",
+            "output/intermediate",
+            "code",
+        ):
             # output/intermediate existing tells the toolkit the platform owns intermediate sync.
             (self.dir / sub).mkdir(parents=True, exist_ok=True)
         hyperparameters = {k: str(v) for k, v in (job.hyper_parameters or {}).items()}
@@ -127,7 +144,8 @@ class TrainingExecution:
             c["ChannelName"]: {
                 **({"ContentType": c["ContentType"]} if c.get("ContentType") else {}),
                 "TrainingInputMode": c.get("InputMode", mode),
-                "S3DistributionType": _s3_source(c).get("S3DataDistributionType", "FullyReplicated"),
+                "S3DistributionType": _s3_source(c).get("S3DataDistributionType")
+                or "FullyReplicated",
                 "RecordWrapperType": c.get("RecordWrapperType", "None"),
             }
             for c in job.input_data_config or []
@@ -138,30 +156,42 @@ class TrainingExecution:
             "current_instance_type": instance_type,
             "current_group_name": "homogeneousCluster",
             "hosts": [HOST],
-            "instance_groups": [{"instance_group_name": "homogeneousCluster",
-                                 "instance_type": instance_type, "hosts": [HOST]}],
+            "instance_groups": [
+                {
+                    "instance_group_name": "homogeneousCluster",
+                    "instance_type": instance_type,
+                    "hosts": [HOST],
+                }
+            ],
             "network_interface_name": "eth0",
-        }  # fmt: skip
-        for name, content in (("hyperparameters.json", hyperparameters),
-                              ("inputdataconfig.json", channels),
-                              ("resourceconfig.json", resources)):  # fmt: skip
+        }
+        for name, content in (
+            ("hyperparameters.json", hyperparameters),
+            ("inputdataconfig.json", channels),
+            ("resourceconfig.json", resources),
+        ):
             (config / name).write_text(json.dumps(content, indent=2), encoding="utf-8")
 
     def _stage_channels(self) -> None:
         for channel in self.job.input_data_config or []:
             source = _s3_source(channel)
             if not source:
-                raise JobFailure(f"ClientError: channel {channel['ChannelName']} has no "
-                                 "S3DataSource; the twin stages only S3 channels")  # fmt: skip
+                raise JobFailure(
+                    f"ClientError: channel {channel['ChannelName']} has no "
+                    "S3DataSource; the twin stages only S3 channels"
+                )
             if source.get("S3DataType", "S3Prefix") != "S3Prefix":
-                raise JobFailure(f"ClientError: S3DataType {source['S3DataType']} is not "
-                                 "supported by the twin (only S3Prefix)")  # fmt: skip
+                raise JobFailure(
+                    f"ClientError: S3DataType {source['S3DataType']} is not "
+                    "supported by the twin (only S3Prefix)"
+                )
             target = self.dir / "input" / "data" / channel["ChannelName"]
             jobs_s3.stage_prefix(self.s3, source["S3Uri"], target)
 
     def _env(self) -> dict[str, str]:
         region = job_region(self.job)
         extra = {
+            **(self.run.request.get("Environment") or {}),
             "SAGEMAKER_BASE_DIR": str(self.dir),  # the toolkit's stand-in for /opt/ml
             "S3_ENDPOINT_URL": self.endpoint,  # the toolkit's own S3 endpoint override
             # The toolkit waits until every host in resourceconfig.json resolves; "algo-1" only
@@ -169,7 +199,6 @@ class TrainingExecution:
             "SM_STUDIO_LOCAL_MODE": "true",
             "TRAINING_JOB_NAME": self.job.training_job_name,
             "TRAINING_JOB_ARN": self.job.arn,
-            **(self.run.request.get("Environment") or {}),
         }
         return container_env(self.base_env, self.endpoint, region, extra)
 
@@ -184,12 +213,9 @@ class TrainingExecution:
         written = read_text(self.dir / "output" / "failure")
         if written and written.strip() and not _TOOLKIT_FAILURE.match(written.strip()):
             return limit_reason(written)
-        lines = (read_text(stderr_path) or "").splitlines()
-        marker = [i for i, line in enumerate(lines) if _TOOLKIT_FAILURE_MARKER in line]
-        script_lines = lines[: marker[-1]] if marker else lines
         if written and written.startswith("Framework Error:"):
-            script_lines = written.splitlines()  # the toolkit itself failed: its traceback
-        return algorithm_error(log_tail(script_lines))
+            return algorithm_error("Framework Error: " + exception_text(written))
+        return algorithm_error(log_tail(script_stderr(read_text(stderr_path) or "")))
 
     def _upload_artifacts(self) -> dict[str, str]:
         output = jobs_s3.join_s3(
@@ -246,6 +272,27 @@ class TrainingExecution:
             training_job_status=status,
             **attributes,
         )
+
+
+def script_stderr(toolkit_stderr: str) -> list[str]:
+    """The user script's lines in the toolkit's stderr (which the script inherits)."""
+    lines = toolkit_stderr.splitlines()
+    starts = [i for i, line in enumerate(lines) if line.startswith(_TOOLKIT_INVOKING)]
+    if starts:  # skip the marker, blank lines and the command line that follows it
+        start = starts[-1] + 1
+        while start < len(lines) and not lines[start].strip():
+            start += 1
+        lines = lines[start + 1 :]
+    ends = [i for i, line in enumerate(lines) if _TOOLKIT_FAILURE_MARKER in line]
+    lines = lines[: ends[-1]] if ends else lines
+    return [line for line in lines if not _TOOLKIT_LOG_LINE.match(line)]
+
+
+def exception_text(traceback_text: str) -> str:
+    """What follows the last indented frame line of a Python traceback: the exception."""
+    lines = [line for line in traceback_text.splitlines() if line.strip()]
+    frames = [i for i, line in enumerate(lines) if line.startswith(" ")]
+    return "\n".join(lines[frames[-1] + 1 :] if frames else lines[-1:])
 
 
 def _s3_source(channel: dict[str, Any]) -> dict[str, Any]:

@@ -33,8 +33,7 @@ from moto.core.utils import utcnow
 
 from mlops.twin.jobs_common import STOP_REQUESTED, JobRun, notify_safely, terminate_group
 from mlops.twin.jobs_processing import ProcessingExecution
-from mlops.twin.jobs_training import metric_definitions, transition
-from mlops.twin.jobs_training import TrainingExecution
+from mlops.twin.jobs_training import TrainingExecution, metric_definitions, transition
 
 log = logging.getLogger(__name__)
 _LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1"}
@@ -43,13 +42,26 @@ _STATUS_ATTRIBUTE = {"training": "training_job_status", "processing": "processin
 # moto serialises by iterating job.__dict__ from server threads, and adding a key during that
 # iteration would raise "dictionary changed size during iteration".
 _TRAINING_RESET = dict.fromkeys(
-    ("failure_reason", "model_artifacts", "final_metric_data_list", "training_start_time",
-     "training_end_time", "training_time_in_seconds", "billable_time_in_seconds", "environment"),
-)  # fmt: skip
+    (
+        "failure_reason",
+        "model_artifacts",
+        "final_metric_data_list",
+        "training_start_time",
+        "training_end_time",
+        "training_time_in_seconds",
+        "billable_time_in_seconds",
+        "environment",
+    ),
+)
 _PROCESSING_RESET = dict.fromkeys(
-    ("failure_reason", "exit_message", "processing_start_time", "processing_end_time",
-     "environment"),
-)  # fmt: skip
+    (
+        "failure_reason",
+        "exit_message",
+        "processing_start_time",
+        "processing_end_time",
+        "environment",
+    ),
+)
 
 
 class JobRunner:
@@ -72,6 +84,7 @@ class JobRunner:
         self._on_state_change = on_state_change
         self.stop_grace_seconds = stop_grace_seconds
         self._lock = threading.RLock()
+        self._notify_lock = threading.RLock()
         self._idle = threading.Condition(self._lock)
         self._runs: dict[tuple[str, str], JobRun] = {}
         self._pending = 0
@@ -94,8 +107,9 @@ class JobRunner:
         job.algorithm_specification = spec
         job.secondary_status_transitions = []
         job.environment = dict(request.get("Environment") or {}) or None
-        run = JobRun(job.training_job_name, "training", job,
-                     self._work_root / job.training_job_name, request)  # fmt: skip
+        run = JobRun(
+            job.training_job_name, "training", job, self._work_root / job.training_job_name, request
+        )
         self._submit(
             run,
             secondary_status="Starting",
@@ -115,19 +129,23 @@ class JobRunner:
 
     def stop(self, name: str) -> None:
         """StopTrainingJob / StopProcessingJob: Stopping now, Stopped when the process is gone."""
-        with self._lock:
-            runs = [r for r in self._runs.values() if r.name == name and not r.done.is_set()]
-            for run in runs:
-                run.stop_reason = run.stop_reason or STOP_REQUESTED
-        for run in runs:
-            if run.kind == "training":
-                self.update(run, secondary_status="Stopping",
-                            secondary_status_transitions=transition(run.job, "Stopping"),
-                            training_job_status="Stopping")  # fmt: skip
-            else:
-                self.update(run, processing_job_status="Stopping")
+        with self._notify_lock:
             with self._lock:
-                process = run.process
+                runs = [
+                    r
+                    for r in self._runs.values()
+                    if r.name == name
+                    and not r.done.is_set()
+                    and r.stop_reason is None
+                    and getattr(r.job, _STATUS_ATTRIBUTE[r.kind]) == "InProgress"
+                ]
+                for run in runs:
+                    run.stop_reason = STOP_REQUESTED
+                    self._apply(run, _stopping_attributes(run))
+                processes = [run.process for run in runs]
+            for run in runs:
+                notify_safely(self._on_state_change, run.kind, run.job)
+        for process in processes:
             if process is not None:
                 terminate_group(process, self.stop_grace_seconds)
 
@@ -140,10 +158,14 @@ class JobRunner:
         """Per job: name, kind, seconds inside the container process (None if never run), status."""
         with self._lock:
             return [
-                {"name": r.name, "kind": r.kind, "seconds": r.script_seconds,
-                 "status": getattr(r.job, _STATUS_ATTRIBUTE[r.kind])}
+                {
+                    "name": r.name,
+                    "kind": r.kind,
+                    "seconds": r.script_seconds,
+                    "status": getattr(r.job, _STATUS_ATTRIBUTE[r.kind]),
+                }
                 for r in self._runs.values()
-            ]  # fmt: skip
+            ]
 
     def shutdown(self) -> None:
         """Stop every queued/running job and join the worker threads."""
@@ -157,15 +179,12 @@ class JobRunner:
     # -- JobHost (used by the executions) -------------------------------------------------------
     def update(self, run: JobRun, **attributes: Any) -> None:
         """Set Describe*-visible attributes atomically; notify if the primary status changed."""
-        status_attribute = _STATUS_ATTRIBUTE[run.kind]
-        with self._lock:
-            before = getattr(run.job, status_attribute, None)
-            for name, value in attributes.items():
-                setattr(run.job, name, value)
-            run.job.last_modified_time = utcnow()
-            changed = getattr(run.job, status_attribute) != before
-        if changed:
-            notify_safely(self._on_state_change, run.kind, run.job)
+        # One notifier at a time, in the order the changes were applied.
+        with self._notify_lock:
+            with self._lock:
+                changed = self._apply(run, attributes)
+            if changed:
+                notify_safely(self._on_state_change, run.kind, run.job)
 
     def register_process(self, run: JobRun, process: subprocess.Popen[bytes] | None) -> bool:
         """Record the live process; False if a stop already came (the caller kills it)."""
@@ -175,18 +194,28 @@ class JobRunner:
 
     # -- internals -------------------------------------------------------------------------------
     def _submit(self, run: JobRun, **initial_state: Any) -> None:
-        with self._lock:
-            if self._closed:
-                raise RuntimeError("JobRunner is shut down")
-            previous = self._runs.get((run.kind, run.name))
-            if previous is not None and not previous.done.is_set():
-                raise RuntimeError(f"{run.kind} job {run.name} is already running")
-            self._runs[(run.kind, run.name)] = run
-            self._pending += 1
-            # Set synchronously, before the job thread exists: the caller sees InProgress.
-            run.job.__dict__.update(initial_state, last_modified_time=utcnow())
-        notify_safely(self._on_state_change, run.kind, run.job)
+        with self._notify_lock:
+            with self._lock:
+                if self._closed:
+                    raise RuntimeError("JobRunner is shut down")
+                previous = self._runs.get((run.kind, run.name))
+                if previous is not None and not previous.done.is_set():
+                    raise RuntimeError(f"{run.kind} job {run.name} is already running")
+                self._runs[(run.kind, run.name)] = run
+                self._pending += 1
+                # Set synchronously, before the job thread exists: the caller sees InProgress.
+                self._apply(run, initial_state)
+            notify_safely(self._on_state_change, run.kind, run.job)
         self._executor.submit(self._execute, run)
+
+    def _apply(self, run: JobRun, attributes: Mapping[str, Any]) -> bool:
+        """Set attributes on the moto job (caller holds the lock); True if the status changed."""
+        status_attribute = _STATUS_ATTRIBUTE[run.kind]
+        before = getattr(run.job, status_attribute, None)
+        for name, value in attributes.items():
+            setattr(run.job, name, value)
+        run.job.last_modified_time = utcnow()
+        return getattr(run.job, status_attribute) != before
 
     def _execute(self, run: JobRun) -> None:
         try:
@@ -197,8 +226,9 @@ class JobRunner:
                 shutil.rmtree(run.job_dir)
             run.job_dir.mkdir(parents=True)
             execution_class = TrainingExecution if run.kind == "training" else ProcessingExecution
-            execution_class(self, run, self._s3_client_factory(), self._base_env,
-                            self._endpoint_url).execute()  # fmt: skip
+            execution_class(
+                self, run, self._s3_client_factory(), self._base_env, self._endpoint_url
+            ).execute()
         except Exception as error:  # noqa: BLE001 - any twin bug must still end the job
             log.exception("twin %s job %s crashed", run.kind, run.name)
             self._fail_internal(run, error)
@@ -210,18 +240,41 @@ class JobRunner:
 
     def _finish_unstarted(self, run: JobRun) -> None:
         if run.kind == "training":
-            self.update(run, secondary_status="Stopped",
-                        secondary_status_transitions=transition(run.job, "Stopped"),
-                        training_end_time=utcnow(), training_job_status="Stopped")  # fmt: skip
+            self.update(
+                run,
+                secondary_status="Stopped",
+                secondary_status_transitions=transition(run.job, "Stopped"),
+                training_end_time=utcnow(),
+                training_job_status="Stopped",
+            )
         else:
             self.update(run, processing_end_time=utcnow(), processing_job_status="Stopped")
 
     def _fail_internal(self, run: JobRun, error: Exception) -> None:
         reason = f"InternalServerError: the twin failed to run the job: {error}"[:1024]
         if run.kind == "training":
-            self.update(run, secondary_status="Failed", failure_reason=reason,
-                        secondary_status_transitions=transition(run.job, "Failed", reason),
-                        training_end_time=utcnow(), training_job_status="Failed")  # fmt: skip
+            self.update(
+                run,
+                secondary_status="Failed",
+                failure_reason=reason,
+                secondary_status_transitions=transition(run.job, "Failed", reason),
+                training_end_time=utcnow(),
+                training_job_status="Failed",
+            )
         else:
-            self.update(run, failure_reason=reason, processing_end_time=utcnow(),
-                        processing_job_status="Failed")  # fmt: skip
+            self.update(
+                run,
+                failure_reason=reason,
+                processing_end_time=utcnow(),
+                processing_job_status="Failed",
+            )
+
+
+def _stopping_attributes(run: JobRun) -> dict[str, Any]:
+    if run.kind == "processing":
+        return {"processing_job_status": "Stopping"}
+    return {
+        "secondary_status": "Stopping",
+        "secondary_status_transitions": transition(run.job, "Stopping"),
+        "training_job_status": "Stopping",
+    }

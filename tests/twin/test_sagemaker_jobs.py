@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 import json
-import os
 import tarfile
 import time
 import uuid
@@ -57,8 +56,13 @@ class Recorder:
 
 
 def _client(service: str, endpoint: str) -> Any:
-    return boto3.client(service, endpoint_url=endpoint, region_name=REGION,
-                        aws_access_key_id="testing", aws_secret_access_key="testing")  # fmt: skip
+    return boto3.client(
+        service,
+        endpoint_url=endpoint,
+        region_name=REGION,
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
 
 
 @pytest.fixture(scope="module")
@@ -72,17 +76,26 @@ def cloud() -> Iterator[Cloud]:
     s3.create_bucket(Bucket=bucket)
     archive = io.BytesIO()
     with tarfile.open(fileobj=archive, mode="w:gz") as tar:
-        for script in sorted(FIXTURES.glob("*.py")):
+        for script in [*sorted(FIXTURES.glob("*.py")), FIXTURES / "requirements.txt"]:
             tar.add(script, arcname=script.name)
     s3.put_object(Bucket=bucket, Key="code/v1/sourcedir.tar.gz", Body=archive.getvalue())
     s3.put_object(Bucket=bucket, Key="datasets/v1/breast_cancer.csv", Body=CSV.encode())
     s3.put_object(Bucket=bucket, Key="datasets/v1/extra.csv", Body=CSV.encode())
-    s3.put_object(Bucket=bucket, Key="code/v1/process_ok.py",
-                  Body=(FIXTURES / "process_ok.py").read_bytes())  # fmt: skip
-    s3.put_object(Bucket=bucket, Key="code/v1/process_fail.py",
-                  Body=(FIXTURES / "process_fail.py").read_bytes())  # fmt: skip
-    yield Cloud(endpoint, s3, _client("sagemaker", endpoint), bucket,
-                f"s3://{bucket}/code/v1/sourcedir.tar.gz")  # fmt: skip
+    s3.put_object(
+        Bucket=bucket, Key="code/v1/process_ok.py", Body=(FIXTURES / "process_ok.py").read_bytes()
+    )
+    s3.put_object(
+        Bucket=bucket,
+        Key="code/v1/process_fail.py",
+        Body=(FIXTURES / "process_fail.py").read_bytes(),
+    )
+    yield Cloud(
+        endpoint,
+        s3,
+        _client("sagemaker", endpoint),
+        bucket,
+        f"s3://{bucket}/code/v1/sourcedir.tar.gz",
+    )
     server.stop()
 
 
@@ -91,7 +104,7 @@ def _runner(cloud: Cloud, root: Path, recorder: Recorder, **options: Any) -> Job
         s3_client_factory=lambda: _client("s3", cloud.endpoint),
         work_root=root,
         endpoint_url=cloud.endpoint,
-        base_env={"PATH": os.environ.get("PATH", "/usr/bin:/bin")},
+        base_env={"POWERTOOLS_TRACE_DISABLED": "true"},  # no PATH, like the twin passes
         on_state_change=recorder,
         **options,
     )
@@ -122,19 +135,27 @@ def _training_request(cloud: Cloud, program: str, **overrides: Any) -> dict[str,
     request: dict[str, Any] = {
         "TrainingJobName": name,
         "HyperParameters": hyperparameters,
-        "AlgorithmSpecification": {"TrainingImage": overrides.pop("image", IMAGE),
-                                   "TrainingInputMode": "File",
-                                   "MetricDefinitions": METRICS},  # fmt: skip
+        "AlgorithmSpecification": {
+            "TrainingImage": overrides.pop("image", IMAGE),
+            "TrainingInputMode": "File",
+            "MetricDefinitions": METRICS,
+        },
         "RoleArn": ROLE,
-        "InputDataConfig": [{
-            "ChannelName": "train", "ContentType": "text/csv",
-            "DataSource": {"S3DataSource": {
-                "S3DataType": "S3Prefix", "S3DataDistributionType": "FullyReplicated",
-                "S3Uri": overrides.pop("train_uri", f"s3://{cloud.bucket}/datasets/v1/")}},
-        }],  # fmt: skip
+        "InputDataConfig": [
+            {
+                "ChannelName": "train",
+                "ContentType": "text/csv",
+                "DataSource": {
+                    "S3DataSource": {
+                        "S3DataType": "S3Prefix",
+                        "S3DataDistributionType": "FullyReplicated",
+                        "S3Uri": overrides.pop("train_uri", f"s3://{cloud.bucket}/datasets/v1/"),
+                    }
+                },
+            }
+        ],
         "OutputDataConfig": {"S3OutputPath": f"s3://{cloud.bucket}/models/"},
-        "ResourceConfig": {"InstanceType": "ml.m5.large", "InstanceCount": 1,
-                           "VolumeSizeInGB": 5},  # fmt: skip
+        "ResourceConfig": {"InstanceType": "ml.m5.large", "InstanceCount": 1, "VolumeSizeInGB": 5},
         "StoppingCondition": {"MaxRuntimeInSeconds": overrides.pop("max_runtime", 600)},
         **overrides,
     }
@@ -183,10 +204,11 @@ def completed_training(cloud: Cloud, tmp_path_factory: pytest.TempPathFactory) -
     job_runner = _runner(cloud, root, recorder)
     try:
         request = _training_request(
-            cloud, "train_ok.py",
+            cloud,
+            "train_ok.py",
             hyperparameters={"n-estimators": "50", "label": json.dumps("malignant")},
             Environment={"TWIN_FLAG": "on"},
-        )  # fmt: skip
+        )
         _start_training(cloud, job_runner, request)
         assert job_runner.wait_idle(180)
     finally:
@@ -211,8 +233,12 @@ def test_successful_training_uploads_model_tar_with_the_scripts_model_file(
     output = _tar_members(cloud, f"s3://{cloud.bucket}/models/{name}/output/output.tar.gz")
     assert output == {"report.txt": b"rows=6\n"}
     assert [t["Status"] for t in described["SecondaryStatusTransitions"]] == [
-        "Starting", "Downloading", "Training", "Uploading", "Completed"
-    ]  # fmt: skip
+        "Starting",
+        "Downloading",
+        "Training",
+        "Uploading",
+        "Completed",
+    ]
     assert described["TrainingEndTime"] >= described["TrainingStartTime"]
     assert described["TrainingTimeInSeconds"] >= 1
     assert described["BillableTimeInSeconds"] == described["TrainingTimeInSeconds"]
@@ -306,8 +332,12 @@ def test_missing_program_fails_the_job(cloud: Cloud, runner: JobRunner) -> None:
 
 def test_missing_input_object_fails_with_a_clear_reason(cloud: Cloud, runner: JobRunner) -> None:
     missing = f"s3://{cloud.bucket}/datasets/v9/missing.csv"
-    request = _training_request(cloud, "train_ok.py", train_uri=missing,
-                                hyperparameters={"n-estimators": "5", "label": "malignant"})
+    request = _training_request(
+        cloud,
+        "train_ok.py",
+        train_uri=missing,
+        hyperparameters={"n-estimators": "5", "label": "malignant"},
+    )
     _start_training(cloud, runner, request)
     assert runner.wait_idle(120)
     described = _describe(cloud, request["TrainingJobName"])
@@ -315,8 +345,14 @@ def test_missing_input_object_fails_with_a_clear_reason(cloud: Cloud, runner: Jo
     assert described["FailureReason"].startswith("ClientError: No S3 objects found under S3 URL")
     assert missing in described["FailureReason"]
     timing = [t for t in runner.timings() if t["name"] == request["TrainingJobName"]]
-    assert timing == [{"name": request["TrainingJobName"], "kind": "training",
-                       "seconds": None, "status": "Failed"}]  # fmt: skip
+    assert timing == [
+        {
+            "name": request["TrainingJobName"],
+            "kind": "training",
+            "seconds": None,
+            "status": "Failed",
+        }
+    ]
 
 
 def test_unsupported_image_fails_without_running(cloud: Cloud, runner: JobRunner) -> None:
@@ -332,8 +368,9 @@ def test_unsupported_image_fails_without_running(cloud: Cloud, runner: JobRunner
 
 
 def _gate_request(cloud: Cloud, gate: Path, **overrides: Any) -> dict[str, Any]:
-    return _training_request(cloud, "train_gate.py",
-                             hyperparameters={"gate-dir": json.dumps(str(gate))}, **overrides)
+    return _training_request(
+        cloud, "train_gate.py", hyperparameters={"gate-dir": json.dumps(str(gate))}, **overrides
+    )
 
 
 def test_at_most_max_parallel_jobs_run_and_the_rest_wait_queued(
@@ -351,7 +388,9 @@ def test_at_most_max_parallel_jobs_run_and_the_rest_wait_queued(
         assert len(started) == 2 and len(queued) == 1
         described = _describe(cloud, queued[0].training_job_name)
         assert (described["TrainingJobStatus"], described["SecondaryStatus"]) == (
-            "InProgress", "Starting")  # fmt: skip
+            "InProgress",
+            "Starting",
+        )
         assert "TrainingStartTime" not in described
     finally:
         (gate / "open").write_text("")
@@ -377,6 +416,27 @@ def test_stop_kills_the_running_script_and_keeps_its_saved_model(
     assert not (tmp_path / f"ended-{name}").exists()
 
 
+def test_stopping_a_queued_job_stops_it_without_running_it(
+    cloud: Cloud, tmp_path: Path, recorder: Recorder
+) -> None:
+    single = _runner(cloud, tmp_path / "jobs", recorder, max_parallel=1, stop_grace_seconds=2.0)
+    try:
+        running, queued = _gate_request(cloud, tmp_path), _gate_request(cloud, tmp_path)
+        _start_training(cloud, single, running)
+        _start_training(cloud, single, queued)
+        _wait_until(lambda: (tmp_path / f"started-{running['TrainingJobName']}").exists())
+        single.stop(queued["TrainingJobName"])
+        (tmp_path / "open").write_text("")
+        assert single.wait_idle(60)
+    finally:
+        single.shutdown()
+    assert recorder.statuses(queued["TrainingJobName"]) == ["InProgress", "Stopping", "Stopped"]
+    assert recorder.statuses(running["TrainingJobName"]) == ["InProgress", "Completed"]
+    assert not (tmp_path / f"started-{queued['TrainingJobName']}").exists()
+    timing = {t["name"]: t["seconds"] for t in single.timings()}
+    assert timing[queued["TrainingJobName"]] is None
+
+
 def test_max_runtime_exceeded_stops_the_job(cloud: Cloud, runner: JobRunner, tmp_path: Path):
     request = _gate_request(cloud, tmp_path, max_runtime=1)
     _start_training(cloud, runner, request)
@@ -386,8 +446,9 @@ def test_max_runtime_exceeded_stops_the_job(cloud: Cloud, runner: JobRunner, tmp
     assert described["SecondaryStatus"] == "MaxRuntimeExceeded"
 
 
-def _processing_request(cloud: Cloud, script: str, arguments: list[str],
-                        **overrides: Any) -> dict[str, Any]:  # fmt: skip
+def _processing_request(
+    cloud: Cloud, script: str, arguments: list[str], **overrides: Any
+) -> dict[str, Any]:
     name = f"eval-{uuid.uuid4().hex[:10]}"
     return {
         "ProcessingJobName": name,
@@ -398,18 +459,44 @@ def _processing_request(cloud: Cloud, script: str, arguments: list[str],
             "ContainerArguments": arguments,
         },
         "ProcessingInputs": [
-            {"InputName": "code", "S3Input": {
-                "S3Uri": f"s3://{cloud.bucket}/code/v1/{script}", "S3DataType": "S3Object",
-                "LocalPath": "/opt/ml/processing/input/code", "S3InputMode": "File"}},
-            {"InputName": "data", "S3Input": {
-                "S3Uri": f"s3://{cloud.bucket}/datasets/v1", "S3DataType": "S3Prefix",
-                "LocalPath": "/opt/ml/processing/input/data", "S3InputMode": "File"}},
-        ],  # fmt: skip
-        "ProcessingOutputConfig": {"Outputs": [{"OutputName": "evaluation", "S3Output": {
-            "S3Uri": f"s3://{cloud.bucket}/evaluation/{name}",
-            "LocalPath": "/opt/ml/processing/evaluation", "S3UploadMode": "EndOfJob"}}]},
-        "ProcessingResources": {"ClusterConfig": {"InstanceCount": 1,
-            "InstanceType": "ml.m5.large", "VolumeSizeInGB": 5}},  # fmt: skip
+            {
+                "InputName": "code",
+                "S3Input": {
+                    "S3Uri": f"s3://{cloud.bucket}/code/v1/{script}",
+                    "S3DataType": "S3Object",
+                    "LocalPath": "/opt/ml/processing/input/code",
+                    "S3InputMode": "File",
+                },
+            },
+            {
+                "InputName": "data",
+                "S3Input": {
+                    "S3Uri": f"s3://{cloud.bucket}/datasets/v1",
+                    "S3DataType": "S3Prefix",
+                    "LocalPath": "/opt/ml/processing/input/data",
+                    "S3InputMode": "File",
+                },
+            },
+        ],
+        "ProcessingOutputConfig": {
+            "Outputs": [
+                {
+                    "OutputName": "evaluation",
+                    "S3Output": {
+                        "S3Uri": f"s3://{cloud.bucket}/evaluation/{name}",
+                        "LocalPath": "/opt/ml/processing/evaluation",
+                        "S3UploadMode": "EndOfJob",
+                    },
+                }
+            ]
+        },
+        "ProcessingResources": {
+            "ClusterConfig": {
+                "InstanceCount": 1,
+                "InstanceType": "ml.m5.large",
+                "VolumeSizeInGB": 5,
+            }
+        },
         "StoppingCondition": {"MaxRuntimeInSeconds": 600},
         **overrides,
     }
@@ -425,10 +512,16 @@ def _start_processing(cloud: Cloud, runner: JobRunner, request: dict[str, Any]) 
 def test_processing_stages_inputs_remaps_container_paths_and_uploads_outputs(
     cloud: Cloud, runner: JobRunner, recorder: Recorder, tmp_path: Path
 ) -> None:
-    arguments = ["--data-dir", "/opt/ml/processing/input/data",
-                 "--output-dir=/opt/ml/processing/evaluation", "--label", "malignant"]
-    request = _processing_request(cloud, "process_ok.py", arguments,
-                                  Environment={"EVAL_MODE": "strict"})  # fmt: skip
+    arguments = [
+        "--data-dir",
+        "/opt/ml/processing/input/data",
+        "--output-dir=/opt/ml/processing/evaluation",
+        "--label",
+        "malignant",
+    ]
+    request = _processing_request(
+        cloud, "process_ok.py", arguments, Environment={"EVAL_MODE": "strict"}
+    )
     name = request["ProcessingJobName"]
     _start_processing(cloud, runner, request)
     assert runner.wait_idle(120)
@@ -438,22 +531,29 @@ def test_processing_stages_inputs_remaps_container_paths_and_uploads_outputs(
     assert described["Environment"] == {"EVAL_MODE": "strict"}
     prefix = f"evaluation/{name}/"
     listed = cloud.s3.list_objects_v2(Bucket=cloud.bucket, Prefix=prefix)["Contents"]
-    assert sorted(o["Key"] for o in listed) == [prefix + "evaluation.json",
-                                                prefix + "nested/note.txt"]  # fmt: skip
+    assert sorted(o["Key"] for o in listed) == [
+        prefix + "evaluation.json",
+        prefix + "nested/note.txt",
+    ]
     report = json.loads(
         cloud.s3.get_object(Bucket=cloud.bucket, Key=prefix + "evaluation.json")["Body"].read()
     )
     job_dir = tmp_path / f"processing.{name}"
-    assert report == {"rows": 6, "label": "malignant", "mode": "strict",
-                      "data_dir": str(job_dir / "processing" / "input" / "data")}  # fmt: skip
+    assert report == {
+        "rows": 6,
+        "label": "malignant",
+        "mode": "strict",
+        "data_dir": str(job_dir / "processing" / "input" / "data"),
+    }
     assert recorder.statuses(name) == ["InProgress", "Completed"]
 
 
 def test_processing_failure_reports_the_containers_exit_message(
     cloud: Cloud, runner: JobRunner
 ) -> None:
-    request = _processing_request(cloud, "process_fail.py",
-                                  ["--message-file", "/opt/ml/output/message"])  # fmt: skip
+    request = _processing_request(
+        cloud, "process_fail.py", ["--message-file", "/opt/ml/output/message"]
+    )
     _start_processing(cloud, runner, request)
     assert runner.wait_idle(120)
     described = cloud.sagemaker.describe_processing_job(
@@ -473,8 +573,9 @@ def test_processing_with_unsupported_image_fails(cloud: Cloud, runner: JobRunner
         ProcessingJobName=request["ProcessingJobName"]
     )
     assert described["ProcessingJobStatus"] == "Failed"
-    assert "the twin runs only sagemaker-scikit-learn images; got " + image in (
-        described["FailureReason"]
+    assert (
+        "the twin runs only sagemaker-scikit-learn images; got " + image
+        in (described["FailureReason"])
     )
 
 
@@ -488,12 +589,24 @@ def test_moto_job_objects_have_the_attributes_the_runner_relies_on(cloud: Cloud)
     request = _training_request(cloud, "train_ok.py")
     cloud.sagemaker.create_training_job(**request)
     training = sagemaker_backends[ACCOUNT][REGION].training_jobs[request["TrainingJobName"]]
-    for attribute in ("training_job_name", "arn", "hyper_parameters", "algorithm_specification",
-                      "input_data_config", "output_data_config", "resource_config",
-                      "stopping_condition", "training_job_status", "secondary_status",
-                      "secondary_status_transitions", "model_artifacts",
-                      "final_metric_data_list", "training_start_time", "training_end_time",
-                      "last_modified_time"):  # fmt: skip
+    for attribute in (
+        "training_job_name",
+        "arn",
+        "hyper_parameters",
+        "algorithm_specification",
+        "input_data_config",
+        "output_data_config",
+        "resource_config",
+        "stopping_condition",
+        "training_job_status",
+        "secondary_status",
+        "secondary_status_transitions",
+        "model_artifacts",
+        "final_metric_data_list",
+        "training_start_time",
+        "training_end_time",
+        "last_modified_time",
+    ):
         assert hasattr(training, attribute), attribute
     # moto drops the request's MetricDefinitions for a placeholder: the runner must restore them.
     assert training.algorithm_specification["MetricDefinitions"][0]["Name"] == "test:dcg"
@@ -504,9 +617,16 @@ def test_moto_job_objects_have_the_attributes_the_runner_relies_on(cloud: Cloud)
     processing = sagemaker_backends[ACCOUNT][REGION].processing_jobs[
         processing_request["ProcessingJobName"]
     ]
-    for attribute in ("processing_job_name", "arn", "app_specification", "processing_inputs",
-                      "processing_output_config", "stopping_condition",
-                      "processing_job_status", "processing_end_time"):  # fmt: skip
+    for attribute in (
+        "processing_job_name",
+        "arn",
+        "app_specification",
+        "processing_inputs",
+        "processing_output_config",
+        "stopping_condition",
+        "processing_job_status",
+        "processing_end_time",
+    ):
         assert hasattr(processing, attribute), attribute
     assert not hasattr(processing, "environment")  # moto drops it: the runner takes the request
     processing.exit_message = "probe"
