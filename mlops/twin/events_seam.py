@@ -34,12 +34,26 @@ from moto.events import models as events_models
 log = logging.getLogger(__name__)
 
 _INPUT_KEYS = ("Input", "InputPath", "InputTransformer")
-_ENVELOPE_KEYS = ("version", "id", "detail-type", "source", "account", "time", "region",
-                  "resources", "detail")
+_ENVELOPE_KEYS = (
+    "version",
+    "id",
+    "detail-type",
+    "source",
+    "account",
+    "time",
+    "region",
+    "resources",
+    "detail",
+)
 _PLACEHOLDER = re.compile(r"<([A-Za-z0-9_.\-]+)>")
 _MISSING = object()
-_THROTTLING = {"Throttling", "ThrottlingException", "TooManyRequestsException",
-               "RequestLimitExceeded", "ExecutionLimitExceeded"}
+_THROTTLING = {
+    "Throttling",
+    "ThrottlingException",
+    "TooManyRequestsException",
+    "RequestLimitExceeded",
+    "ExecutionLimitExceeded",
+}
 _active: EventDelivery | None = None
 
 
@@ -128,8 +142,9 @@ def _minified(text: str) -> str:
         return text
 
 
-def target_input(target: dict[str, Any], event: dict[str, Any], rule_arn: str,
-                 rule_name: str) -> str:
+def target_input(
+    target: dict[str, Any], event: dict[str, Any], rule_arn: str, rule_name: str
+) -> str:
     """The text a target receives: whole event, Input, InputPath or InputTransformer."""
     chosen = [key for key in _INPUT_KEYS if target.get(key) is not None]
     if len(chosen) > 1:  # PutTargets allows only one; moto does not check
@@ -143,15 +158,19 @@ def target_input(target: dict[str, Any], event: dict[str, Any], rule_arn: str,
         value = _path_value(whole, target["InputPath"])
         return json.dumps(None if value is _MISSING else value, separators=(",", ":"))
     transformer = target["InputTransformer"]
-    values = {name: _path_value(whole, path)
-              for name, path in (transformer.get("InputPathsMap") or {}).items()}
-    values.update({  # reserved names win: they "can't be overwritten"
-        "aws.events.rule-arn": rule_arn,
-        "aws.events.rule-name": rule_name,
-        "aws.events.event.ingestion-time": _iso(event.get("ingestion-time", _time.time())),
-        "aws.events.event": {k: v for k, v in whole.items() if k != "detail"},
-        "aws.events.event.json": whole,
-    })
+    values = {
+        name: _path_value(whole, path)
+        for name, path in (transformer.get("InputPathsMap") or {}).items()
+    }
+    values.update(
+        {  # reserved names win: they "can't be overwritten"
+            "aws.events.rule-arn": rule_arn,
+            "aws.events.rule-name": rule_name,
+            "aws.events.event.ingestion-time": _iso(event.get("ingestion-time", _time.time())),
+            "aws.events.event": {k: v for k, v in whole.items() if k != "detail"},
+            "aws.events.event.json": whole,
+        }
+    )
     template = transformer["InputTemplate"]
     rendered = render_template(template, values)
     return _minified(rendered) if template.lstrip()[:1] in ("{", "[") else rendered
@@ -210,8 +229,13 @@ class _Job:
 class EventDelivery:
     """Delivers matched events to Step Functions, Lambda, event-bus and transformed SQS targets."""
 
-    def __init__(self, client_factory: Callable[[str], Any], max_workers: int = 4,
-                 retry_base_delay_s: float = 0.2, time_compression: float = 300.0) -> None:
+    def __init__(
+        self,
+        client_factory: Callable[[str], Any],
+        max_workers: int = 4,
+        retry_base_delay_s: float = 0.2,
+        time_compression: float = 300.0,
+    ) -> None:
         self._client_factory = client_factory
         self._clients: dict[str, Any] = {}
         self._base_delay = retry_base_delay_s
@@ -234,8 +258,9 @@ class EventDelivery:
         self._original = events_models.Rule.send_to_targets
         delivery = self
 
-        def send_to_targets(rule: Any, original_event: dict[str, Any],
-                            transform_input: bool = True) -> None:
+        def send_to_targets(
+            rule: Any, original_event: dict[str, Any], transform_input: bool = True
+        ) -> None:
             delivery._route(rule, original_event, transform_input)
 
         events_models.Rule.send_to_targets = send_to_targets  # type: ignore[method-assign]
@@ -255,6 +280,7 @@ class EventDelivery:
             timers, self._timers = list(self._timers), set()
         for timer in timers:
             timer.cancel()
+            timer.join()
             self._finish(timer.args[0], "dropped", _SHUT_DOWN, None)
         self._pool.shutdown(wait=True, cancel_futures=True)
 
@@ -299,10 +325,16 @@ class EventDelivery:
                 self._timers.add(timer)
                 timer.start()
                 return
-        if closed:
-            self._finish(job, "dropped", _SHUT_DOWN, None)
+        if not closed:
+            self._submit(job)
         else:
+            self._finish(job, "dropped", _SHUT_DOWN, None)
+
+    def _submit(self, job: _Job) -> None:
+        try:
             self._pool.submit(self._attempt, job)
+        except RuntimeError:  # the pool shut down between the check and the submit
+            self._finish(job, "dropped", _SHUT_DOWN, None)
 
     def _submit_later(self, job: _Job) -> None:
         with self._lock:  # a Timer runs its callback on itself; shutdown may have taken it
@@ -310,7 +342,7 @@ class EventDelivery:
             if timer not in self._timers:
                 return
             self._timers.discard(timer)  # type: ignore[arg-type]
-        self._pool.submit(self._attempt, job)
+        self._submit(job)
 
     # -- delivery ---------------------------------------------------------------------------
     def _attempt(self, job: _Job) -> None:
@@ -334,7 +366,8 @@ class EventDelivery:
             self._client("stepfunctions").start_execution(stateMachineArn=arn, input=text)
         elif service == "lambda":
             self._client("lambda").invoke(
-                FunctionName=arn, InvocationType="Event", Payload=text.encode())
+                FunctionName=arn, InvocationType="Event", Payload=text.encode()
+            )
         elif service == "sqs":
             params = {"QueueUrl": self._queue_url(arn), "MessageBody": text}
             group_id = (job.target.get("SqsParameters") or {}).get("MessageGroupId")
@@ -342,8 +375,9 @@ class EventDelivery:
                 params["MessageGroupId"] = group_id
             self._client("sqs").send_message(**params)
         else:
-            raise DeliveryError("INVALID_PARAMETER", f"target type not supported by twin: {arn}",
-                                False)
+            raise DeliveryError(
+                "INVALID_PARAMETER", f"target type not supported by twin: {arn}", False
+            )
 
     @staticmethod
     def _forward(event: dict[str, Any], account: str, region: str, bus_name: str) -> None:
@@ -382,35 +416,57 @@ class EventDelivery:
         if not dlq_arn:
             self._finish(job, "dropped", error, exhausted)
             return
-        attributes = {"RULE_ARN": job.rule_arn, "TARGET_ARN": job.target["Arn"],
-                      "ERROR_CODE": error.code, "ERROR_MESSAGE": error.message[:1000],
-                      "RETRY_ATTEMPTS": str(job.attempts - 1)}
+        attributes = {
+            "RULE_ARN": job.rule_arn,
+            "TARGET_ARN": job.target["Arn"],
+            "ERROR_CODE": error.code,
+            "ERROR_MESSAGE": error.message[:1000],
+            "RETRY_ATTEMPTS": str(job.attempts - 1),
+        }
         if exhausted:  # only set when retries ran out (inferred: not for non-retried errors)
             attributes["EXHAUSTED_RETRY_CONDITION"] = exhausted
         try:
             self._client("sqs").send_message(
                 QueueUrl=self._queue_url(dlq_arn),
                 MessageBody=json.dumps(envelope(job.event)),
-                MessageAttributes={k: {"DataType": "String", "StringValue": v}
-                                   for k, v in attributes.items()})
+                MessageAttributes={
+                    k: {"DataType": "String", "StringValue": v} for k, v in attributes.items()
+                },
+            )
         except Exception as exc:  # noqa: BLE001 - InvocationsFailedToBeSentToDLQ
             self._finish(job, "dlq_failed", error, exhausted, repr(exc))
             return
         self._finish(job, "sent_to_dlq", error, exhausted)
 
-    def _finish(self, job: _Job, outcome: str, error: DeliveryError | None,
-                exhausted: str | None, dlq_error: str | None = None) -> None:
+    def _finish(
+        self,
+        job: _Job,
+        outcome: str,
+        error: DeliveryError | None,
+        exhausted: str | None,
+        dlq_error: str | None = None,
+    ) -> None:
         if error is not None and outcome != "delivered":
-            log.warning("event %s to %s: %s (%s)", job.event.get("id"), job.target["Arn"],
-                        error, outcome)
+            log.warning(
+                "event %s to %s: %s (%s)", job.event.get("id"), job.target["Arn"], error, outcome
+            )
         with self._lock:
-            self._records.append({
-                "rule_arn": job.rule_arn, "target_id": job.target.get("Id"),
-                "target_arn": job.target["Arn"], "event_id": job.event.get("id"),
-                "replay_name": job.event.get("replay-name"), "ok": outcome == "delivered",
-                "attempts": job.attempts, "outcome": outcome,
-                "error": str(error) if error else None, "error_code": error.code if error else None,
-                "exhausted_retry_condition": exhausted, "dlq_error": dlq_error})
+            self._records.append(
+                {
+                    "rule_arn": job.rule_arn,
+                    "target_id": job.target.get("Id"),
+                    "target_arn": job.target["Arn"],
+                    "event_id": job.event.get("id"),
+                    "replay_name": job.event.get("replay-name"),
+                    "ok": outcome == "delivered",
+                    "attempts": job.attempts,
+                    "outcome": outcome,
+                    "error": str(error) if error else None,
+                    "error_code": error.code if error else None,
+                    "exhausted_retry_condition": exhausted,
+                    "dlq_error": dlq_error,
+                }
+            )
             self._pending -= 1
             self._lock.notify_all()
 
@@ -423,18 +479,30 @@ class EventDelivery:
     def _queue_url(self, queue_arn: str) -> str:
         account, queue_name = queue_arn.split(":")[4:6]
         return self._client("sqs").get_queue_url(
-            QueueName=queue_name, QueueOwnerAWSAccountId=account)["QueueUrl"]
+            QueueName=queue_name, QueueOwnerAWSAccountId=account
+        )["QueueUrl"]
 
 
-def put_aws_event(account: str, region: str, source: str, detail_type: str,
-                  detail: dict[str, Any], resources: list[str], bus: str = "default",
-                  time: datetime | None = None) -> str:
+def put_aws_event(
+    account: str,
+    region: str,
+    source: str,
+    detail_type: str,
+    detail: dict[str, Any],
+    resources: list[str],
+    bus: str = "default",
+    time: datetime | None = None,
+) -> str:
     """Emit an AWS-service event (e.g. aws.sagemaker) through moto's EventsBackend.put_events,
     which builds the full envelope (version, id, detail-type, source, account, time, region,
     resources, detail). In-process: AWS services, unlike callers of PutEvents, may use aws.*."""
-    entry: dict[str, Any] = {"Source": source, "DetailType": detail_type,
-                             "Detail": json.dumps(detail), "Resources": list(resources),
-                             "EventBusName": bus}
+    entry: dict[str, Any] = {
+        "Source": source,
+        "DetailType": detail_type,
+        "Detail": json.dumps(detail),
+        "Resources": list(resources),
+        "EventBusName": bus,
+    }
     if time is not None:
         entry["Time"] = (time if time.tzinfo else time.replace(tzinfo=UTC)).timestamp()
     result = events_models.events_backends[account][region].put_events([entry])[0]

@@ -348,6 +348,22 @@ def test_replay_redrives_archived_event_to_state_machine_with_replay_name(aws, d
     assert events.describe_archive(ArchiveName="all")["EventCount"] == 1  # not re-archived
 
 
+def test_shutdown_drops_waiting_retries_and_leaves_no_threads(aws, fake_lambda):
+    fake_lambda.always = client_error("ServiceException", 500)
+    seam = EventDelivery(lambda s: fake_lambda if s == "lambda" else aws(s),
+                         retry_base_delay_s=60)
+    seam.install()
+    rule(aws, "stuck", [{"Id": "fn", "Arn": f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:x"}])
+    publish()
+    assert fake_lambda.started.wait(10)
+    seam.shutdown()
+    [record] = seam.deliveries()
+    assert (record["outcome"], record["attempts"]) == ("dropped", 1)
+    assert "shut down" in record["error"]
+    assert not [t for t in threading.enumerate()
+                if isinstance(t, threading.Timer) or t.name.startswith("twin-events")]
+
+
 # -- contract tests: one per moto 5.2.5 internal the seam relies on ------------------------------
 
 def spy_sends(monkeypatch: pytest.MonkeyPatch) -> list[tuple[Any, dict[str, Any], bool]]:
