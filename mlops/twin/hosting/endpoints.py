@@ -3,15 +3,16 @@
 Endpoint configs and models stay in moto; endpoints live here. `time_scale` multiplies
 every deployment wait (WaitIntervalInSeconds, TerminationWaitInSeconds,
 MaximumExecutionTimeoutInSeconds, the weights rollout), e.g. 0.01 runs guardrails 100x
-faster; server start-up and HTTP timeouts stay real time.
+faster; server start-up and HTTP timeouts stay real time. Keyword-only extras:
+`rng_seed` makes weighted routing reproducible; `startup_timeout` bounds how long a
+server may take to pass /ping before the fleet counts as failed.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
-import time
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -21,11 +22,14 @@ from mlops.twin.hosting.fleet import Fleet, start_fleet
 from mlops.twin.hosting.lifecycle import Deployer
 from mlops.twin.hosting.metrics import MetricsBuffer, invocation_datums
 from mlops.twin.hosting.moto_store import EndpointConfigSpec, load_endpoint_config
-from mlops.twin.hosting.routing import SeededRandom, ShadowStats, choose_variant
-from mlops.twin.hosting.server_process import ContainerReply, ModelServerProcess
+from mlops.twin.hosting.routing import SeededRandom
+from mlops.twin.hosting.runtime import ShadowRunner, call_server, route
+from mlops.twin.hosting.server_process import ModelServerProcess
 from mlops.twin.hosting.state import Endpoint
 
 INVOKED_VARIANT_HEADER = "x-Amzn-Invoked-Production-Variant"  # botocore's locationName
+
+log = logging.getLogger(__name__)
 
 
 class Hosting:
@@ -71,11 +75,17 @@ class Hosting:
         return endpoint
 
     def _emit(self, endpoint: Endpoint) -> None:
-        if self._on_change is None:
-            return
         with self._lock:
             snapshot = endpoint.describe()
-        self._on_change(snapshot)
+        self._notify(snapshot)
+
+    def _notify(self, snapshot: dict) -> None:
+        if self._on_change is None:
+            return
+        try:
+            self._on_change(snapshot)
+        except Exception:  # a listener must never strand an endpoint mid-deployment
+            log.exception("on_endpoint_change failed for %s", snapshot.get("EndpointName"))
 
     def _start_fleet(self, endpoint: Endpoint, config: EndpointConfigSpec) -> Fleet:
         with self._lock:
@@ -200,10 +210,14 @@ class Hosting:
             snapshot = endpoint.describe()
             del self._endpoints[name]
         self._shadows.forget_endpoint(name)
-        if self._on_change is not None:
-            self._on_change(snapshot)
+        self._notify(snapshot)
         for fleet in fleets:
             fleet.stop()
+        # An in-flight create/update stops the fleet it is still starting once it sees the
+        # cancel; wait for that so no server outlives DeleteEndpoint.
+        worker = endpoint.worker
+        if worker is not None and worker is not threading.current_thread():
+            worker.join(timeout=self._startup_timeout)
 
     # -- runtime -------------------------------------------------------------------------
     def invoke(
@@ -275,4 +289,3 @@ class Hosting:
                 endpoint.worker.join(timeout=30)
         self._shadows.close()
         self._metrics.close()
-

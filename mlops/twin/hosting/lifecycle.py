@@ -46,14 +46,15 @@ class Deployer:
         self._scale = time_scale
 
     # -- steps ---------------------------------------------------------------------------
-    def _step(self, ep: Endpoint, change: Callable[[], Any]) -> None:
+    def _step(self, ep: Endpoint, change: Callable[[], Any], emit: bool = True) -> None:
         """Apply a state change under the lock, then tell the listener (outside the lock)."""
         with self._lock:
             if ep.cancel.is_set():
                 raise Cancelled
             change()
             ep.touch()
-        self._emit(ep)
+        if emit:
+            self._emit(ep)
 
     def _provision(self, ep: Endpoint, config: EndpointConfigSpec) -> Fleet:
         fleet = self._start_fleet(ep, config)
@@ -131,7 +132,8 @@ class Deployer:
             reason = str(exc)
             self._step(ep, lambda: self._finish(ep, "InService", reason))
             return
-        self._attach_or_stop(ep, green, lambda: setattr(ep, "green", green))
+        # Attaching green changes nothing visible: the first traffic shift reports it.
+        self._attach_or_stop(ep, green, lambda: setattr(ep, "green", green), emit=False)
         pending = ep.pending
         assert pending is not None
         for number, share in enumerate(plan.shares, start=1):
@@ -169,8 +171,9 @@ class Deployer:
                 old.append(ep.blue)
             ep.blue, ep.green, ep.green_share = green, None, 0.0
             ep.config_name = config.name
+            ep.pending = None  # still Updating while the old fleet terminates
 
-        self._step(ep, promote)
+        self._step(ep, promote, emit=False)
         for fleet in old:
             fleet.stop()
         self._step(ep, lambda: self._finish(ep, "InService", None))
@@ -223,9 +226,11 @@ class Deployer:
         ep.failure_reason = reason
         ep.touch(status)
 
-    def _attach_or_stop(self, ep: Endpoint, fleet: Fleet, attach: Callable[[], None]) -> None:
+    def _attach_or_stop(
+        self, ep: Endpoint, fleet: Fleet, attach: Callable[[], None], emit: bool = True
+    ) -> None:
         try:
-            self._step(ep, attach)
+            self._step(ep, attach, emit)
         except Cancelled:
             fleet.stop()
             raise

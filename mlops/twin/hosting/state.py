@@ -8,6 +8,7 @@ EndpointSummary. PendingDeploymentSummary is present only while creating or upda
 
 from __future__ import annotations
 
+import copy
 import threading
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -102,7 +103,7 @@ class Endpoint:
         if self.failure_reason:
             out["FailureReason"] = self.failure_reason
         if self.last_deployment_config:
-            out["LastDeploymentConfig"] = self.last_deployment_config
+            out["LastDeploymentConfig"] = copy.deepcopy(self.last_deployment_config)
         if self.pending is not None:
             config = self.pending.config
             share = self.green_share if self.blue is not None else 0.0
