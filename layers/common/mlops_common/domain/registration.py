@@ -22,15 +22,15 @@ def register_model(
         "dataset_rows": str(run.dataset.rows),
         "code_version": settings.code_version,
         "execution_arn": run.execution_arn,
-        "training_job": best.training_job_name or "",
+        "training_job": best.training_job_name or "unknown",
         "candidate": best.candidate.name,
         "algorithm": best.candidate.algorithm,
         "hyperparameters": json.dumps(best.candidate.hyperparameters, sort_keys=True),
         "metric": selection.gate.metric,
         "score": f"{selection.gate.score:.6f}",
-        "champion_score": "" if selection.gate.champion_score is None
-        else f"{selection.gate.champion_score:.6f}",
     }
+    if selection.gate.champion_score is not None:  # metadata values must be non-empty
+        lineage["champion_score"] = f"{selection.gate.champion_score:.6f}"
     arn = registry.create({
         "ModelPackageDescription": f"{best.candidate.name} trained on {run.dataset.uri}"[:1024],
         "ModelApprovalStatus": status,
