@@ -1,0 +1,62 @@
+"""The project's stack, running in the twin: the local cloud, template.yaml provisioned into it,
+and ml/ published where the jobs expect it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ..code_package import publish_code
+from ..images import sklearn_image_uri
+from .cloud import LocalCloud
+from .provision import Provisioner, Stack
+
+ROOT = Path(__file__).resolve().parents[2]
+STACK_NAME = "mlops-twin"
+CODE_VERSION = "twin"
+
+
+def twin_parameters(region: str, **overrides: str) -> dict[str, str]:
+    """What `sam deploy --parameter-overrides` would pass, with intervals fit for a laptop."""
+    image = sklearn_image_uri(region)
+    return {"TrainingImageUri": image, "InferenceImageUri": image, "CodeVersion": CODE_VERSION,
+            "EndpointPollSeconds": "1", "AutoApprove": "true", "Environment": "dev"} | overrides
+
+
+@dataclass
+class TwinStack:
+    cloud: LocalCloud
+    stack: Stack
+    root: Path = ROOT
+
+    @property
+    def outputs(self) -> dict[str, str]:
+        return self.stack.outputs
+
+    def client(self, service: str) -> Any:
+        return self.cloud.client(service)
+
+    def upload_dataset(self, key: str, body: bytes) -> dict[str, Any]:
+        return self.client("s3").put_object(
+            Bucket=self.outputs["DataBucketName"], Key=self.outputs["DataPrefix"] + key, Body=body)
+
+    def publish_code(self, ml_dir: Path | None = None) -> list[str]:
+        return publish_code(self.client("s3"), self.outputs["ArtifactsBucketName"],
+                            self.stack.parameters["CodeVersion"], ml_dir or self.root / "ml")
+
+    def close(self) -> None:
+        self.cloud.stop()
+
+
+def start_stack(port: int = 0, root: Path = ROOT, **parameters: str) -> TwinStack:
+    cloud = LocalCloud(port=port).start()
+    try:
+        stack = Provisioner(cloud.client, cloud.runtime, root, cloud.account, cloud.region).deploy(
+            STACK_NAME, root / "template.yaml", twin_parameters(cloud.region, **parameters))
+        twin = TwinStack(cloud, stack, root)
+        twin.publish_code()
+        return twin
+    except BaseException:
+        cloud.stop()
+        raise
