@@ -5,25 +5,30 @@ integrations (state_task_service_batch.py / _glue.py): the API call goes through
 interpreter's ``boto_client_for`` (HTTP to MOTO_PORT in server mode, so the twin's gateway and
 its job seams see it) and errors become Step Functions failure events.
 
-What AWS does, and this mirrors (docs.aws.amazon.com/step-functions/latest/dg/connect-sagemaker.html):
+What AWS does, and this mirrors (see
+docs.aws.amazon.com/step-functions/latest/dg/connect-sagemaker.html):
 - Only the optimized APIs in OPTIMIZED_ACTIONS exist; ``.sync`` only for the job-creating ones;
   ``.waitForTaskToken`` is not supported. Anything else is rejected when the state machine is
   created (delete*/stop* calls need ``arn:aws:states:::aws-sdk:sagemaker:<api>``).
 - Request-response: the task result is the API response.
 - ``.sync``: the task polls Describe* until the job ends; a Completed job's result is the
   Describe* response, a Failed/Stopped job fails the task with States.TaskFailed and the
-  Describe* response (JSON) as the cause.
+  Describe* response (JSON) as the cause. A task abandoned by a timeout or a stopped execution
+  stops its job (the .sync IAM policies on sagemaker-iam.html grant Stop*Job for that).
 - API errors: ``SageMaker.<Java SDK exception>`` - modeled errors keep their class name
   (``SageMaker.ResourceLimitExceededException``, used in the doc's Retry example), unmodeled
   ones (ValidationException, ThrottlingException...) surface as the SDK base class
   ``SageMaker.AmazonSageMakerException``; the cause is the SDK v1 message
   "<message> (Service: AmazonSageMaker; Status Code: ..; Error Code: ..; Request ID: ..; ...)".
-- Timestamps: optimized integrations serialise the Java SDK v1 result, whose dates become epoch
-  milliseconds (e.g. "CreationTime": 1654683838000).
+- Timestamps: rendered as epoch milliseconds (e.g. "CreationTime": 1654683838000). No AWS page
+  states this; it is inferred from how the optimized integrations expose the Java SDK v1 result
+  (they include its SdkHttpMetadata fields, i.e. a Jackson-serialised POJO, and Jackson writes
+  java.util.Date as epoch milliseconds). Change to_step_functions_json if AWS shows otherwise.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import functools
 import os
@@ -32,8 +37,8 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 import botocore.session
-from botocore.exceptions import ClientError
-from botocore.model import OperationModel
+from botocore.exceptions import BotoCoreError, ClientError
+from botocore.model import OperationModel, ServiceModel
 from moto.stepfunctions.parser.api import HistoryEventType, TaskFailedEventDetails
 from moto.stepfunctions.parser.asl.component.common.error_name.custom_error_name import (
     CustomErrorName,
@@ -76,9 +81,10 @@ SDK_BASE_EXCEPTION: Final = "AmazonSageMakerException"
 
 @dataclass(frozen=True)
 class SyncJob:
-    """How ``.sync`` follows a job: the Describe* call, the naming field, the status field."""
+    """How ``.sync`` follows a job: its Describe* and Stop* calls, name and status fields."""
 
     describe_method: str
+    stop_method: str
     name_field: str
     status_field: str
 
@@ -91,16 +97,24 @@ OPTIMIZED_ACTIONS: Final[dict[str, SyncJob | None]] = {
     "updateEndpoint": None,
     "createHyperParameterTuningJob": SyncJob(
         "describe_hyper_parameter_tuning_job",
+        "stop_hyper_parameter_tuning_job",
         "HyperParameterTuningJobName",
         "HyperParameterTuningJobStatus",
     ),
-    "createLabelingJob": SyncJob("describe_labeling_job", "LabelingJobName", "LabelingJobStatus"),
-    "createProcessingJob": SyncJob(
-        "describe_processing_job", "ProcessingJobName", "ProcessingJobStatus"
+    "createLabelingJob": SyncJob(
+        "describe_labeling_job", "stop_labeling_job", "LabelingJobName", "LabelingJobStatus"
     ),
-    "createTrainingJob": SyncJob("describe_training_job", "TrainingJobName", "TrainingJobStatus"),
+    "createProcessingJob": SyncJob(
+        "describe_processing_job",
+        "stop_processing_job",
+        "ProcessingJobName",
+        "ProcessingJobStatus",
+    ),
+    "createTrainingJob": SyncJob(
+        "describe_training_job", "stop_training_job", "TrainingJobName", "TrainingJobStatus"
+    ),
     "createTransformJob": SyncJob(
-        "describe_transform_job", "TransformJobName", "TransformJobStatus"
+        "describe_transform_job", "stop_transform_job", "TransformJobName", "TransformJobStatus"
     ),
 }
 
@@ -111,17 +125,19 @@ def sync_poll_seconds() -> float:
 
 
 @functools.cache
+def _sagemaker_model() -> ServiceModel:
+    return botocore.session.get_session().get_service_model("sagemaker")
+
+
 def _operation(action: str) -> OperationModel:
-    model = botocore.session.get_session().get_service_model("sagemaker")
-    return model.operation_model(action[:1].upper() + action[1:])
+    return _sagemaker_model().operation_model(action[:1].upper() + action[1:])
 
 
 @functools.cache
 def _modeled_exception_names() -> dict[str, str]:
     """Error code -> Java SDK v1 exception class name, for SageMaker's modeled errors."""
-    model = botocore.session.get_session().get_service_model("sagemaker")
     names = {}
-    for shape in model.error_shapes:
+    for shape in _sagemaker_model().error_shapes:
         code = shape.error_code or shape.name
         names[code] = shape.name if shape.name.endswith("Exception") else f"{shape.name}Exception"
     return names
@@ -183,7 +199,7 @@ class StateTaskServiceSageMaker(StateTaskServiceCallback):
             return  # no Parameters, or JSONata Arguments (only known at run time)
         supported = self._get_supported_parameters()
         for binding in template.payload_bindings:
-            if binding.field not in supported:
+            if binding.field.removesuffix(".$") not in supported:
                 raise ValueError(f'The field "{binding.field}" is not supported by Step Functions')
 
     # -- run time ----------------------------------------------------------------------------
@@ -218,17 +234,20 @@ class StateTaskServiceSageMaker(StateTaskServiceCallback):
         env.stack.pop()  # the Create* response; .sync returns the final Describe* instead
         job = OPTIMIZED_ACTIONS[self.resource.api_action]
         assert job is not None  # guaranteed by _validate_service_integration_is_supported
-        describe = getattr(self._client(resource_runtime_part, state_credentials), job.describe_method)
-        job_name = normalised_parameters[job.name_field]
+        client = self._client(resource_runtime_part, state_credentials)
+        job_name = {job.name_field: normalised_parameters[job.name_field]}
         poll_seconds = sync_poll_seconds()
         while env.is_running():
-            description = describe(**{job.name_field: job_name})
+            description = getattr(client, job.describe_method)(**job_name)
             if description[job.status_field] in JOB_TERMINAL_STATUSES:
                 break
             time.sleep(poll_seconds)
         else:
-            # The execution was stopped or the state timed out; moto discards this frame.
-            raise RuntimeError(f"Stopped waiting for SageMaker job '{job_name}'.")
+            # The state timed out or the execution stopped. AWS then stops the job (its .sync
+            # IAM policy grants sagemaker:Stop*Job for this); best effort, like AWS.
+            with contextlib.suppress(ClientError, BotoCoreError):
+                getattr(client, job.stop_method)(**job_name)
+            raise RuntimeError(f"Stopped waiting for SageMaker job {job_name}.")
         description.pop("ResponseMetadata", None)
         result = to_step_functions_json(description)
         if result[job.status_field] != JOB_SUCCEEDED:

@@ -11,11 +11,15 @@ internal so a moto upgrade that moves one fails loudly instead of silently un-pa
 3. ``state_task_service_for`` in the task factory modules: ``arn:aws:states:::sagemaker:*``
    resolves to our SageMaker integration (mlops/twin/sfn_sagemaker.py) instead of "unsupported".
 4. ``StateTaskServiceAwsSdk._normalise_response`` (a no-op hook in moto): timestamps in aws-sdk
-   results become ISO-8601 strings ("2013-08-23T01:02:15.422Z", what AWS returns) instead of
-   datetime objects, which made DescribeExecution fail with HTTP 500 (json.dumps on a datetime).
+   results become ISO-8601 strings such as "2013-08-23T01:02:15.422Z" (as observed from AWS in
+   github.com/sam-goodwin/functionless/issues/489) instead of datetime objects, which made
+   DescribeExecution fail with HTTP 500 (json.dumps on a datetime).
 5. The error classes of ``moto.stepfunctions.parser.api`` (InvalidDefinition, ResourceNotFound,
    InvalidToken, TaskDoesNotExist...): they name their code in ``code`` but moto's AWSError
    base reads ``TYPE``, so every one reached clients with an empty error code.
+6. ``BaseExecutionWorkerCommunication._reflect_execution_status``: a finished execution's output
+   is stored as JSON text. moto kept the Python value and DescribeExecution then sent a string
+   result unquoted (``b`` instead of ``"b"``) and failed with HTTP 500 on datetimes.
 
 Running state machines at all is moto config, not a patch:
 ``default_user_config["stepfunctions"]["execute_state_machine"] = True``.
@@ -42,6 +46,8 @@ from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state
     StateTaskServiceAwsSdk,
 )
 from moto.stepfunctions.parser.asl.utils import json_path
+from moto.stepfunctions.parser.asl.utils.encoding import to_json_str
+from moto.stepfunctions.parser.backend.execution import BaseExecutionWorkerCommunication
 from moto.stepfunctions.parser.models import StepFunctionsParserBackend
 
 from mlops.twin.sfn_jsonpath import make_extract_json
@@ -49,6 +55,7 @@ from mlops.twin.sfn_sagemaker import StateTaskServiceSageMaker
 
 INTERPRETER_PACKAGE = "moto.stepfunctions.parser."
 _SEAM_MARK = "__mlops_twin_seam__"
+_OUTPUT_IS_JSON = "_mlops_twin_output_is_json"
 _install_lock = threading.Lock()
 
 
@@ -69,6 +76,7 @@ def install_sfn_seams() -> None:
         _install_sagemaker_integration()
         _install_aws_sdk_timestamps()
         _install_parser_error_codes()
+        _install_json_execution_output()
 
 
 def _install_definite_jsonpaths() -> None:
@@ -76,12 +84,16 @@ def _install_definite_jsonpaths() -> None:
     if _is_seam(original):
         return
     patched = _mark(make_extract_json(original, json_path.NoSuchJsonPathError))
+    patched.__wrapped__ = original  # type: ignore[attr-defined]  # lets contract tests see moto's
     json_path.extract_json = patched
     # Interpreter modules bound the function at import (`from ...json_path import extract_json`);
     # rebind those already loaded. Modules imported later pick up the patched attribute.
     for module in list(sys.modules.values()):
         name = getattr(module, "__name__", "")
-        if name.startswith(INTERPRETER_PACKAGE) and getattr(module, "extract_json", None) is original:
+        if (
+            name.startswith(INTERPRETER_PACKAGE)
+            and getattr(module, "extract_json", None) is original
+        ):
             module.extract_json = patched
 
 
@@ -148,6 +160,26 @@ def iso_timestamps(value: Any) -> Any:
 def _install_parser_error_codes() -> None:
     for error_class in vars(parser_api).values():
         is_parser_error = isinstance(error_class, type) and issubclass(error_class, AWSError)
-        if is_parser_error and error_class.TYPE is None and isinstance(error_class.code, str):
-            error_class.TYPE = error_class.code
+        code = getattr(error_class, "code", None)
+        if is_parser_error and error_class.TYPE is None and isinstance(code, str):
+            error_class.TYPE = code
             error_class.STATUS = getattr(error_class, "status_code", error_class.STATUS)
+
+
+def _install_json_execution_output() -> None:
+    worker = BaseExecutionWorkerCommunication
+    original = worker.__dict__["_reflect_execution_status"]
+    if _is_seam(original):
+        return
+
+    @_mark
+    @functools.wraps(original)
+    def reflect_execution_status(self: Any) -> None:
+        original(self)
+        execution = self.execution
+        if execution.output is not None and not getattr(execution, _OUTPUT_IS_JSON, False):
+            # DescribeExecution sends a str as is and json.dumps() anything else (no datetimes).
+            execution.output = to_json_str(execution.output, separators=(",", ":"))
+            setattr(execution, _OUTPUT_IS_JSON, True)
+
+    worker._reflect_execution_status = reflect_execution_status
