@@ -152,10 +152,26 @@ def _json_default(value: Any) -> Any:
 
 
 def _peak_rss_mb() -> float:
-    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    per_mb = 1024 * 1024 if sys.platform == "darwin" else 1024  # bytes on macOS, KiB on Linux
-    return (own + children) / per_mb
+    """Peak resident memory of this worker (and its children), in MB.
+
+    On Linux, read VmHWM: `ru_maxrss` of a fresh process is inherited from its parent at fork,
+    so a worker started by the large twin process would report the parent's peak.
+    """
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    own_kb = int(line.split()[1])
+                    break
+            else:
+                raise OSError("no VmHWM")
+        children_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+        return (own_kb + children_kb) / 1024
+    except OSError:  # not Linux: best effort
+        own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+        per_mb = 1024 * 1024 if sys.platform == "darwin" else 1024  # bytes on macOS
+        return (own + children) / per_mb
 
 
 def _log_barrier(barrier: str, tag: str) -> None:
