@@ -15,6 +15,7 @@ from typing import Any
 import boto3
 from botocore.config import Config
 from moto.core.config import default_user_config
+from moto.moto_api._internal.models import moto_api_backend
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 from werkzeug.serving import make_server
 
@@ -22,6 +23,7 @@ from .events_seam import EventDelivery, put_aws_event
 from .gateway import AwsError, Gateway, json_response, lambda_log_header
 from .hosting import Hosting, HostingError
 from .lambda_runtime import InvalidRequestContent, LambdaRuntime
+from .replay_seam import install_replay_seam, uninstall_replay_seam
 from .s3_seams import install_s3_seams, uninstall_s3_seams
 from .sagemaker_events import SageMakerEvents
 from .sagemaker_jobs import JobRunner
@@ -64,6 +66,8 @@ class LocalCloud:
             logging.getLogger("werkzeug").setLevel(logging.ERROR)
             # moto's interpreter logs every failed execution's whole state; the twin reports it
             logging.getLogger("moto").setLevel(logging.CRITICAL)
+        # moto's backends are process-wide: each local cloud starts from an empty account.
+        moto_api_backend.reset()
         gateway = Gateway(DomainDispatcherApplication(create_backend_app))
         self._server = make_server("127.0.0.1", self._requested_port, gateway, threaded=True)
         self.port = self._server.server_address[1]
@@ -101,6 +105,7 @@ class LocalCloud:
         install_sfn_seams()
         self.events.install()
         install_s3_seams()
+        install_replay_seam()
         self._wire(gateway)
         self._thread = threading.Thread(
             target=self._server.serve_forever, name="twin-http", daemon=True
@@ -116,6 +121,7 @@ class LocalCloud:
             if hasattr(self, closer):
                 getattr(self, closer).shutdown()
         uninstall_s3_seams()
+        uninstall_replay_seam()
         if self._own_work_dir:
             shutil.rmtree(self.work_dir, ignore_errors=True)
 

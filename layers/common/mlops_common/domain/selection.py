@@ -1,5 +1,7 @@
 """Champion/challenger: pick the best candidate and compute the gate the state machine applies."""
 
+import json
+
 from ..adapters.s3 import S3Store
 from ..errors import EvaluationInvalid, TrainingFailed
 from ..models import CandidateResult, Gate, RunContext, Selection
@@ -51,5 +53,14 @@ def _load_report(store: S3Store, result: CandidateResult) -> dict:
 
 
 def _reason(result: CandidateResult) -> str:
+    """The job's own FailureReason where the cause is a Describe*Job document (a failed .sync
+    task), else the cause text."""
     error = result.error or {}
-    return f"{error.get('Error', 'unknown error')} {str(error.get('Cause', ''))[:300]}".strip()
+    cause = error.get("Cause", "")
+    try:
+        parsed = json.loads(cause)
+    except (TypeError, ValueError):
+        parsed = None
+    if isinstance(parsed, dict):
+        cause = parsed.get("FailureReason") or parsed.get("errorMessage") or cause
+    return f"{error.get('Error', 'unknown error')}: {str(cause)[:300]}"
