@@ -1,0 +1,106 @@
+"""Fixtures that run the real stack in the twin (template.yaml provisioned into a local cloud)."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+
+from mlops.twin.demo import workflows
+from mlops.twin.progress import Watcher
+from mlops.twin.stack import TwinStack, start_stack
+
+DATASET = "ml/data/breast_cancer.csv"
+
+
+@dataclass
+class Harness:
+    """The stack, a watcher of its executions and an inbox subscribed to its notifications."""
+
+    twin: TwinStack
+    watcher: Watcher
+    inbox_url: str
+
+    def client(self, service: str) -> Any:
+        return self.twin.client(service)
+
+    def dataset(self) -> bytes:
+        return (self.twin.root / DATASET).read_bytes()
+
+    def wait_for(self, condition: Callable[[Watcher], bool], timeout: float = 180) -> None:
+        assert self.watcher.wait(condition, timeout), (
+            f"timed out; executions: {[(v.workflow, v.status) for v in self.watcher.executions.values()]}")
+
+    def run_upload(self, key: str, body: bytes, timeout: float = 180) -> list:
+        """Uploads a dataset and waits until every workflow it started has ended."""
+        before = set(self.watcher.executions)
+        self.twin.upload_dataset(key, body)
+        self.wait_for(lambda w: set(w.executions) - before != set() and not w.running(), timeout)
+        # A registration starts the DeployPipeline a moment after training ends.
+        time.sleep(1.0)
+        self.wait_for(lambda w: not w.running(), timeout)
+        return [v for arn, v in self.watcher.executions.items() if arn not in before]
+
+    def notifications(self) -> list[dict[str, Any]]:
+        sqs = self.client("sqs")
+        messages = []
+        while True:
+            batch = sqs.receive_message(QueueUrl=self.inbox_url, MaxNumberOfMessages=10,
+                                        MessageAttributeNames=["All"]).get("Messages", [])
+            if not batch:
+                return messages
+            for message in batch:
+                envelope = json.loads(message["Body"])
+                messages.append({"subject": envelope.get("Subject"),
+                                 "body": json.loads(envelope["Message"])})
+                sqs.delete_message(QueueUrl=self.inbox_url,
+                                   ReceiptHandle=message["ReceiptHandle"])
+
+    def model_packages(self) -> list[dict[str, Any]]:
+        return self.client("sagemaker").list_model_packages(
+            ModelPackageGroupName=self.twin.outputs["ModelPackageGroupName"]
+        )["ModelPackageSummaryList"]
+
+    def history(self, execution_arn: str) -> list[dict[str, Any]]:
+        return self.client("stepfunctions").get_execution_history(
+            executionArn=execution_arn, maxResults=1000)["events"]
+
+    def states_entered(self, execution_arn: str) -> list[str]:
+        return [e["stateEnteredEventDetails"]["name"] for e in self.history(execution_arn)
+                if "stateEnteredEventDetails" in e]
+
+
+def _harness(twin: TwinStack) -> Harness:
+    sqs, sns = twin.client("sqs"), twin.client("sns")
+    inbox = sqs.create_queue(QueueName="test-notifications")["QueueUrl"]
+    inbox_arn = sqs.get_queue_attributes(QueueUrl=inbox, AttributeNames=["QueueArn"])[
+        "Attributes"]["QueueArn"]
+    sns.subscribe(TopicArn=twin.outputs["NotificationTopicArn"], Protocol="sqs",
+                  Endpoint=inbox_arn)
+    return Harness(twin, Watcher(twin.client("stepfunctions"), workflows(twin),
+                                 emit=lambda _line: None), inbox)
+
+
+@pytest.fixture(scope="module")
+def served() -> Iterator[Harness]:
+    """A stack whose first dataset upload has been trained, registered and deployed."""
+    twin = start_stack()
+    try:
+        harness = _harness(twin)
+        harness.first_run = harness.run_upload("first.csv", harness.dataset())  # type: ignore[attr-defined]
+        yield harness
+    finally:
+        twin.close()
+
+
+@pytest.fixture
+def fresh() -> Iterator[Harness]:
+    twin = start_stack()
+    try:
+        yield _harness(twin)
+    finally:
+        twin.close()

@@ -1,0 +1,37 @@
+"""A training script that crashes: every job ends Failed with the script's reason, the run fails
+by name, nothing is registered, and an operator is told. Needs a stack of its own (its code
+version is broken on purpose)."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+
+pytestmark = [pytest.mark.e2e, pytest.mark.twin, pytest.mark.slow]
+
+
+def training_jobs(harness) -> list[dict]:
+    return harness.client("sagemaker").list_training_jobs(MaxResults=100)["TrainingJobSummaries"]
+
+
+def test_crashing_training_script_fails_the_job_and_the_run_with_named_errors(fresh, tmp_path):
+    # Given a code version whose train.py crashes,
+    broken_ml = tmp_path / "ml"
+    shutil.copytree(fresh.twin.root / "ml", broken_ml, ignore=shutil.ignore_patterns("data"))
+    (broken_ml / "train.py").write_text(
+        "raise RuntimeError('feature store unreachable: simulated crash')\n")
+    fresh.twin.publish_code(broken_ml)
+    # when a dataset arrives,
+    (run,) = fresh.run_upload("data.csv", fresh.dataset())
+    # then each job ends Failed with the script's reason and the run fails by name.
+    jobs = training_jobs(fresh)
+    assert len(jobs) == 3 and {j["TrainingJobStatus"] for j in jobs} == {"Failed"}
+    reason = fresh.client("sagemaker").describe_training_job(
+        TrainingJobName=jobs[0]["TrainingJobName"])["FailureReason"]
+    assert "simulated crash" in reason
+    assert run.status == "FAILED" and run.error == "TrainingFailed"
+    assert "simulated crash" in run.cause
+    assert fresh.model_packages() == []
+    (failure,) = [m["body"] for m in fresh.notifications() if m["body"]["outcome"] == "FAILED"]
+    assert failure["error"] == "TrainingFailed"

@@ -1,0 +1,121 @@
+"""The whole loop in the twin: S3 upload -> EventBridge -> TrainingPipeline -> registry ->
+DeployPipeline -> a live endpoint. Every job, handler and model server runs for real."""
+
+from __future__ import annotations
+
+import json
+import time
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from mlops.twin.demo import sample_rows
+
+pytestmark = [pytest.mark.e2e, pytest.mark.twin, pytest.mark.slow]
+
+
+def outcome(harness, workflow: str) -> str:
+    """Last state entered by the newest execution of a workflow."""
+    newest = [v for v in harness.watcher.executions.values() if v.workflow == workflow][-1]
+    return harness.states_entered(newest.arn)[-1]
+
+
+def training_jobs(harness) -> list[dict]:
+    return harness.client("sagemaker").list_training_jobs(MaxResults=100)["TrainingJobSummaries"]
+
+
+def test_upload_trains_registers_deploys_and_serves_the_new_model(served):
+    runs = {v.workflow: v for v in served.first_run}
+    assert runs["TrainingPipeline"].status == "SUCCEEDED"
+    assert runs["DeployPipeline"].status == "SUCCEEDED"
+    assert served.states_entered(runs["TrainingPipeline"].arn)[-1] == "Registered"
+    assert served.states_entered(runs["DeployPipeline"].arn)[-1] == "Deployed"
+    # Every configured candidate trained for real, in its own job.
+    jobs = training_jobs(served)
+    assert len(jobs) == 3 and {j["TrainingJobStatus"] for j in jobs} == {"Completed"}
+    # One version, approved (AutoApprove in the twin), with lineage back to the upload.
+    (package,) = served.model_packages()
+    described = served.client("sagemaker").describe_model_package(
+        ModelPackageName=package["ModelPackageArn"])
+    assert described["ModelApprovalStatus"] == "Approved"
+    lineage = described["CustomerMetadataProperties"]
+    assert lineage["dataset_uri"].endswith("/datasets/first.csv")
+    assert float(lineage["score"]) >= 0.9
+    # The endpoint serves that version, and answers for real.
+    endpoint = served.client("sagemaker").describe_endpoint(
+        EndpointName=served.twin.outputs["EndpointName"])
+    assert endpoint["EndpointStatus"] == "InService"
+    assert "-v1-" in endpoint["EndpointConfigName"]
+    rows, labels = sample_rows(served.dataset(), 20)
+    response = served.client("sagemaker-runtime").invoke_endpoint(
+        EndpointName=served.twin.outputs["EndpointName"], ContentType="text/csv",
+        Accept="application/json", Body=rows.encode())
+    predictions = json.loads(response["Body"].read())["predictions"]
+    assert len(predictions) == 20
+    correct = sum(str(p["label"]) == label for p, label in zip(predictions, labels, strict=True))
+    assert correct >= 18
+
+
+def test_success_paths_notify(served):
+    # notifications() drains the inbox; the first call sees the first run's messages.
+    outcomes = {(m["body"]["workflow"], m["body"]["outcome"]) for m in served.notifications()}
+    assert {("training", "REGISTERED"), ("deploy", "DEPLOYED")} <= outcomes
+
+
+def test_second_upload_is_judged_against_the_champion_and_not_registered(served):
+    # Given the first model is the champion, when the same data arrives under a new key,
+    new_runs = served.run_upload("second.csv", served.dataset())
+    # then training runs again, scores the champion on the same split, and registers nothing.
+    (training,) = [v for v in new_runs if v.workflow == "TrainingPipeline"]
+    assert training.status == "SUCCEEDED"
+    assert served.states_entered(training.arn)[-1] == "NotBetter"
+    assert not [v for v in new_runs if v.workflow == "DeployPipeline"]
+    assert len(served.model_packages()) == 1
+    (message,) = [m["body"] for m in served.notifications() if m["body"]["outcome"] == "NOT_BETTER"]
+    gate = message["selection"]["gate"]
+    assert gate["champion_score"] is not None
+    assert gate["score"] < gate["to_beat"] == pytest.approx(gate["champion_score"] + gate["margin"])
+
+
+def test_replaying_the_archived_upload_does_not_train_twice(served):
+    events = served.client("events")
+    bus = served.twin.outputs["EventBusName"]
+    archive = events.describe_archive(ArchiveName=served.twin.outputs["EventArchiveName"])
+    rule = next(r for r in events.list_rules(EventBusName=bus)["Rules"]
+                if "TrainingPipelineNewDataset" in r["Name"])
+    jobs_before, packages_before = len(training_jobs(served)), len(served.model_packages())
+    before = set(served.watcher.executions)
+    now = datetime.now(UTC)
+    events.start_replay(
+        ReplayName=f"replay-{int(time.time())}", EventSourceArn=archive["ArchiveArn"],
+        EventStartTime=now - timedelta(hours=1), EventEndTime=now + timedelta(minutes=1),
+        Destination={"Arn": archive["EventSourceArn"], "FilterArns": [rule["Arn"]]})
+    served.wait_for(lambda w: set(w.executions) - before and not w.running(), 60)
+    replayed = [v for arn, v in served.watcher.executions.items() if arn not in before]
+    assert replayed and all(v.workflow == "TrainingPipeline" for v in replayed)
+    assert {served.states_entered(v.arn)[-1] for v in replayed} == {"AlreadyHandled"}
+    assert len(training_jobs(served)) == jobs_before
+    assert len(served.model_packages()) == packages_before
+
+
+def test_broken_dataset_ends_dataset_invalid_and_trains_nothing(served):
+    jobs_before = len(training_jobs(served))
+    broken = b"mean_radius,mean_texture\n1.0,2.0\n"  # no label column
+    (run,) = served.run_upload("broken.csv", broken)
+    assert run.status == "FAILED"
+    assert run.error == "DatasetInvalid"
+    assert "no label column 'malignant'" in run.cause
+    assert len(training_jobs(served)) == jobs_before
+    assert len(served.model_packages()) == 1
+    failures = [m["body"] for m in served.notifications() if m["body"]["outcome"] == "FAILED"]
+    assert [f["error"] for f in failures] == ["DatasetInvalid"]
+
+
+def test_malformed_start_input_fails_with_event_malformed(served):
+    sfn = served.client("stepfunctions")
+    arn = sfn.start_execution(stateMachineArn=served.twin.outputs["TrainingPipelineArn"],
+                              input=json.dumps({"detail": {"bucket": "nope"}}))["executionArn"]
+    served.wait_for(lambda w: not w.running() and arn in w.executions, 60)
+    described = sfn.describe_execution(executionArn=arn)
+    assert described["status"] == "FAILED"
+    assert described["error"] == "EventMalformed"
