@@ -1,0 +1,271 @@
+"""The template's EventBridge rules accept the sample events in events/rules/ and reject the
+near misses in events/rules/near_miss/.
+
+Patterns come from template.yaml itself (SAM transform + intrinsic evaluation, as the twin does),
+resolved for a placeholder stack `mlops-dev`. Matching is checked twice with moto 5.2.5:
+its pattern matcher (``moto.events.models.EventPattern``) and its PutEvents routing from the
+default bus through the ingress rules to the stack bus. boto3's TestEventPattern is not used:
+moto 5.2.5 answers it with an empty body (no ``Result``), so it cannot say yes or no.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from moto.events.models import EventPattern
+
+from mlops.twin.template import Context, evaluate, load_template, resolve_parameters, sam_transform
+
+ROOT = Path(__file__).resolve().parents[2]
+RULE_EVENTS = ROOT / "events" / "rules"
+REGION = "us-east-1"
+ACCOUNT = "123456789012"
+STACK = "mlops-dev"
+IMAGE = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-scikit-learn:1.2-1-cpu-py3"
+PSEUDO = {
+    "AWS::StackName": STACK,
+    "AWS::Region": REGION,
+    "AWS::AccountId": ACCOUNT,
+    "AWS::Partition": "aws",
+    "AWS::URLSuffix": "amazonaws.com",
+}
+STACK_BUS = f"{STACK}-mlops"
+STACK_BUS_ARN = f"arn:aws:events:{REGION}:{ACCOUNT}:event-bus/{STACK_BUS}"
+REFS = {
+    "DataBucket": f"{STACK}-databucket-example",
+    "EventBus": STACK_BUS,
+    "TrainingPipeline": f"arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:TrainingPipeline-x",
+    "DeployPipeline": f"arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:DeployPipeline-x",
+}
+INGRESS_RULES = {"DataIngressRule", "RegistryIngressRule"}
+WORKFLOW_RULES = {"TrainingPipelineNewDataset", "DeployPipelineModelApproved"}
+
+# Which rules each sample must match. The registry ingress rule forwards every status change of
+# the stack's group (its Description says so: the archive keeps them); only the deploy rule on
+# the stack bus filters on Approved (aws-contracts.md §2.2).
+EXPECTED_MATCHES: dict[str, set[str]] = {
+    "s3_object_created.json": {"DataIngressRule", "TrainingPipelineNewDataset"},
+    "model_package_approved.json": {"RegistryIngressRule", "DeployPipelineModelApproved"},
+    "near_miss/s3_object_created_other_bucket.json": set(),
+    "near_miss/s3_object_created_other_prefix.json": set(),
+    "near_miss/s3_object_deleted.json": set(),
+    "near_miss/model_package_other_group.json": set(),
+    "near_miss/model_package_pending_manual_approval.json": {"RegistryIngressRule"},
+    "near_miss/model_package_rejected.json": {"RegistryIngressRule"},
+}
+
+
+def _rel(path: Path) -> str:
+    return path.relative_to(RULE_EVENTS).as_posix()
+
+
+def _event(name: str) -> dict[str, Any]:
+    return json.loads((RULE_EVENTS / name).read_text(encoding="utf-8"))
+
+
+@pytest.fixture(scope="module")
+def cfn() -> dict[str, Any]:
+    template = load_template(ROOT / "template.yaml")
+    parameters = resolve_parameters(
+        template, {"TrainingImageUri": IMAGE, "InferenceImageUri": IMAGE}
+    )
+    return {"parameters": parameters, **sam_transform(template, parameters, REGION)}
+
+
+@pytest.fixture(scope="module")
+def rules(cfn: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Every AWS::Events::Rule with EventPattern, EventBusName and target ARNs resolved."""
+    ctx = Context(
+        parameters=cfn["parameters"],
+        pseudo=PSEUDO,
+        refs=REFS,
+        attributes={"EventBus": {"Arn": STACK_BUS_ARN}},
+    )
+    resolved = {}
+    for logical, resource in cfn["Resources"].items():
+        if resource["Type"] != "AWS::Events::Rule":
+            continue
+        props = resource["Properties"]
+        resolved[logical] = {
+            "EventPattern": evaluate(props["EventPattern"], ctx),
+            "EventBusName": evaluate(props.get("EventBusName", "default"), ctx),
+            "TargetArns": [evaluate(t["Arn"], ctx) for t in props["Targets"]],
+        }
+    return resolved
+
+
+def _matching_rules(rules: dict[str, dict[str, Any]], event: dict[str, Any]) -> set[str]:
+    # EventPattern.load also runs moto's pattern validation (InvalidEventPatternException).
+    return {
+        name
+        for name, rule in rules.items()
+        if EventPattern.load(json.dumps(rule["EventPattern"])).matches_event(event)
+    }
+
+
+def test_every_rule_event_file_has_an_expected_match_set() -> None:
+    files = {_rel(p) for p in RULE_EVENTS.rglob("*.json")}
+    assert files == set(EXPECTED_MATCHES)
+
+
+def test_template_has_exactly_the_ingress_and_workflow_rules(rules: dict) -> None:
+    assert set(rules) == INGRESS_RULES | WORKFLOW_RULES
+
+
+def test_patterns_resolve_to_the_stack_bucket_prefix_and_group(rules: dict) -> None:
+    s3_pattern = {
+        "source": ["aws.s3"],
+        "detail-type": ["Object Created"],
+        "detail": {
+            "bucket": {"name": ["mlops-dev-databucket-example"]},
+            "object": {"key": [{"prefix": "datasets/"}]},
+        },
+    }
+    assert rules["DataIngressRule"]["EventPattern"] == s3_pattern
+    assert rules["TrainingPipelineNewDataset"]["EventPattern"] == s3_pattern
+    assert rules["RegistryIngressRule"]["EventPattern"]["detail"] == {
+        "ModelPackageGroupName": ["mlops-dev-models"]
+    }
+    assert rules["DeployPipelineModelApproved"]["EventPattern"]["detail"] == {
+        "ModelPackageGroupName": ["mlops-dev-models"],
+        "ModelApprovalStatus": ["Approved"],
+    }
+
+
+def test_ingress_rules_forward_from_the_default_bus_to_the_stack_bus(rules: dict) -> None:
+    for name in INGRESS_RULES:
+        assert rules[name]["EventBusName"] == "default", name
+        assert rules[name]["TargetArns"] == [STACK_BUS_ARN], name
+
+
+def test_workflow_rules_start_their_state_machine_from_the_stack_bus(rules: dict) -> None:
+    assert rules["TrainingPipelineNewDataset"]["EventBusName"] == STACK_BUS
+    assert rules["TrainingPipelineNewDataset"]["TargetArns"] == [REFS["TrainingPipeline"]]
+    assert rules["DeployPipelineModelApproved"]["EventBusName"] == STACK_BUS
+    assert rules["DeployPipelineModelApproved"]["TargetArns"] == [REFS["DeployPipeline"]]
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED_MATCHES))
+def test_moto_pattern_matcher_matches_exactly_the_expected_rules(rules: dict, name: str) -> None:
+    assert _matching_rules(rules, _event(name)) == EXPECTED_MATCHES[name]
+
+
+@pytest.mark.parametrize("name", sorted(n for n in EXPECTED_MATCHES if n.startswith("near_miss/")))
+def test_near_misses_start_no_workflow(rules: dict, name: str) -> None:
+    assert not _matching_rules(rules, _event(name)) & WORKFLOW_RULES
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED_MATCHES))
+def test_what_a_workflow_rule_accepts_an_ingress_rule_forwards(rules: dict, name: str) -> None:
+    # The workflow rules only ever see what the ingress rules forwarded to the stack bus.
+    matched = _matching_rules(rules, _event(name))
+    if matched & WORKFLOW_RULES:
+        assert matched & INGRESS_RULES
+
+
+@pytest.mark.parametrize("name", ["s3_object_created.json", "model_package_approved.json"])
+def test_replayed_events_still_start_their_workflow(rules: dict, name: str) -> None:
+    # Replay goes to the stack bus and adds `replay-name` (aws-contracts.md §3.2); the workflows
+    # deduplicate themselves, so a replay must reach them.
+    replayed = {**_event(name), "replay-name": "mlops-dev-replay-1"}
+    assert _matching_rules(rules, replayed) & WORKFLOW_RULES == EXPECTED_MATCHES[name] & (
+        WORKFLOW_RULES
+    )
+
+
+def _queue(sqs: Any, name: str) -> tuple[str, str]:
+    url = sqs.create_queue(QueueName=name)["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]
+    return url, arn["QueueArn"]
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED_MATCHES))
+def test_moto_routes_each_event_through_the_buses_to_the_expected_rules(
+    aws: None, rules: dict, name: str
+) -> None:
+    """Rules as deployed (ingress on default -> stack bus -> workflow rule); every rule also
+    gets an SQS capture target standing in for its real target."""
+    events = boto3.client("events", region_name=REGION)
+    sqs = boto3.client("sqs", region_name=REGION)
+    assert events.create_event_bus(Name=STACK_BUS)["EventBusArn"] == STACK_BUS_ARN
+    captures = {}
+    for rule_name, rule in rules.items():
+        url, arn = _queue(sqs, f"capture-{rule_name}")
+        captures[rule_name] = url
+        bus = rule["EventBusName"]
+        events.put_rule(
+            Name=rule_name, EventBusName=bus, EventPattern=json.dumps(rule["EventPattern"])
+        )
+        targets = [{"Id": "capture", "Arn": arn}]
+        if rule_name in INGRESS_RULES:
+            targets.append(
+                {
+                    "Id": "stack-bus",
+                    "Arn": STACK_BUS_ARN,
+                    "RoleArn": f"arn:aws:iam::{ACCOUNT}:role/IngressRole",
+                }
+            )
+        events.put_targets(Rule=rule_name, EventBusName=bus, Targets=targets)
+
+    event = _event(name)
+    sent = events.put_events(
+        Entries=[
+            {
+                "Source": event["source"],
+                "DetailType": event["detail-type"],
+                "Detail": json.dumps(event["detail"]),
+                "Resources": event["resources"],
+                "Time": event["time"],
+                "EventBusName": "default",
+            }
+        ]
+    )
+    assert sent["FailedEntryCount"] == 0
+
+    delivered = {}
+    for rule_name, url in captures.items():
+        messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", [])
+        if messages:
+            assert len(messages) == 1, rule_name
+            delivered[rule_name] = json.loads(messages[0]["Body"])
+    assert set(delivered) == EXPECTED_MATCHES[name]
+    for body in delivered.values():
+        assert (body["source"], body["detail-type"], body["detail"]) == (
+            event["source"],
+            event["detail-type"],
+            event["detail"],
+        )
+
+
+def _getatt_target(value: Any, attribute: str) -> str | None:
+    if isinstance(value, dict) and "Fn::GetAtt" in value:
+        logical, attr = value["Fn::GetAtt"]
+        return logical if attr == attribute else None
+    return None
+
+
+def test_every_rule_dead_letter_queue_is_watched_by_an_alarm(cfn: dict[str, Any]) -> None:
+    """An event that should have started a workflow and ends in a DLQ must page someone
+    (aws-contracts.md §3.6)."""
+    resources = cfn["Resources"]
+    dead_letter_queues = {
+        _getatt_target(target["DeadLetterConfig"]["Arn"], "Arn")
+        for r in resources.values()
+        if r["Type"] == "AWS::Events::Rule"
+        for target in r["Properties"]["Targets"]
+        if "DeadLetterConfig" in target
+    }
+    watched = {
+        _getatt_target(dimension["Value"], "QueueName")
+        for r in resources.values()
+        if r["Type"] == "AWS::CloudWatch::Alarm"
+        and r["Properties"].get("MetricName") == "ApproximateNumberOfMessagesVisible"
+        for dimension in r["Properties"].get("Dimensions", [])
+        if dimension["Name"] == "QueueName"
+    }
+    assert dead_letter_queues
+    assert dead_letter_queues <= watched, sorted(dead_letter_queues - watched)
