@@ -114,12 +114,15 @@ class LocalCloud:
         return self
 
     def stop(self) -> None:
+        # Seams that still call the twin (metrics flush, job uploads) stop before the server.
+        for closer in ("hosting", "jobs", "runtime"):
+            if hasattr(self, closer):
+                getattr(self, closer).shutdown()
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()
-        for closer in ("hosting", "jobs", "runtime", "events"):
-            if hasattr(self, closer):
-                getattr(self, closer).shutdown()
+        if hasattr(self, "events"):
+            self.events.shutdown()
         uninstall_s3_seams()
         uninstall_replay_seam()
         if self._own_work_dir:
