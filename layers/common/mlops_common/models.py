@@ -64,7 +64,8 @@ class DatasetRef(Payload):
 
 
 class Candidate(Payload):
-    name: Annotated[str, Field(pattern=r"^[a-z0-9](-?[a-z0-9]){0,19}$", description="Slug")]
+    name: Annotated[str, Field(pattern=r"^[a-z0-9](-?[a-z0-9]){0,19}$", max_length=20,
+                               description="Slug; job names embed it (63-character limit)")]
     algorithm: Literal["random_forest", "gradient_boosting", "logistic_regression"]
     hyperparameters: dict[str, str | int | float] = Field(default_factory=dict)
 

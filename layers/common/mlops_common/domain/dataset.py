@@ -22,7 +22,10 @@ def validate_csv(data: bytes, label: str, min_rows: int) -> tuple[int, int]:
     except UnicodeDecodeError as exc:
         raise DatasetInvalid(f"the file is not UTF-8 text ({exc.reason} at byte {exc.start})")
     reader = csv.reader(io.StringIO(text))
-    header = [h.strip() for h in next(reader)]
+    first = next(reader, None)
+    if not first:  # e.g. a file holding only a byte-order mark
+        raise DatasetInvalid("the file is empty")
+    header = [h.strip() for h in first]
     _check_header(header, label)
     label_at = header.index(label)
     problems: list[str] = []

@@ -48,6 +48,10 @@ def plan_deployment(
                           f"{package['ModelApprovalStatus']}", **base)
     endpoint = endpoints.describe(settings.endpoint_name)
     if endpoint is not None:
+        if endpoint["EndpointStatus"] == "Failed":  # serves nothing; only DeleteEndpoint helps
+            raise DeploymentFailed(f"{settings.endpoint_name} is Failed "
+                                   f"({endpoint.get('FailureReason') or 'no reason given'}); "
+                                   "delete it, then replay this event")
         if live_package_version(endpoints, endpoint) == detail.ModelPackageVersion:
             return DeployPlan(action="SKIP", reason=f"version {detail.ModelPackageVersion} is "
                               f"already live on {settings.endpoint_name}", **base)

@@ -1,7 +1,5 @@
 """Registering the winning candidate in the Model Registry, with its lineage."""
 
-import json
-
 from ..adapters.registry import ModelRegistry
 from ..models import RegisterModelOutput, RunContext, Selection
 from ..settings import RegisterModelSettings
@@ -25,7 +23,9 @@ def register_model(
         "training_job": best.training_job_name or "unknown",
         "candidate": best.candidate.name,
         "algorithm": best.candidate.algorithm,
-        "hyperparameters": json.dumps(best.candidate.hyperparameters, sort_keys=True),
+        # Metadata values allow letters, digits, spaces and _.:/=+-@ only (no JSON).
+        "hyperparameters": " ".join(
+            f"{k}={v}" for k, v in sorted(best.candidate.hyperparameters.items())) or "defaults",
         "metric": selection.gate.metric,
         "score": f"{selection.gate.score:.6f}",
     }

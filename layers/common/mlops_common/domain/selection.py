@@ -19,7 +19,7 @@ def select_best(
         raise TrainingFailed(f"no candidate finished training and evaluation ({reasons})")
     scored = []
     for result in evaluated:
-        report = _load_report(store, result)
+        report = _load_report(store, result, settings.primary_metric)
         scored.append((report["candidate"]["metrics"][settings.primary_metric], result, report))
     # Highest score wins; ties keep configuration order (max() returns the first maximum).
     score, best, report = max(scored, key=lambda item: item[0])
@@ -41,14 +41,17 @@ def select_best(
     )
 
 
-def _load_report(store: S3Store, result: CandidateResult) -> dict:
+def _load_report(store: S3Store, result: CandidateResult, metric: str) -> dict:
+    """The report, with the primary metric a number for the candidate (and the champion)."""
     if result.report_uri is None:
         raise EvaluationInvalid(f"{result.candidate.name}: evaluated without a report URI")
     try:
         report = store.read_json(result.report_uri)
-        report["candidate"]["metrics"]
+        float(report["candidate"]["metrics"][metric])
+        if report.get("champion"):
+            float(report["champion"]["metrics"][metric])
     except Exception as exc:  # missing object, bad JSON or wrong shape: all the same to us
-        raise EvaluationInvalid(f"{result.report_uri}: {exc!r}") from exc
+        raise EvaluationInvalid(f"{result.report_uri}: no usable '{metric}' ({exc!r})") from exc
     return report
 
 

@@ -19,7 +19,9 @@ def smoke_test(
     package = registry.describe(plan.model_package_arn)
     if package is None:
         raise ModelPackageNotFound(plan.model_package_arn)
-    lineage = package.get("CustomerMetadataProperties", {})
+    lineage = package.get("CustomerMetadataProperties") or {}
+    if "dataset_uri" not in lineage:
+        raise SmokeTestFailed(f"{plan.model_package_arn} has no dataset lineage to test with")
     version = lineage.get("dataset_version", "")
     bucket, key = split_s3_uri(lineage["dataset_uri"])
     data = store.read_bytes(bucket, key, None if version.startswith("etag:") else version or None)
@@ -29,21 +31,30 @@ def smoke_test(
         predictions = json.loads(raw)["predictions"]
     except Exception as exc:  # any failure to get valid predictions fails the smoke test
         raise SmokeTestFailed(f"{plan.endpoint_name}: {exc}") from exc
-    if len(predictions) != rows or any(p.get("label") not in (0, 1) for p in predictions):
+    if (not isinstance(predictions, list) or len(predictions) != rows
+            or any(not isinstance(p, dict) or p.get("label") not in (0, 1) for p in predictions)):
         raise SmokeTestFailed(f"{plan.endpoint_name}: sent {rows} rows, got {predictions!r:.300}")
     return SmokeTestOutput(endpoint_name=plan.endpoint_name, rows=rows,
                            predictions=predictions, latency_ms=round(latency_ms, 2))
 
 
 def _feature_rows(data: bytes, label: str, rows: int) -> tuple[str, int]:
-    reader = csv.DictReader(io.StringIO(data.decode("utf-8-sig")))
+    """The first rows without the label column, as the endpoint expects them (no header).
+    Header names are stripped as by the dataset contract and the ML scripts."""
+    reader = csv.reader(io.StringIO(data.decode("utf-8-sig")))
+    header = [name.strip() for name in next(reader, [])]
+    if label not in header:
+        raise SmokeTestFailed(f"the model's dataset has no label column '{label}'")
+    label_at = header.index(label)
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     sent = 0
     for row in reader:
         if sent >= rows:
             break
-        writer.writerow(v for k, v in row.items() if k != label)
+        if not any(cell.strip() for cell in row):
+            continue
+        writer.writerow(v for i, v in enumerate(row) if i != label_at)
         sent += 1
     if sent == 0:
         raise SmokeTestFailed("the model's dataset has no rows to send")
