@@ -1,0 +1,209 @@
+"""An offline AWS world (moto) with the stack's buckets, ledger table and model package group.
+
+Domain tests receive `world`, whose builders create the resources and payloads a case needs,
+so each test reads as Given (world.*) / When (domain call) / Then (asserts).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+from mlops_common.adapters.ledger import Ledger
+from mlops_common.adapters.registry import ModelRegistry
+from mlops_common.adapters.s3 import S3Store
+from mlops_common.models import Candidate, Execution
+from mlops_common.settings import ValidateDatasetSettings
+
+REPO_ROOT = Path(__file__).resolve().parents[3]
+BREAST_CANCER_CSV = REPO_ROOT / "ml" / "data" / "breast_cancer.csv"
+ACCOUNT_ID = "123456789012"
+REGION = "us-east-1"
+IMAGE = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-scikit-learn:1.2-1-cpu-py3"
+CANDIDATES = [
+    {
+        "name": "rf",
+        "algorithm": "random_forest",
+        "hyperparameters": {"n_estimators": 100, "max_depth": 6},
+    },
+    {"name": "logreg", "algorithm": "logistic_regression", "hyperparameters": {"c": 1.0}},
+]
+
+
+@dataclass
+class World:
+    s3: Any
+    sagemaker: Any
+    dynamodb: Any
+    data_bucket: str = "mlops-data"
+    artifacts_bucket: str = "mlops-artifacts"
+    data_prefix: str = "datasets/"
+    ledger_table: str = "mlops-ledger"
+    group: str = "mlops-models"
+    image: str = IMAGE
+    candidates: list[dict[str, Any]] = field(default_factory=lambda: list(CANDIDATES))
+
+    # ---- adapters over the world
+    def store(self) -> S3Store:
+        return S3Store(self.s3)
+
+    def registry(self, group: str | None = None) -> ModelRegistry:
+        return ModelRegistry(self.sagemaker, group or self.group)
+
+    def ledger(self) -> Ledger:
+        return Ledger(self.dynamodb.Table(self.ledger_table))
+
+    def validate_settings(self, **overrides: Any) -> ValidateDatasetSettings:
+        values = {
+            "ledger_table": self.ledger_table,
+            "data_bucket": self.data_bucket,
+            "data_prefix": self.data_prefix,
+            "model_package_group": self.group,
+            "candidates": self.candidates,
+        } | overrides
+        return ValidateDatasetSettings(**values)
+
+    # ---- resources
+    def put_object(self, bucket: str, key: str, body: bytes) -> dict[str, Any]:
+        """Returns version_id and etag (unquoted) of the new object version."""
+        response = self.s3.put_object(Bucket=bucket, Key=key, Body=body)
+        return {"version_id": response.get("VersionId"), "etag": response["ETag"].strip('"')}
+
+    def dataset_bytes(self) -> bytes:
+        return BREAST_CANCER_CSV.read_bytes()
+
+    def put_dataset(
+        self, key: str = "datasets/breast_cancer.csv", body: bytes | None = None
+    ) -> dict[str, Any]:
+        return self.put_object(
+            self.data_bucket, key, self.dataset_bytes() if body is None else body
+        )
+
+    def create_package(
+        self,
+        status: str = "Approved",
+        model_data_url: str | None = None,
+        lineage: dict[str, str] | None = None,
+        group: str | None = None,
+    ) -> str:
+        request: dict[str, Any] = {
+            "ModelPackageGroupName": group or self.group,
+            "ModelApprovalStatus": status,
+            "InferenceSpecification": {
+                "Containers": [
+                    {
+                        "Image": self.image,
+                        "ModelDataUrl": model_data_url
+                        or f"s3://{self.artifacts_bucket}/runs/seed/models/job/output/model.tar.gz",
+                        "Environment": {"SAGEMAKER_PROGRAM": "inference.py"},
+                    }
+                ],
+                "SupportedContentTypes": ["text/csv"],
+                "SupportedResponseMIMETypes": ["application/json"],
+            },
+        }
+        if lineage:
+            request["CustomerMetadataProperties"] = lineage
+        return self.sagemaker.create_model_package(**request)["ModelPackageArn"]
+
+    # ---- events
+    def s3_event(
+        self,
+        key: str,
+        version_id: str | None,
+        etag: str,
+        bucket: str | None = None,
+        size: int = 120384,
+    ) -> dict[str, Any]:
+        """An `aws.s3` `Object Created` event as EventBridge delivers it."""
+        obj: dict[str, Any] = {
+            "key": key,
+            "size": size,
+            "etag": etag,
+            "sequencer": "0066A8D0E77DE42BC5",
+        }
+        if version_id is not None:
+            obj["version-id"] = version_id
+        return {
+            "version": "0",
+            "id": "17793124-05d4-b198-2fde-7ededc63b103",
+            "detail-type": "Object Created",
+            "source": "aws.s3",
+            "account": ACCOUNT_ID,
+            "time": "2026-01-01T00:00:00Z",
+            "region": REGION,
+            "resources": [f"arn:aws:s3:::{bucket or self.data_bucket}"],
+            "detail": {
+                "version": "0",
+                "bucket": {"name": bucket or self.data_bucket},
+                "object": obj,
+                "request-id": "N4N7GDK58NMKJ12R",
+                "requester": ACCOUNT_ID,
+                "reason": "PutObject",
+            },
+        }
+
+    def package_event(
+        self, arn: str, version: int, status: str = "Approved", group: str | None = None
+    ) -> dict[str, Any]:
+        """An `aws.sagemaker` `SageMaker Model Package State Change` event."""
+        return {
+            "version": "0",
+            "id": "a1b2c3d4-0000-4000-8000-000000000001",
+            "detail-type": "SageMaker Model Package State Change",
+            "source": "aws.sagemaker",
+            "account": ACCOUNT_ID,
+            "time": "2026-01-01T00:00:00Z",
+            "region": REGION,
+            "resources": [arn],
+            "detail": {
+                "ModelPackageGroupName": group or self.group,
+                "ModelPackageVersion": version,
+                "ModelPackageArn": arn,
+                "ModelPackageStatus": "Completed",
+                "ModelApprovalStatus": status,
+                "LastModifiedTime": 1767225600000,
+            },
+        }
+
+
+def execution(name: str = "run-0001") -> Execution:
+    return Execution(Name=name, Id=f"arn:aws:states:{REGION}:{ACCOUNT_ID}:execution:train:{name}")
+
+
+@pytest.fixture
+def make_execution() -> Any:
+    """make_execution("run-a") -> the `$$.Execution` subset a function receives."""
+    return execution
+
+
+@pytest.fixture
+def candidates() -> list[Candidate]:
+    return [Candidate.model_validate(c) for c in CANDIDATES]
+
+
+@pytest.fixture
+def world(aws: Any) -> Iterator[World]:
+    s3 = aws.client("s3")
+    for bucket in ("mlops-data", "mlops-artifacts"):
+        s3.create_bucket(Bucket=bucket)
+        s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+    dynamodb = aws.resource("dynamodb")
+    dynamodb.create_table(
+        TableName="mlops-ledger",
+        BillingMode="PAY_PER_REQUEST",
+        AttributeDefinitions=[
+            {"AttributeName": "pk", "AttributeType": "S"},
+            {"AttributeName": "sk", "AttributeType": "S"},
+        ],
+        KeySchema=[
+            {"AttributeName": "pk", "KeyType": "HASH"},
+            {"AttributeName": "sk", "KeyType": "RANGE"},
+        ],
+    )
+    sagemaker = aws.client("sagemaker")
+    sagemaker.create_model_package_group(ModelPackageGroupName="mlops-models")
+    yield World(s3=s3, sagemaker=sagemaker, dynamodb=dynamodb)

@@ -1,0 +1,306 @@
+"""plan_deployment and verify_deployment: registry in moto, the endpoint through Stubber.
+
+moto's endpoints are InService at once and cannot be Updating or rolled back, so the
+DescribeEndpoint answers are stubbed (botocore Stubber validates them against the API model).
+"""
+
+import re
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+import boto3
+import pytest
+from botocore.stub import Stubber
+from mlops_common.adapters.endpoints import Endpoints
+from mlops_common.domain.deployment import plan_deployment, resource_name, verify_deployment
+from mlops_common.errors import (
+    DeploymentFailed,
+    DeploymentRolledBack,
+    EventMalformed,
+    ModelPackageNotFound,
+    UpdateRollbackFailed,
+)
+from mlops_common.models import DeployPlan, Execution
+from mlops_common.settings import DeploySettings
+
+SAGEMAKER_NAME = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")
+ROLE = "arn:aws:iam::123456789012:role/mlops-sagemaker"
+ENDPOINT = "mlops-endpoint"
+MODEL_DATA = "s3://mlops-artifacts/runs/run-a/models/job/output/model.tar.gz"
+SETTINGS = DeploySettings(
+    endpoint_name=ENDPOINT, model_package_group="mlops-models", sagemaker_role_arn=ROLE
+)
+
+
+class StubbedEndpoint:
+    """DescribeEndpoint answers for the Endpoints adapter; unanswered calls fail the test."""
+
+    def __init__(self) -> None:
+        self.client = boto3.client("sagemaker")
+        self.stubber = Stubber(self.client)
+        self.stubber.activate()
+
+    def absent(self) -> Endpoints:
+        self.stubber.add_client_error(
+            "describe_endpoint",
+            service_error_code="ValidationException",
+            service_message=f"Could not find endpoint '{ENDPOINT}'.",
+            http_status_code=400,
+            expected_params={"EndpointName": ENDPOINT},
+        )
+        return Endpoints(self.client)
+
+    def present(self, status: str, config: str, reason: str | None = None) -> Endpoints:
+        response = describe_endpoint_response(status, config, reason)
+        self.stubber.add_response("describe_endpoint", response, {"EndpointName": ENDPOINT})
+        return Endpoints(self.client)
+
+
+def describe_endpoint_response(status: str, config: str, reason: str | None = None) -> dict:
+    now = datetime(2026, 1, 1, tzinfo=UTC)
+    response = {
+        "EndpointName": ENDPOINT,
+        "EndpointConfigName": config,
+        "EndpointArn": f"arn:aws:sagemaker:us-east-1:123456789012:endpoint/{ENDPOINT}",
+        "EndpointStatus": status,
+        "CreationTime": now,
+        "LastModifiedTime": now,
+    }
+    return response | ({"FailureReason": reason} if reason else {})
+
+
+@pytest.fixture
+def endpoint(world: Any) -> Iterator[StubbedEndpoint]:
+    stub = StubbedEndpoint()
+    yield stub
+    stub.stubber.assert_no_pending_responses()
+    stub.stubber.deactivate()
+
+
+def plan(
+    world: Any, event: dict, endpoints: Endpoints, execution_name: str = "deploy-1"
+) -> DeployPlan:
+    execution = Execution(
+        Name=execution_name,
+        Id=f"arn:aws:states:us-east-1:123456789012:execution:deploy:{execution_name}",
+    )
+    return plan_deployment(event, execution, SETTINGS, world.registry(), endpoints)
+
+
+def approved(world: Any, count: int = 1) -> list[str]:
+    return [world.create_package("Approved", model_data_url=MODEL_DATA) for _ in range(count)]
+
+
+# ---- plan_deployment --------------------------------------------------------------------------
+
+
+def test_first_deployment_creates_the_endpoint(world: Any, endpoint: StubbedEndpoint) -> None:
+    # Given an approved v1 and no endpoint yet
+    [arn] = approved(world)
+    # When
+    result = plan(world, world.package_event(arn, 1), endpoint.absent())
+    # Then
+    assert (result.action, result.reason) == ("DEPLOY", "approved package")
+    assert (result.model_package_arn, result.version, result.endpoint_name) == (arn, 1, ENDPOINT)
+    assert result.endpoint_exists is False
+    assert result.previous_config is None
+    name = result.model["ModelName"]
+    assert result.model["ExecutionRoleArn"] == ROLE
+    assert result.model["PrimaryContainer"] == {
+        "Image": world.image,
+        "ModelDataUrl": MODEL_DATA,
+        "Environment": {"SAGEMAKER_PROGRAM": "inference.py"},
+    }
+    assert {"Key": "mlops:model-package-arn", "Value": arn} in result.model["Tags"]
+    assert result.endpoint_config["EndpointConfigName"] == name
+    assert result.endpoint_config["ProductionVariants"] == [
+        {
+            "VariantName": "AllTraffic",
+            "ModelName": name,
+            "InitialInstanceCount": 1,
+            "InstanceType": "ml.m5.large",
+            "InitialVariantWeight": 1.0,
+        }
+    ]
+
+
+def test_new_version_updates_the_live_endpoint(world: Any, endpoint: StubbedEndpoint) -> None:
+    # Given v1 is live (its config name carries the version) and v2 was just approved
+    v1, v2 = approved(world, 2)
+    live = resource_name(ENDPOINT, 1, "deploy-0")
+    # When
+    result = plan(world, world.package_event(v2, 2), endpoint.present("InService", live))
+    # Then
+    assert result.action == "DEPLOY"
+    assert result.endpoint_exists is True
+    assert result.previous_config == live
+    assert result.endpoint_config["EndpointConfigName"] != live
+
+
+def test_version_already_live_is_skipped(world: Any, endpoint: StubbedEndpoint) -> None:
+    [arn] = approved(world)
+    live = resource_name(ENDPOINT, 1, "deploy-0")
+    result = plan(world, world.package_event(arn, 1), endpoint.present("InService", live))
+    assert result.action == "SKIP"
+    assert result.reason == f"version 1 is already live on {ENDPOINT}"
+    assert (result.model, result.endpoint_config) == ({}, {})
+
+
+def test_stale_approval_event_is_skipped_when_the_package_is_now_rejected(
+    world: Any, endpoint: StubbedEndpoint
+) -> None:
+    # Given the package was approved, then rejected before the event was handled
+    [arn] = approved(world)
+    world.sagemaker.update_model_package(ModelPackageArn=arn, ModelApprovalStatus="Rejected")
+    # When the (replayed) Approved event arrives; Then nothing is deployed, nor asked of SageMaker
+    result = plan(world, world.package_event(arn, 1, status="Approved"), Endpoints(endpoint.client))
+    assert (result.action, result.reason) == ("SKIP", "stale event: the package is now Rejected")
+
+
+def test_unknown_package_is_model_package_not_found(world: Any, endpoint: StubbedEndpoint) -> None:
+    arn = "arn:aws:sagemaker:us-east-1:123456789012:model-package/mlops-models/9"
+    with pytest.raises(ModelPackageNotFound, match=f"^{arn} does not exist$"):
+        plan(world, world.package_event(arn, 9), Endpoints(endpoint.client))
+
+
+def test_event_of_another_group_is_malformed(world: Any, endpoint: StubbedEndpoint) -> None:
+    [arn] = approved(world)
+    event = world.package_event(arn, 1, group="someone-elses-models")
+    with pytest.raises(
+        EventMalformed, match="^package group someone-elses-models is not this stack's$"
+    ):
+        plan(world, event, Endpoints(endpoint.client))
+
+
+def test_malformed_event_is_event_malformed(world: Any, endpoint: StubbedEndpoint) -> None:
+    with pytest.raises(EventMalformed, match="^not a Model Package State Change: "):
+        plan(world, {"source": "aws.sagemaker", "detail": {}}, Endpoints(endpoint.client))
+
+
+@pytest.mark.parametrize("status", ["Creating", "Updating", "SystemUpdating", "RollingBack"])
+def test_endpoint_busy_is_deployment_failed(
+    world: Any, endpoint: StubbedEndpoint, status: str
+) -> None:
+    _, v2 = approved(world, 2)
+    endpoints = endpoint.present(status, resource_name(ENDPOINT, 1, "deploy-0"))
+    with pytest.raises(DeploymentFailed) as excinfo:
+        plan(world, world.package_event(v2, 2), endpoints)
+    assert str(excinfo.value) == (
+        f"{ENDPOINT} is {status}; another deployment is in progress, replay this event later"
+    )
+
+
+def test_failed_endpoint_is_deployment_failed_with_the_remedy(
+    world: Any, endpoint: StubbedEndpoint
+) -> None:
+    _, v2 = approved(world, 2)
+    endpoints = endpoint.present("Failed", resource_name(ENDPOINT, 1, "deploy-0"))
+    with pytest.raises(DeploymentFailed) as excinfo:
+        plan(world, world.package_event(v2, 2), endpoints)
+    assert str(excinfo.value) == (
+        f"{ENDPOINT} is Failed (no reason given); delete it, then replay this event"
+    )
+
+
+def test_endpoint_that_failed_on_this_version_is_not_already_live(
+    world: Any, endpoint: StubbedEndpoint
+) -> None:
+    # Given creating the endpoint with v1 failed, and v1's approval event is replayed
+    [arn] = approved(world)
+    failed = endpoint.present("Failed", resource_name(ENDPOINT, 1, "deploy-0"), "quota")
+    # When / Then the operator hears the endpoint is Failed, not that v1 is live
+    with pytest.raises(DeploymentFailed, match="Failed"):
+        plan(world, world.package_event(arn, 1), failed)
+
+
+def test_endpoint_config_not_named_by_us_counts_as_another_version(
+    world: Any, endpoint: StubbedEndpoint
+) -> None:
+    [arn] = approved(world)
+    result = plan(
+        world, world.package_event(arn, 1), endpoint.present("InService", "hand-made-config")
+    )
+    assert (result.action, result.previous_config) == ("DEPLOY", "hand-made-config")
+
+
+def test_resource_names_are_unique_per_deployment(world: Any, endpoint: StubbedEndpoint) -> None:
+    [arn] = approved(world)
+    event = world.package_event(arn, 1)
+    first = plan(world, event, endpoint.absent(), execution_name="deploy-1")
+    second = plan(world, event, endpoint.absent(), execution_name="deploy-2")
+    assert first.model["ModelName"] != second.model["ModelName"]
+
+
+@pytest.mark.parametrize("endpoint_name", ["e", ENDPOINT, "x" * 63])
+@pytest.mark.parametrize("version", [1, 42, 99_999_999])
+def test_resource_names_are_valid_sagemaker_names_of_at_most_63_chars(
+    endpoint_name: str, version: int
+) -> None:
+    name = resource_name(endpoint_name, version, "b0f3e1c2-execution-name-" + "z" * 60)
+    assert len(name) <= 63
+    assert SAGEMAKER_NAME.fullmatch(name), name
+
+
+# ---- verify_deployment ------------------------------------------------------------------------
+
+
+def deploy_plan(world: Any) -> DeployPlan:
+    [arn] = approved(world)
+    target = resource_name(ENDPOINT, 1, "deploy-1")
+    return DeployPlan(
+        action="DEPLOY",
+        reason="approved package",
+        model_package_arn=arn,
+        version=1,
+        endpoint_name=ENDPOINT,
+        endpoint_config={"EndpointConfigName": target},
+    )
+
+
+def test_in_service_on_the_target_config_is_success(world: Any) -> None:
+    target_plan = deploy_plan(world)
+    target = target_plan.endpoint_config["EndpointConfigName"]
+    result = verify_deployment(
+        target_plan, describe_endpoint_response("InService", target), world.registry()
+    )
+    assert result.model_dump() == {
+        "endpoint_name": ENDPOINT,
+        "endpoint_config_name": target,
+        "status": "InService",
+    }
+
+
+def test_in_service_on_another_config_rejects_the_package_and_is_rolled_back(world: Any) -> None:
+    # Given the update's alarms fired and SageMaker rolled back to the previous config
+    target_plan = deploy_plan(world)
+    previous = resource_name(ENDPOINT, 0, "deploy-0")
+    endpoint = describe_endpoint_response("InService", previous, reason="Alarm 5xx fired")
+    # When
+    with pytest.raises(DeploymentRolledBack) as excinfo:
+        verify_deployment(target_plan, endpoint, world.registry())
+    # Then the package is Rejected with the reason, so it is never redeployed by a replay
+    why = f"deployment rolled back to {previous}: Alarm 5xx fired"
+    assert str(excinfo.value) == f"version 1 rejected; {why}"
+    package = world.sagemaker.describe_model_package(ModelPackageName=target_plan.model_package_arn)
+    assert package["ModelApprovalStatus"] == "Rejected"
+    assert package["ApprovalDescription"] == why
+
+
+def test_failed_endpoint_is_deployment_failed_with_its_reason(world: Any) -> None:
+    target_plan = deploy_plan(world)
+    endpoint = describe_endpoint_response("Failed", "x", reason="image pull failed")
+    with pytest.raises(DeploymentFailed, match=f"^{ENDPOINT} ended Failed: image pull failed$"):
+        verify_deployment(target_plan, endpoint, world.registry())
+    package = world.sagemaker.describe_model_package(ModelPackageName=target_plan.model_package_arn)
+    assert package["ModelApprovalStatus"] == "Approved"
+
+
+def test_update_rollback_failed_needs_an_operator(world: Any) -> None:
+    target_plan = deploy_plan(world)
+    endpoint = describe_endpoint_response("UpdateRollbackFailed", "x", reason="capacity")
+    with pytest.raises(UpdateRollbackFailed) as excinfo:
+        verify_deployment(target_plan, endpoint, world.registry())
+    assert str(excinfo.value) == (
+        f"{ENDPOINT}: update and rollback failed; the fleet may be mixed. capacity"
+    )

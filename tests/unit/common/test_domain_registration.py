@@ -1,0 +1,217 @@
+"""register_model against moto's Model Registry: status, metrics, lineage, serving container."""
+
+import unicodedata
+from functools import cache
+from typing import Any
+
+import botocore.session
+import pytest
+from mlops_common.domain.registration import register_model
+from mlops_common.models import (
+    Candidate,
+    CandidateResult,
+    DatasetRef,
+    Gate,
+    RegisterModelOutput,
+    RunContext,
+    Selection,
+)
+from mlops_common.settings import RegisterModelSettings
+
+EXECUTION_ARN = "arn:aws:states:us-east-1:123456789012:execution:train:run-a"
+MODEL_DATA = "s3://mlops-artifacts/runs/run-a/models/mlops-0123456789-rf-train/output/model.tar.gz"
+QUALITY = "s3://mlops-artifacts/runs/run-a/evaluation/rf/model_quality.json"
+INFERENCE_IMAGE = (
+    "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-scikit-learn:1.2-1-cpu-py3"
+)
+
+
+def run_context(version_id: str | None = "3HL4kqtJlcpXroDTDmJ+rmSpXd3dIbrHY") -> RunContext:
+    return RunContext(
+        run_id="run-a",
+        execution_arn=EXECUTION_ARN,
+        dataset=DatasetRef(
+            bucket="mlops-data",
+            key="datasets/bc.csv",
+            version_id=version_id,
+            etag="9b2cf535f27731c974343645a3985328",
+            size=120384,
+            rows=569,
+            features=30,
+            label="malignant",
+        ),
+        candidates=[],
+    )
+
+
+def selection(champion_score: float | None = 0.95) -> Selection:
+    best = CandidateResult(
+        status="EVALUATED",
+        candidate=Candidate(
+            name="rf",
+            algorithm="random_forest",
+            hyperparameters={"n_estimators": 100, "max_depth": 6},
+        ),
+        training_job_name="mlops-0123456789-rf-train",
+        model_data_url=MODEL_DATA,
+        report_uri="s3://mlops-artifacts/runs/run-a/evaluation/rf/evaluation.json",
+    )
+    return Selection(
+        best=best,
+        metrics={"f1": 0.97},
+        quality_report_uri=QUALITY,
+        gate=Gate(
+            metric="f1",
+            score=0.97,
+            floor=0.9,
+            margin=0.005,
+            champion_score=champion_score,
+            to_beat=None if champion_score is None else champion_score + 0.005,
+        ),
+    )
+
+
+def settings(auto_approve: bool) -> RegisterModelSettings:
+    return RegisterModelSettings(
+        artifacts_bucket="mlops-artifacts",
+        code_version="v7",
+        model_package_group="mlops-models",
+        auto_approve=auto_approve,
+        inference_image_uri=INFERENCE_IMAGE,
+    )
+
+
+def register(world: Any, auto_approve: bool = False, **kwargs: Any) -> RegisterModelOutput:
+    return register_model(
+        kwargs.get("run", run_context()),
+        kwargs.get("sel", selection()),
+        settings(auto_approve),
+        world.registry(),
+    )
+
+
+@pytest.mark.parametrize(
+    ("auto_approve", "status"), [(True, "Approved"), (False, "PendingManualApproval")]
+)
+def test_package_is_created_in_the_group_with_the_approval_status(
+    world: Any, auto_approve: bool, status: str
+) -> None:
+    result = register(world, auto_approve)
+    package = world.sagemaker.describe_model_package(ModelPackageName=result.model_package_arn)
+    assert result == RegisterModelOutput(
+        model_package_arn=package["ModelPackageArn"], version=1, approval_status=status
+    )
+    assert package["ModelPackageGroupName"] == "mlops-models"
+    assert package["ModelApprovalStatus"] == status
+
+
+def test_versions_increase_within_the_group(world: Any) -> None:
+    assert [register(world).version for _ in range(3)] == [1, 2, 3]
+
+
+def test_package_points_at_the_model_quality_report(world: Any) -> None:
+    arn = register(world).model_package_arn
+    package = world.sagemaker.describe_model_package(ModelPackageName=arn)
+    assert package["ModelMetrics"] == {
+        "ModelQuality": {"Statistics": {"ContentType": "application/json", "S3Uri": QUALITY}}
+    }
+
+
+def test_package_carries_the_lineage_of_data_code_run_and_hyperparameters(world: Any) -> None:
+    arn = register(world).model_package_arn
+    package = world.sagemaker.describe_model_package(ModelPackageName=arn)
+    lineage = package["CustomerMetadataProperties"]
+    assert lineage == {
+        "dataset_uri": "s3://mlops-data/datasets/bc.csv",
+        "dataset_version": "3HL4kqtJlcpXroDTDmJ+rmSpXd3dIbrHY",
+        "dataset_rows": "569",
+        "code_version": "v7",
+        "execution_arn": EXECUTION_ARN,
+        "training_job": "mlops-0123456789-rf-train",
+        "candidate": "rf",
+        "algorithm": "random_forest",
+        "hyperparameters": 'max_depth=6 n_estimators=100',
+        "metric": "f1",
+        "score": "0.970000",
+        "champion_score": "0.950000",
+    }
+    assert lineage["hyperparameters"] == "max_depth=6 n_estimators=100"
+    assert package["MetadataProperties"] == {"GeneratedBy": EXECUTION_ARN}
+
+
+def test_unversioned_dataset_lineage_falls_back_to_etag_and_no_champion_leaves_no_score(
+    world: Any,
+) -> None:
+    arn = register(
+        world, run=run_context(version_id=None), sel=selection(champion_score=None)
+    ).model_package_arn
+    lineage = world.sagemaker.describe_model_package(ModelPackageName=arn)[
+        "CustomerMetadataProperties"
+    ]
+    assert lineage["dataset_version"] == "etag:9b2cf535f27731c974343645a3985328"
+    assert "champion_score" not in lineage  # the API rejects empty metadata values
+
+
+def test_serving_container_uses_the_sklearn_script_mode_contract(world: Any) -> None:
+    arn = register(world).model_package_arn
+    spec = world.sagemaker.describe_model_package(ModelPackageName=arn)["InferenceSpecification"]
+    assert spec["Containers"] == [
+        {
+            "Image": INFERENCE_IMAGE,
+            "ModelDataUrl": MODEL_DATA,
+            "Environment": {
+                "SAGEMAKER_PROGRAM": "inference.py",
+                "SAGEMAKER_SUBMIT_DIRECTORY": "s3://mlops-artifacts/code/v7/sourcedir.tar.gz",
+            },
+        }
+    ]
+    assert spec["SupportedContentTypes"] == ["text/csv", "application/json"]
+    assert spec["SupportedResponseMIMETypes"] == ["application/json"]
+    assert spec["SupportedRealtimeInferenceInstanceTypes"] == ["ml.m5.large"]
+
+
+# ---- API constraints moto does not enforce ----------------------------------------------------
+# CustomerMetadataValue in the SageMaker API model: 1..256 chars of [\p{L}\p{Z}\p{N}_.:/=+\-@].
+# Python's re has no \p{..}; the Unicode categories are checked with unicodedata instead.
+METADATA_VALUE_PATTERN = r"([\p{L}\p{Z}\p{N}_.:\/=+\-@]*)${1,256}"
+
+
+@cache
+def metadata_value_shape() -> dict[str, Any]:
+    model = botocore.session.get_session().get_service_model("sagemaker")
+    return model.shape_for("CustomerMetadataValue").metadata
+
+
+def breaks_metadata_constraints(value: str) -> list[str]:
+    """The characters of `value` outside the pattern, or a length problem."""
+    shape = metadata_value_shape()
+    if not shape["min"] <= len(value) <= shape["max"]:
+        return [f"length {len(value)}"]
+    return [c for c in value if unicodedata.category(c)[0] not in "LZN" and c not in "_.:/=+-@"]
+
+
+def test_metadata_value_constraints_are_the_ones_this_module_checks() -> None:
+    shape = metadata_value_shape()
+    assert (shape["min"], shape["max"]) == (1, 256)
+    assert shape["pattern"] == METADATA_VALUE_PATTERN
+
+
+def test_lineage_values_other_than_hyperparameters_satisfy_the_api_constraints(world: Any) -> None:
+    arn = register(world).model_package_arn
+    lineage = world.sagemaker.describe_model_package(ModelPackageName=arn)[
+        "CustomerMetadataProperties"
+    ]
+    lineage.pop("hyperparameters")
+    assert {
+        k: breaks_metadata_constraints(v)
+        for k, v in lineage.items()
+        if breaks_metadata_constraints(v)
+    } == {}
+
+
+def test_hyperparameters_lineage_value_satisfies_the_api_constraints(world: Any) -> None:
+    arn = register(world).model_package_arn
+    lineage = world.sagemaker.describe_model_package(ModelPackageName=arn)[
+        "CustomerMetadataProperties"
+    ]
+    assert breaks_metadata_constraints(lineage["hyperparameters"]) == []

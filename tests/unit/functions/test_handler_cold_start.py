@@ -1,0 +1,59 @@
+"""Every handler validates its settings at cold start, from the environment template.yaml sets."""
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from mlops_common import settings as settings_module
+from pydantic import ValidationError
+from pydantic_settings import BaseSettings
+
+FUNCTIONS_DIR = Path(__file__).resolve().parents[3] / "functions"
+FUNCTIONS = sorted(p.parent.name for p in FUNCTIONS_DIR.glob("*/app.py"))
+SETTINGS_OF: dict[str, type[BaseSettings]] = {
+    "validate_dataset": settings_module.ValidateDatasetSettings,
+    "prepare_candidate": settings_module.PrepareCandidateSettings,
+    "select_candidate": settings_module.SelectCandidateSettings,
+    "register_model": settings_module.RegisterModelSettings,
+    "plan_deployment": settings_module.DeploySettings,
+    "verify_deployment": settings_module.VerifyDeploymentSettings,
+    "smoke_test": settings_module.SmokeTestSettings,
+    "record_outcome": settings_module.RecordOutcomeSettings,
+}
+REQUIRED = [
+    (function, name.upper())
+    for function in FUNCTIONS
+    for name, field in SETTINGS_OF[function].model_fields.items()
+    if field.is_required()
+]
+
+
+def test_every_function_has_a_settings_model_in_this_table() -> None:
+    assert sorted(SETTINGS_OF) == FUNCTIONS
+    assert len(FUNCTIONS) == 8
+
+
+@pytest.mark.parametrize("function", FUNCTIONS)
+def test_handler_cold_starts_with_the_template_environment(
+    load_handler: Any, function: str
+) -> None:
+    module = load_handler(function)
+    assert type(module.settings) is SETTINGS_OF[function]
+    assert callable(module.lambda_handler)
+
+
+@pytest.mark.parametrize(("function", "variable"), REQUIRED, ids=[f"{f}-{v}" for f, v in REQUIRED])
+def test_missing_required_variable_fails_the_import_naming_it(
+    load_handler: Any, function: str, variable: str
+) -> None:
+    with pytest.raises(ValidationError) as excinfo:
+        load_handler(function, unset=(variable,))
+    [error] = excinfo.value.errors()
+    assert (error["type"], error["loc"]) == ("missing", (variable.lower(),))
+    assert variable.lower() in str(excinfo.value)
+
+
+def test_malformed_variable_fails_the_import_naming_it(load_handler: Any) -> None:
+    with pytest.raises(ValidationError) as excinfo:
+        load_handler("validate_dataset", CANDIDATES='[{"name": "rf"}]')
+    assert "candidates.0.algorithm" in str(excinfo.value)
