@@ -80,3 +80,15 @@ def test_moto_still_lacks_what_hosting_provides(operation):
 
     assert not hasattr(SageMakerResponse, "update_endpoint"), (
         f"moto now implements {operation}; the gateway still routes it to the hosting seam")
+
+
+def test_update_model_package_signature_and_package_fields():
+    from moto.sagemaker.models import ModelPackage, SageMakerModelBackend
+
+    assert list(inspect.signature(SageMakerModelBackend.update_model_package).parameters) == [
+        "self", "model_package_arn", "model_approval_status", "approval_description",
+        "customer_metadata_properties", "customer_metadata_properties_to_remove",
+        "additional_inference_specifications_to_add"], "moto update_model_package changed"
+    source = inspect.getsource(ModelPackage.__init__)
+    for attribute in ("customer_metadata_properties", "approval_description"):
+        assert f"self.{attribute}" in source, f"ModelPackage.{attribute} is gone"

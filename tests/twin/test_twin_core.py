@@ -150,3 +150,24 @@ def test_replay_honours_the_time_window_and_filter_arns(stack, cloud):
         "Messages"]
     assert [json.loads(m["Body"])["replay-name"] for m in messages] == ["filtered"]
     assert "Messages" not in sqs.receive_message(QueueUrl=captured["unwanted"][0])
+
+
+def test_approving_a_package_keeps_its_lineage(stack, cloud):
+    # AWS adds/updates the properties given and keeps the rest; moto replaced them with None.
+    sagemaker = cloud.client("sagemaker")
+    arn = sagemaker.create_model_package(
+        ModelPackageGroupName=stack.outputs["ModelPackageGroupName"],
+        ModelApprovalStatus="PendingManualApproval",
+        CustomerMetadataProperties={"dataset_uri": "s3://b/k.csv", "candidate": "rf"},
+        InferenceSpecification={"Containers": [{"Image": "i", "ModelDataUrl": "s3://b/m"}],
+                                "SupportedContentTypes": ["text/csv"],
+                                "SupportedResponseMIMETypes": ["application/json"]},
+    )["ModelPackageArn"]
+    sagemaker.update_model_package(ModelPackageArn=arn, ModelApprovalStatus="Approved",
+                                   ApprovalDescription="looks good")
+    sagemaker.update_model_package(ModelPackageArn=arn, CustomerMetadataProperties={"x": "1"},
+                                   CustomerMetadataPropertiesToRemove=["candidate"])
+    described = sagemaker.describe_model_package(ModelPackageName=arn)
+    assert described["CustomerMetadataProperties"] == {"dataset_uri": "s3://b/k.csv", "x": "1"}
+    assert described["ModelApprovalStatus"] == "Approved"
+    assert described["ApprovalDescription"] == "looks good"
