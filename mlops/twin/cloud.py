@@ -19,10 +19,12 @@ from moto.moto_api._internal.models import moto_api_backend
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 from werkzeug.serving import make_server
 
+from .alarms import AlarmEvaluator
 from .events_seam import EventDelivery, put_aws_event
 from .gateway import AwsError, Gateway, json_response, lambda_log_header
 from .hosting import Hosting, HostingError
 from .lambda_runtime import InvalidRequestContent, LambdaRuntime
+from .registry_seam import install_registry_seam, uninstall_registry_seam
 from .replay_seam import install_replay_seam, uninstall_replay_seam
 from .s3_seams import install_s3_seams, uninstall_s3_seams
 from .sagemaker_events import SageMakerEvents
@@ -49,6 +51,8 @@ class LocalCloud:
         self._requested_port = port
         self._own_work_dir = work_dir is None
         self.work_dir = Path(work_dir or tempfile.mkdtemp(prefix="mlops-twin-"))
+        # One compressed clock for deployment bakes and alarm periods: at 0.05 a 60 s bake or
+        # alarm period lasts 3 s, still longer than the hosting metrics' 1 s flush.
         self.time_scale = time_scale
         self.quiet = quiet
         self._server: Any = None
@@ -104,8 +108,12 @@ class LocalCloud:
         )
         install_sfn_seams()
         self.events.install()
+        # CloudWatch alarms on the metrics hosting publishes, on the twin's compressed clock.
+        self.alarms = AlarmEvaluator(self.account, self.region, time_scale=self.time_scale)
+        self.alarms.start()
         install_s3_seams()
         install_replay_seam()
+        install_registry_seam()
         self._wire(gateway)
         self._thread = threading.Thread(
             target=self._server.serve_forever, name="twin-http", daemon=True
@@ -115,6 +123,8 @@ class LocalCloud:
 
     def stop(self) -> None:
         # Seams that still call the twin (metrics flush, job uploads) stop before the server.
+        if hasattr(self, "alarms"):
+            self.alarms.stop()
         for closer in ("hosting", "jobs", "runtime"):
             if hasattr(self, closer):
                 getattr(self, closer).shutdown()
@@ -125,6 +135,7 @@ class LocalCloud:
             self.events.shutdown()
         uninstall_s3_seams()
         uninstall_replay_seam()
+        uninstall_registry_seam()
         if self._own_work_dir:
             shutil.rmtree(self.work_dir, ignore_errors=True)
 
