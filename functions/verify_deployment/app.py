@@ -19,5 +19,6 @@ def lambda_handler(request: VerifyDeploymentInput, context: LambdaContext) -> di
     result = verify_deployment(
         request.plan, request.endpoint,
         ModelRegistry(client("sagemaker"), settings.model_package_group),
+        request.reject_on_rollback,
     )
     return result.model_dump(mode="json")

@@ -16,7 +16,8 @@ DATASET_KEY = "breast_cancer.csv"
 
 def workflows(twin: TwinStack) -> dict[str, str]:
     return {"TrainingPipeline": twin.outputs["TrainingPipelineArn"],
-            "DeployPipeline": twin.outputs["DeployPipelineArn"]}
+            "DeployPipeline": twin.outputs["DeployPipelineArn"],
+            "RollbackPipeline": twin.outputs["RollbackPipelineArn"]}
 
 
 def loop_settled(watcher: Watcher) -> bool:

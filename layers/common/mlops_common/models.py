@@ -160,22 +160,64 @@ class DeployPlanInput(Payload):
     execution: Execution
 
 
-class DeployPlan(Payload):
-    action: Literal["DEPLOY", "SKIP"]
-    reason: str
+class DeploymentTarget(Payload):
+    """What an endpoint update aims at: the package version and the requests that serve it."""
+
     model_package_arn: str
     version: int
     endpoint_name: str
-    endpoint_exists: bool = False
     model: dict[str, Any] = Field(default_factory=dict, description="CreateModel request")
     endpoint_config: dict[str, Any] = Field(default_factory=dict, description="CreateEndpointConfig")
-    deployment_config: dict[str, Any] = Field(default_factory=dict, description="UpdateEndpoint")
     previous_config: str | None = None
 
 
+class DeployPlan(DeploymentTarget):
+    action: Literal["DEPLOY", "SKIP"]
+    reason: str
+    endpoint_exists: bool = False
+    deployment_config: dict[str, Any] = Field(default_factory=dict, description="UpdateEndpoint")
+    latency_alarm: dict[str, Any] = Field(default_factory=dict, description="PutMetricAlarm")
+
+
+class OperatorRequest(Payload):
+    requested_by: Annotated[str, Field(min_length=1, description="Who asks for the rollback")]
+    reason: Annotated[str, Field(min_length=1)]
+
+
+class RollbackPlanInput(Payload):
+    request: Annotated[dict[str, Any], Field(
+        description="The execution input: an EventBridge event or {'operator': {...}}")]
+    execution: Execution
+
+
+class RollbackPlan(DeploymentTarget):
+    action: Literal["ROLLBACK", "SKIP", "NOTHING"]
+    reason: str
+    trigger: Literal["rejected-package", "alarm", "operator"]
+    requested_by: str
+    from_version: int | None = None
+    from_package_arn: str | None = None
+    model_package_arn: str = ""
+    version: int = 0
+
+
+class RecordRollbackInput(Payload):
+    plan: RollbackPlan
+    execution: Execution
+
+
+class RecordRollbackOutput(Payload):
+    audit_key: str
+    from_version: int | None
+    to_version: int
+    rejected: str | None
+
+
 class VerifyDeploymentInput(Payload):
-    plan: DeployPlan
+    plan: DeploymentTarget
     endpoint: Annotated[dict[str, Any], Field(description="DescribeEndpoint response")]
+    reject_on_rollback: Annotated[bool, Field(
+        description="Reject the target package if guardrails rolled the update back")] = True
 
 
 class VerifyDeploymentOutput(Payload):
@@ -185,7 +227,7 @@ class VerifyDeploymentOutput(Payload):
 
 
 class SmokeTestInput(Payload):
-    plan: DeployPlan
+    plan: DeploymentTarget
 
 
 class SmokeTestOutput(Payload):

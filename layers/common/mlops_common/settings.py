@@ -90,13 +90,38 @@ class RegisterModelSettings(CodeLocation):
     inference_instance_type: str = "ml.m5.large"
 
 
-class DeploySettings(_Settings):
+class EndpointSettings(_Settings):
     endpoint_name: str
     model_package_group: str
     sagemaker_role_arn: str
     inference_instance_type: str = "ml.m5.large"
     inference_instance_count: Annotated[int, Field(ge=1)] = 1
     variant_name: str = "AllTraffic"
+
+
+class DeploySettings(EndpointSettings):
+    """Ranges are checked by domain.strategy, so a bad combination is the named error
+    DeploymentConfigInvalid in the workflow rather than a cold-start failure."""
+
+    deployment_strategy: str = "CANARY"
+    canary_size_percent: int = 25
+    linear_step_percent: int = 25
+    bake_seconds: int = 300
+    termination_wait_seconds: int = 120
+    max_execution_timeout_seconds: int = 3600
+    error_alarm_name: str
+    latency_alarm_name: str
+    latency_threshold_us: float = 500_000.0
+    alarm_period_seconds: int = 60
+    alarm_evaluation_periods: int = 1
+
+
+class RollbackSettings(EndpointSettings):
+    pass
+
+
+class RecordRollbackSettings(LedgerSettings):
+    model_package_group: str
 
 
 class VerifyDeploymentSettings(_Settings):

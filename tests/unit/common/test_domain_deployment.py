@@ -29,7 +29,8 @@ ROLE = "arn:aws:iam::123456789012:role/mlops-sagemaker"
 ENDPOINT = "mlops-endpoint"
 MODEL_DATA = "s3://mlops-artifacts/runs/run-a/models/job/output/model.tar.gz"
 SETTINGS = DeploySettings(
-    endpoint_name=ENDPOINT, model_package_group="mlops-models", sagemaker_role_arn=ROLE
+    endpoint_name=ENDPOINT, model_package_group="mlops-models", sagemaker_role_arn=ROLE,
+    error_alarm_name="mlops-endpoint-5xx", latency_alarm_name="mlops-new-fleet-latency",
 )
 
 

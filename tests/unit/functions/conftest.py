@@ -53,6 +53,17 @@ ENV_VALUES: dict[str, str] = {
     "INFERENCE_INSTANCE_COUNT": "1",
     "ENDPOINT_NAME": f"{STACK}-endpoint",
     "TOPIC_ARN": f"arn:aws:sns:{REGION}:{ACCOUNT_ID}:{STACK}-notifications",
+    "DEPLOYMENT_STRATEGY": "CANARY",
+    "CANARY_SIZE_PERCENT": "25",
+    "LINEAR_STEP_PERCENT": "25",
+    "BAKE_SECONDS": "300",
+    "TERMINATION_WAIT_SECONDS": "120",
+    "MAX_EXECUTION_TIMEOUT_SECONDS": "3600",
+    "ERROR_ALARM_NAME": f"{STACK}-endpoint-5xx",
+    "LATENCY_ALARM_NAME": f"{STACK}-new-fleet-latency",
+    "LATENCY_THRESHOLD_US": "500000",
+    "ALARM_PERIOD_SECONDS": "60",
+    "ALARM_EVALUATION_PERIODS": "1",
 }
 
 

@@ -12,8 +12,9 @@ from ..errors import (
     ModelPackageNotFound,
     UpdateRollbackFailed,
 )
-from ..models import DeployPlan, Execution, VerifyDeploymentOutput
-from ..settings import DeploySettings
+from ..models import DeploymentTarget, DeployPlan, Execution, VerifyDeploymentOutput
+from ..settings import DeploySettings, EndpointSettings
+from . import strategy
 from .events import parse_model_package_change
 
 
@@ -58,28 +59,48 @@ def plan_deployment(
         if endpoint["EndpointStatus"] != "InService":
             raise DeploymentFailed(f"{settings.endpoint_name} is {endpoint['EndpointStatus']}; "
                                    "another deployment is in progress, replay this event later")
-    name = resource_name(settings.endpoint_name, detail.ModelPackageVersion, execution.name)
-    container = container_of(package)
-    tags = [{"Key": "mlops:model-package-arn", "Value": detail.ModelPackageArn},
-            {"Key": "mlops:execution", "Value": execution.name}]
+    # Validated before any AWS call: a bad strategy never reaches UpdateEndpoint.
+    deployment_config = strategy.deployment_config(
+        settings.deployment_strategy, settings.canary_size_percent,
+        settings.linear_step_percent, settings.bake_seconds, settings.termination_wait_seconds,
+        settings.max_execution_timeout_seconds,
+        [settings.error_alarm_name, settings.latency_alarm_name])
+    requests = endpoint_requests(package, detail.ModelPackageVersion, execution.name, settings)
     return DeployPlan(
         action="DEPLOY", reason="approved package", endpoint_exists=endpoint is not None,
         previous_config=endpoint["EndpointConfigName"] if endpoint else None,
-        model={"ModelName": name, "ExecutionRoleArn": settings.sagemaker_role_arn,
-               "PrimaryContainer": {k: container[k] for k in ("Image", "ModelDataUrl",
-                                                               "Environment") if k in container},
-               "Tags": tags},
-        endpoint_config={"EndpointConfigName": name, "Tags": tags, "ProductionVariants": [{
-            "VariantName": settings.variant_name, "ModelName": name,
-            "InitialInstanceCount": settings.inference_instance_count,
-            "InstanceType": settings.inference_instance_type, "InitialVariantWeight": 1.0}]},
-        deployment_config={},
-        **base,
+        deployment_config=deployment_config,
+        latency_alarm=strategy.new_fleet_latency_alarm(
+            settings.latency_alarm_name, settings.endpoint_name, settings.variant_name,
+            requests["endpoint_config"]["EndpointConfigName"], settings.latency_threshold_us,
+            settings.alarm_period_seconds, settings.alarm_evaluation_periods),
+        **requests, **base,
     )
 
 
+def endpoint_requests(package: dict[str, Any], version: int, execution_name: str,
+                      settings: EndpointSettings) -> dict[str, dict[str, Any]]:
+    """CreateModel and CreateEndpointConfig requests serving `package` (one variant, the
+    stack's variant name, so guardrails can compare old and new configs)."""
+    name = resource_name(settings.endpoint_name, version, execution_name)
+    container = container_of(package)
+    tags = [{"Key": "mlops:model-package-arn", "Value": package["ModelPackageArn"]},
+            {"Key": "mlops:execution", "Value": execution_name}]
+    return {
+        "model": {"ModelName": name, "ExecutionRoleArn": settings.sagemaker_role_arn,
+                  "PrimaryContainer": {k: container[k] for k in ("Image", "ModelDataUrl",
+                                                                  "Environment") if k in container},
+                  "Tags": tags},
+        "endpoint_config": {"EndpointConfigName": name, "Tags": tags, "ProductionVariants": [{
+            "VariantName": settings.variant_name, "ModelName": name,
+            "InitialInstanceCount": settings.inference_instance_count,
+            "InstanceType": settings.inference_instance_type, "InitialVariantWeight": 1.0}]},
+    }
+
+
 def verify_deployment(
-    plan: DeployPlan, endpoint: dict[str, Any], registry: ModelRegistry
+    plan: DeploymentTarget, endpoint: dict[str, Any], registry: ModelRegistry,
+    reject_on_rollback: bool = True,
 ) -> VerifyDeploymentOutput:
     """Success is InService AND the target config: a rolled-back update also ends InService."""
     status = endpoint["EndpointStatus"]
@@ -91,8 +112,10 @@ def verify_deployment(
                                       endpoint_config_name=config, status=status)
     if status == "InService":
         why = f"deployment rolled back to {config}: {reason or 'no reason given'}"
-        registry.set_approval(plan.model_package_arn, "Rejected", why)
-        raise DeploymentRolledBack(f"version {plan.version} rejected; {why}")
+        if reject_on_rollback:
+            registry.set_approval(plan.model_package_arn, "Rejected", why)
+            raise DeploymentRolledBack(f"version {plan.version} rejected; {why}")
+        raise DeploymentRolledBack(f"version {plan.version} not deployed; {why}")
     if status == "UpdateRollbackFailed":
         raise UpdateRollbackFailed(f"{plan.endpoint_name}: update and rollback failed; the "
                                    f"fleet may be mixed. {reason}")

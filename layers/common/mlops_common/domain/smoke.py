@@ -9,11 +9,11 @@ from ..adapters.endpoints import Endpoints
 from ..adapters.registry import ModelRegistry
 from ..adapters.s3 import S3Store
 from ..errors import ModelPackageNotFound, SmokeTestFailed
-from ..models import DeployPlan, SmokeTestOutput
+from ..models import DeploymentTarget, SmokeTestOutput
 
 
 def smoke_test(
-    plan: DeployPlan, rows: int, label: str, registry: ModelRegistry, store: S3Store,
+    plan: DeploymentTarget, rows: int, label: str, registry: ModelRegistry, store: S3Store,
     endpoints: Endpoints,
 ) -> SmokeTestOutput:
     package = registry.describe(plan.model_package_arn)
