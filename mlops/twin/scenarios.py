@@ -15,8 +15,9 @@ from typing import Any
 from ..code_package import publish_code
 from .stack import TwinStack
 
-# Appended to a copy of ml/inference.py: every other prediction fails, as a model with a bad
-# dependency or an input it cannot handle would.
+# Appended to a copy of ml/inference.py: after `healthy_calls` good answers, every other
+# prediction fails, as a model with a bad dependency or an input it cannot handle would. A
+# latent fault (healthy_calls > 0) passes a quiet rollout and shows under real traffic.
 _FAULT = '''
 
 # --- injected by mlops.twin.scenarios: a deliberately faulty model version ---
@@ -27,18 +28,20 @@ _working_predict_fn = predict_fn
 
 
 def predict_fn(data, model):
-    if next(_calls) % 2 == 0:
+    call = next(_calls)
+    if call >= {healthy_calls} and call % 2 == 0:
         raise RuntimeError("simulated fault: this model version fails half of its requests")
     return _working_predict_fn(data, model)
 '''
 
 
-def publish_faulty_code(twin: TwinStack, version: str, workdir: Path) -> str:
+def publish_faulty_code(twin: TwinStack, version: str, workdir: Path,
+                        healthy_calls: int = 0) -> str:
     """Publishes ml/ with a faulty inference.py as code `version`; returns its sourcedir URI."""
-    faulty = workdir / "ml-faulty"
+    faulty = workdir / f"ml-{version}"
     shutil.copytree(twin.root / "ml", faulty, ignore=shutil.ignore_patterns("data", "__pycache__"))
     with (faulty / "inference.py").open("a") as handle:
-        handle.write(_FAULT)
+        handle.write(_FAULT.replace("{healthy_calls}", str(healthy_calls)))
     return next(uri for uri in publish_code(twin.client("s3"), twin.outputs["ArtifactsBucketName"],
                                             version, faulty) if uri.endswith(".tar.gz"))
 

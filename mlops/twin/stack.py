@@ -22,10 +22,11 @@ def twin_parameters(region: str, **overrides: str) -> dict[str, str]:
     image = sklearn_image_uri(region)
     return {"TrainingImageUri": image, "InferenceImageUri": image, "CodeVersion": CODE_VERSION,
             "EndpointPollSeconds": "1", "AutoApprove": "true", "Environment": "dev",
-            # AWS-valid values that the twin's clock (x0.05) turns into seconds: a 120 s bake
-            # lasts 6 s, a 30 s alarm period 1.5 s, the 20 s termination wait 1 s. Each bake
-            # spans several alarm periods, as it should on AWS too.
-            "BakeSeconds": "120", "TerminationWaitSeconds": "20",
+            # AWS-valid values that the twin's clock (x0.05) turns into seconds: a 200 s bake
+            # lasts 10 s, a 30 s alarm period 1.5 s, the 20 s termination wait 1 s. Each bake
+            # spans several alarm periods (as it should on AWS too), with room for a busy CI
+            # machine to be slow to start the canary's model server.
+            "BakeSeconds": "200", "TerminationWaitSeconds": "20",
             "MaxExecutionTimeoutSeconds": "900", "AlarmPeriodSeconds": "30"} | overrides
 
 

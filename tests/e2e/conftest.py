@@ -104,3 +104,18 @@ def fresh() -> Iterator[Harness]:
         yield _harness(twin)
     finally:
         twin.close()
+
+
+@pytest.fixture(scope="module")
+def story() -> Iterator[Harness]:
+    """A stack deploying with CANARY 25 %, whose first upload is live as v1 (the guarded
+    deployment story of test_guarded_deployment.py builds on it, step by step)."""
+    twin = start_stack(DeploymentStrategy="CANARY", CanarySizePercent="25")
+    try:
+        harness = _harness(twin)
+        runs = harness.run_upload("first.csv", harness.dataset())
+        assert {v.status for v in runs} == {"SUCCEEDED"}
+        harness.notifications()  # drain the first run's messages
+        yield harness
+    finally:
+        twin.close()
