@@ -42,8 +42,11 @@ def _job_intervals(sagemaker: Any) -> list[tuple[float, float]]:
     for summary in sagemaker.list_processing_jobs(MaxResults=100)["ProcessingJobSummaries"]:
         job = sagemaker.describe_processing_job(ProcessingJobName=summary["ProcessingJobName"])
         intervals.append((job["ProcessingStartTime"], job["ProcessingEndTime"]))
-    return [(s.timestamp(), e.timestamp()) for s, e in intervals
-            if isinstance(s, datetime) and isinstance(e, datetime)]
+    return [
+        (s.timestamp(), e.timestamp())
+        for s, e in intervals
+        if isinstance(s, datetime) and isinstance(e, datetime)
+    ]
 
 
 def run_once() -> dict[str, Any]:
@@ -58,11 +61,14 @@ def run_once() -> dict[str, Any]:
         total = time.monotonic() - started
         deploy = watcher.finished("DeployPipeline")
         if not deploy or deploy[0].status != "SUCCEEDED":
-            raise RuntimeError(f"loop failed: {[(v.workflow, v.status, v.error) for v in watcher.executions.values()]}")
+            states = [(v.workflow, v.status, v.error) for v in watcher.executions.values()]
+            raise RuntimeError(f"loop failed: {states}")
         jobs_wall = _union_seconds(_job_intervals(twin.client("sagemaker")))
         script_seconds = sum(t["seconds"] or 0 for t in twin.cloud.jobs.timings())
         return {
-            "total": total, "jobs_wall": jobs_wall, "scripts": script_seconds,
+            "total": total,
+            "jobs_wall": jobs_wall,
+            "scripts": script_seconds,
             "orchestration": total - jobs_wall,
             "transitions": {v.workflow: v.transitions for v in watcher.executions.values()},
             "lambdas": twin.cloud.runtime.stats(),
@@ -74,18 +80,25 @@ def run_once() -> dict[str, Any]:
 def report(runs: list[dict[str, Any]]) -> None:
     def line(label: str, key: str, target: float | None = None) -> None:
         values = [r[key] for r in runs]
-        verdict = "" if target is None else ("  (target < %.0f s: %s)" % (
-            target, "met" if max(values) < target else "MISSED"))
-        print(f"{label:<44} median {statistics.median(values):6.1f} s  "
-              f"max {max(values):6.1f} s{verdict}")
+        verdict = (
+            ""
+            if target is None
+            else f"  (target < {target:.0f} s: {'met' if max(values) < target else 'MISSED'})"
+        )
+        print(
+            f"{label:<44} median {statistics.median(values):6.1f} s  "
+            f"max {max(values):6.1f} s{verdict}"
+        )
 
     print(f"\nloop benchmark, {len(runs)} run(s)")
     line("upload -> new model serving", "total", 60)
     line("SageMaker jobs running (wall, any job)", "jobs_wall")
     line("inside the ML scripts (sum over jobs)", "scripts")
     line("orchestration (total - jobs wall)", "orchestration", 15)
-    print("state transitions per execution: " + ", ".join(
-        f"{k} {v}" for k, v in runs[-1]["transitions"].items()))
+    print(
+        "state transitions per execution: "
+        + ", ".join(f"{k} {v}" for k, v in runs[-1]["transitions"].items())
+    )
     print(f"\n{'Lambda':<44} {'cold ms':>9} {'warm ms (median)':>17} {'n warm':>7}")
     for name, stats in sorted(runs[-1]["lambdas"].items()):
         cold = statistics.median(stats["cold_ms"]) if stats["cold_ms"] else float("nan")

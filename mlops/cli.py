@@ -1,9 +1,9 @@
 """`mlops`: the operator's command line.
 
-    mlops local demo                 the whole loop in the offline twin
-    mlops local up [--port N]        keep the twin up on 127.0.0.1 for any AWS client
-    mlops image-uri --region R       the SageMaker scikit-learn image for template parameters
-    mlops publish-code --bucket B --version V   upload ml/ for the jobs (real account)
+mlops local demo                 the whole loop in the offline twin
+mlops local up [--port N]        keep the twin up on 127.0.0.1 for any AWS client
+mlops image-uri --region R       the SageMaker scikit-learn image for template parameters
+mlops publish-code --bucket B --version V   upload ml/ for the jobs (real account)
 """
 
 from __future__ import annotations
@@ -28,9 +28,9 @@ def _local_up(args: argparse.Namespace) -> int:
 Try, from another shell:
   export AWS_ENDPOINT_URL={twin.cloud.url} AWS_ACCESS_KEY_ID=testing \\
          AWS_SECRET_ACCESS_KEY=testing AWS_DEFAULT_REGION={twin.cloud.region}
-  aws s3 cp ml/data/breast_cancer.csv s3://{out['DataBucketName']}/{out['DataPrefix']}new.csv
-  aws stepfunctions list-executions --state-machine-arn {out['TrainingPipelineArn']}
-  aws sagemaker-runtime invoke-endpoint --endpoint-name {out['EndpointName']} \\
+  aws s3 cp ml/data/breast_cancer.csv s3://{out["DataBucketName"]}/{out["DataPrefix"]}new.csv
+  aws stepfunctions list-executions --state-machine-arn {out["TrainingPipelineArn"]}
+  aws sagemaker-runtime invoke-endpoint --endpoint-name {out["EndpointName"]} \\
       --content-type text/csv --body fileb://<(head -2 ml/data/breast_cancer.csv | tail -1 \\
       | cut -d, -f1-30) /dev/stdout
 Ctrl-C stops it.""")
@@ -70,11 +70,13 @@ def _publish_code(args: argparse.Namespace) -> int:
 
 
 def parser() -> argparse.ArgumentParser:
-    root = argparse.ArgumentParser(prog="mlops", description=__doc__,
-                                   formatter_class=argparse.RawDescriptionHelpFormatter)
+    root = argparse.ArgumentParser(
+        prog="mlops", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     commands = root.add_subparsers(dest="command", required=True)
     local = commands.add_parser("local", help="the offline twin").add_subparsers(
-        dest="local_command", required=True)
+        dest="local_command", required=True
+    )
     demo = local.add_parser("demo", help="run the whole loop once, offline")
     demo.add_argument("--timeout", type=float, default=300.0)
     demo.set_defaults(func=_local_demo)

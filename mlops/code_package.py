@@ -18,8 +18,11 @@ EXCLUDED = {"data", "__pycache__", "export_dataset.py"}
 
 
 def source_files(ml_dir: Path) -> list[Path]:
-    return sorted(p for p in ml_dir.iterdir() if p.is_file() and p.name not in EXCLUDED
-                  and not p.name.startswith("."))
+    return sorted(
+        p
+        for p in ml_dir.iterdir()
+        if p.is_file() and p.name not in EXCLUDED and not p.name.startswith(".")
+    )
 
 
 def sourcedir_tarball(ml_dir: Path) -> bytes:

@@ -16,5 +16,6 @@ def sklearn_image_uri(region: str, version: str = SKLEARN_FRAMEWORK_VERSION) -> 
     logging.getLogger("sagemaker.config").setLevel(logging.WARNING)
     from sagemaker import image_uris  # slow import (~3 s): only when an URI is needed
 
-    return image_uris.retrieve("sklearn", region=region, version=version,
-                               instance_type="ml.m5.large")
+    return image_uris.retrieve(
+        "sklearn", region=region, version=version, instance_type="ml.m5.large"
+    )

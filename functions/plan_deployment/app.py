@@ -18,7 +18,9 @@ settings = DeploySettings()
 @event_parser(model=DeployPlanInput)
 def lambda_handler(request: DeployPlanInput, context: LambdaContext) -> dict:
     plan = plan_deployment(
-        request.event, request.execution, settings,
+        request.event,
+        request.execution,
+        settings,
         ModelRegistry(client("sagemaker"), settings.model_package_group),
         Endpoints(client("sagemaker")),
     )

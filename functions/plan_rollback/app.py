@@ -18,7 +18,9 @@ settings = RollbackSettings()
 @event_parser(model=RollbackPlanInput)
 def lambda_handler(request: RollbackPlanInput, context: LambdaContext) -> dict:
     plan = plan_rollback(
-        request.request, request.execution, settings,
+        request.request,
+        request.execution,
+        settings,
         ModelRegistry(client("sagemaker"), settings.model_package_group),
         Endpoints(client("sagemaker")),
     )

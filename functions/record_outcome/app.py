@@ -19,9 +19,13 @@ settings = RecordOutcomeSettings()
 @metrics.log_metrics
 @event_parser(model=OutcomeInput)
 def lambda_handler(request: OutcomeInput, context: LambdaContext) -> dict:
-    result = record_outcome(request, Ledger(resource("dynamodb").Table(settings.ledger_table)),
-                            Notifier(client("sns"), settings.topic_arn))
+    result = record_outcome(
+        request,
+        Ledger(resource("dynamodb").Table(settings.ledger_table)),
+        Notifier(client("sns"), settings.topic_arn),
+    )
     metrics.add_dimension(name="workflow", value=request.workflow)
-    metrics.add_metric(name=f"Outcome{request.outcome.title().replace('_', '')}",
-                       unit=MetricUnit.Count, value=1)
+    metrics.add_metric(
+        name=f"Outcome{request.outcome.title().replace('_', '')}", unit=MetricUnit.Count, value=1
+    )
     return result.model_dump(mode="json")

@@ -18,7 +18,8 @@ settings = RecordRollbackSettings()
 @event_parser(model=RecordRollbackInput)
 def lambda_handler(request: RecordRollbackInput, context: LambdaContext) -> dict:
     result = record_rollback(
-        request.plan, request.execution,
+        request.plan,
+        request.execution,
         Ledger(resource("dynamodb").Table(settings.ledger_table)),
         ModelRegistry(client("sagemaker"), settings.model_package_group),
     )

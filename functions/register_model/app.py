@@ -16,7 +16,11 @@ settings = RegisterModelSettings()
 @tracer.capture_lambda_handler
 @event_parser(model=RegisterModelInput)
 def lambda_handler(request: RegisterModelInput, context: LambdaContext) -> dict:
-    result = register_model(request.run, request.selection, settings,
-                            ModelRegistry(client("sagemaker"), settings.model_package_group))
+    result = register_model(
+        request.run,
+        request.selection,
+        settings,
+        ModelRegistry(client("sagemaker"), settings.model_package_group),
+    )
     logger.info("model registered", extra=result.model_dump())
     return result.model_dump(mode="json")

@@ -19,7 +19,8 @@ settings = SelectCandidateSettings()
 @event_parser(model=SelectCandidateInput)
 def lambda_handler(request: SelectCandidateInput, context: LambdaContext) -> dict:
     selection = select_best(request.run, request.results, settings, S3Store(client("s3")))
-    metrics.add_metric(name="BestCandidateScore", unit=MetricUnit.NoUnit,
-                       value=selection.gate.score)
+    metrics.add_metric(
+        name="BestCandidateScore", unit=MetricUnit.NoUnit, value=selection.gate.score
+    )
     logger.info("candidate selected", extra={"gate": selection.gate.model_dump()})
     return selection.model_dump(mode="json")

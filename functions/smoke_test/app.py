@@ -21,10 +21,14 @@ settings = SmokeTestSettings()
 @event_parser(model=SmokeTestInput)
 def lambda_handler(request: SmokeTestInput, context: LambdaContext) -> dict:
     result = smoke_test(
-        request.plan, settings.smoke_rows, settings.label_column,
+        request.plan,
+        settings.smoke_rows,
+        settings.label_column,
         ModelRegistry(client("sagemaker"), settings.model_package_group),
-        S3Store(client("s3")), Endpoints(client("sagemaker"), client("sagemaker-runtime")),
+        S3Store(client("s3")),
+        Endpoints(client("sagemaker"), client("sagemaker-runtime")),
     )
-    metrics.add_metric(name="SmokeTestLatency", unit=MetricUnit.Milliseconds,
-                       value=result.latency_ms)
+    metrics.add_metric(
+        name="SmokeTestLatency", unit=MetricUnit.Milliseconds, value=result.latency_ms
+    )
     return result.model_dump(mode="json")

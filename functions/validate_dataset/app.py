@@ -21,7 +21,10 @@ settings = ValidateDatasetSettings()
 @event_parser(model=ValidateDatasetInput)
 def lambda_handler(request: ValidateDatasetInput, context: LambdaContext) -> dict:
     result = start_training_run(
-        request.event, request.execution, settings, S3Store(client("s3")),
+        request.event,
+        request.execution,
+        settings,
+        S3Store(client("s3")),
         ModelRegistry(client("sagemaker"), settings.model_package_group),
         Ledger(resource("dynamodb").Table(settings.ledger_table)),
     )

@@ -17,7 +17,8 @@ settings = VerifyDeploymentSettings()
 @event_parser(model=VerifyDeploymentInput)
 def lambda_handler(request: VerifyDeploymentInput, context: LambdaContext) -> dict:
     result = verify_deployment(
-        request.plan, request.endpoint,
+        request.plan,
+        request.endpoint,
         ModelRegistry(client("sagemaker"), settings.model_package_group),
         request.reject_on_rollback,
     )

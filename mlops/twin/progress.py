@@ -32,8 +32,9 @@ class ExecutionView:
 
 
 class Watcher:
-    def __init__(self, sfn: Any, workflows: dict[str, str],
-                 emit: Callable[[str], None] = print) -> None:
+    def __init__(
+        self, sfn: Any, workflows: dict[str, str], emit: Callable[[str], None] = print
+    ) -> None:
         self._sfn = sfn
         self._workflows = workflows  # label -> state machine ARN
         self._emit = emit
@@ -55,9 +56,8 @@ class Watcher:
                     self._follow(view)
 
     def _follow(self, view: ExecutionView) -> None:
-        events = self._sfn.get_execution_history(
-            executionArn=view.arn, maxResults=1000)["events"]
-        for event in events[view.seen_events:]:
+        events = self._sfn.get_execution_history(executionArn=view.arn, maxResults=1000)["events"]
+        for event in events[view.seen_events :]:
             kind = event["type"]
             stamp = event["timestamp"].timestamp()
             if kind.endswith("StateEntered"):
@@ -69,19 +69,22 @@ class Watcher:
                 self._line(f"  {view.workflow[:-8]:<8} {name:<24} {stamp - began:6.2f}s")
             elif kind.endswith("Failed") and "taskFailedEventDetails" in event:
                 details = event["taskFailedEventDetails"]
-                self._line(f"  {view.workflow[:-8]:<8} ! {details.get('error')}: "
-                           f"{str(details.get('cause'))[:160]}")
+                self._line(
+                    f"  {view.workflow[:-8]:<8} ! {details.get('error')}: "
+                    f"{str(details.get('cause'))[:160]}"
+                )
         view.seen_events = len(events)
         described = self._sfn.describe_execution(executionArn=view.arn)
         if described["status"] in TERMINAL:
             view.status, view.finished = described["status"], time.monotonic()
             view.error, view.cause = described.get("error"), described.get("cause")
             outcome = f" {view.error}" if view.error else ""
-            self._line(f"{view.workflow} {view.name[:8]} {view.status}{outcome} "
-                       f"in {view.seconds:.1f}s ({view.transitions} states)")
+            self._line(
+                f"{view.workflow} {view.name[:8]} {view.status}{outcome} "
+                f"in {view.seconds:.1f}s ({view.transitions} states)"
+            )
 
-    def wait(self, done: Callable[[Watcher], bool], timeout: float,
-             interval: float = 0.3) -> bool:
+    def wait(self, done: Callable[[Watcher], bool], timeout: float, interval: float = 0.3) -> bool:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             self.poll()
@@ -91,8 +94,9 @@ class Watcher:
         return False
 
     def finished(self, workflow: str) -> list[ExecutionView]:
-        return [v for v in self.executions.values()
-                if v.workflow == workflow and v.status in TERMINAL]
+        return [
+            v for v in self.executions.values() if v.workflow == workflow and v.status in TERMINAL
+        ]
 
     def running(self) -> list[ExecutionView]:
         return [v for v in self.executions.values() if v.status == "RUNNING"]

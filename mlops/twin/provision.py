@@ -125,10 +125,13 @@ class Provisioner:
             )
         if "BucketEncryption" in props:
             # CloudFormation's ServerSideEncryptionByDefault is the API's Apply... field.
-            rules = [{"ApplyServerSideEncryptionByDefault": r["ServerSideEncryptionByDefault"]}
-                     for r in props["BucketEncryption"]["ServerSideEncryptionConfiguration"]]
-            s3.put_bucket_encryption(Bucket=name,
-                                     ServerSideEncryptionConfiguration={"Rules": rules})
+            rules = [
+                {"ApplyServerSideEncryptionByDefault": r["ServerSideEncryptionByDefault"]}
+                for r in props["BucketEncryption"]["ServerSideEncryptionConfiguration"]
+            ]
+            s3.put_bucket_encryption(
+                Bucket=name, ServerSideEncryptionConfiguration={"Rules": rules}
+            )
         if "PublicAccessBlockConfiguration" in props:
             s3.put_public_access_block(
                 Bucket=name, PublicAccessBlockConfiguration=props["PublicAccessBlockConfiguration"]
@@ -148,12 +151,14 @@ class Provisioner:
 
     def _AWS_DynamoDB_Table(self, stack, logical, props, _):
         name = props.get("TableName") or self._name(stack, logical)
-        request = {k: props[k] for k in ("AttributeDefinitions", "KeySchema", "BillingMode")
-                   if k in props}
+        request = {
+            k: props[k] for k in ("AttributeDefinitions", "KeySchema", "BillingMode") if k in props
+        }
         if "SSESpecification" in props:  # CloudFormation's SSEEnabled is the API's Enabled
             sse = props["SSESpecification"]
             request["SSESpecification"] = {"Enabled": sse.get("SSEEnabled", False)} | (
-                {"SSEType": sse["SSEType"]} if "SSEType" in sse else {})
+                {"SSEType": sse["SSEType"]} if "SSEType" in sse else {}
+            )
         self._client("dynamodb").create_table(TableName=name, **request)
         return name, {"Arn": self._arn("dynamodb", f"table/{name}")}
 

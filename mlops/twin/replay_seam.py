@@ -27,8 +27,11 @@ def _seconds(value: Any) -> float:
 
 
 def _in_window(replay: Any, event: dict[str, Any]) -> bool:
-    return _seconds(replay.event_start_time) <= _seconds(event["time"]) <= _seconds(
-        replay.event_end_time)
+    return (
+        _seconds(replay.event_start_time)
+        <= _seconds(event["time"])
+        <= _seconds(replay.event_end_time)
+    )
 
 
 def _replay_events(self: Any, archive: Any) -> None:

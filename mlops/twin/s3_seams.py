@@ -1,9 +1,10 @@
 """S3 behaviour moto gets wrong, fixed as AWS documents it.
 
-1. S3 -> EventBridge. moto 5.2.5 (moto/s3/notifications.py `_send_event_bridge_message`) hands the event to every
-rule on every bus (so a rule on a custom bus would fire without an ingress rule), always with
-the same event id, a numeric `time` and an `eTag` field. AWS sends S3 events to the account's
-default bus only, with a fresh id, an ISO time and `etag` (S3 user guide, ev-events.html).
+1. S3 -> EventBridge. moto 5.2.5 (moto/s3/notifications.py `_send_event_bridge_message`)
+hands the event to every rule on every bus (so a rule on a custom bus would fire without an
+ingress rule), always with the same event id, a numeric `time` and an `eTag` field. AWS sends
+S3 events to the account's default bus only, with a fresh id, an ISO time and `etag` (S3 user
+guide, ev-events.html).
 
 2. Bucket policy conditions. moto (moto/iam/access_control.py, policy_conditions.py) treats
    unknown condition operators as matched, passes S3 no request context, and answers DENIED
@@ -16,10 +17,9 @@ default bus only, with a fresh id, an ISO time and `etag` (S3 user guide, ev-eve
 
 from __future__ import annotations
 
+import json
 import secrets
 from typing import Any
-
-import json
 
 from moto.iam.access_control import IAMPolicy
 from moto.s3 import notifications
@@ -83,19 +83,23 @@ def _condition_holds(operator: str, key: str, expected: Any) -> bool:
 
 
 def _applies(statement: dict[str, Any]) -> bool:
-    return all(_condition_holds(op, key, value)
-               for op, pairs in statement.get("Condition", {}).items()
-               for key, value in pairs.items())
+    return all(
+        _condition_holds(op, key, value)
+        for op, pairs in statement.get("Condition", {}).items()
+        for key, value in pairs.items()
+    )
 
 
 def _get_permission(self: FakeBucket, action: str, resource: str) -> Any:
     if self.policy is None:
         return _original_get_permission(self, action, resource)
     policy = json.loads(self.policy)
-    statements = policy["Statement"] if isinstance(policy["Statement"], list) \
-        else [policy["Statement"]]
-    policy["Statement"] = [{k: v for k, v in st.items() if k != "Condition"}
-                           for st in statements if _applies(st)]
+    statements = (
+        policy["Statement"] if isinstance(policy["Statement"], list) else [policy["Statement"]]
+    )
+    policy["Statement"] = [
+        {k: v for k, v in st.items() if k != "Condition"} for st in statements if _applies(st)
+    ]
     return IAMPolicy(json.dumps(policy)).is_action_permitted(action, resource)
 
 

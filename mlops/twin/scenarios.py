@@ -18,7 +18,7 @@ from .stack import TwinStack
 # Appended to a copy of ml/inference.py: after `healthy_calls` good answers, every other
 # prediction fails, as a model with a bad dependency or an input it cannot handle would. A
 # latent fault (healthy_calls > 0) passes a quiet rollout and shows under real traffic.
-_FAULT = '''
+_FAULT = """
 
 # --- injected by mlops.twin.scenarios: a deliberately faulty model version ---
 import itertools as _itertools
@@ -32,22 +32,33 @@ def predict_fn(data, model):
     if call >= {healthy_calls} and call % 2 == 0:
         raise RuntimeError("simulated fault: this model version fails half of its requests")
     return _working_predict_fn(data, model)
-'''
+"""
 
 
-def publish_faulty_code(twin: TwinStack, version: str, workdir: Path,
-                        healthy_calls: int = 0) -> str:
+def publish_faulty_code(
+    twin: TwinStack, version: str, workdir: Path, healthy_calls: int = 0
+) -> str:
     """Publishes ml/ with a faulty inference.py as code `version`; returns its sourcedir URI."""
     faulty = workdir / f"ml-{version}"
     shutil.copytree(twin.root / "ml", faulty, ignore=shutil.ignore_patterns("data", "__pycache__"))
     with (faulty / "inference.py").open("a") as handle:
         handle.write(_FAULT.replace("{healthy_calls}", str(healthy_calls)))
-    return next(uri for uri in publish_code(twin.client("s3"), twin.outputs["ArtifactsBucketName"],
-                                            version, faulty) if uri.endswith(".tar.gz"))
+    return next(
+        uri
+        for uri in publish_code(
+            twin.client("s3"), twin.outputs["ArtifactsBucketName"], version, faulty
+        )
+        if uri.endswith(".tar.gz")
+    )
 
 
-def register_version(twin: TwinStack, like_arn: str, sourcedir_uri: str | None = None,
-                     status: str = "Approved", note: str = "registered by an operator") -> str:
+def register_version(
+    twin: TwinStack,
+    like_arn: str,
+    sourcedir_uri: str | None = None,
+    status: str = "Approved",
+    note: str = "registered by an operator",
+) -> str:
     """Registers the model of `like_arn` again (optionally with other serving code), as an
     operator would with CreateModelPackage; with `Approved` it starts the DeployPipeline."""
     sagemaker = twin.client("sagemaker")
@@ -55,11 +66,13 @@ def register_version(twin: TwinStack, like_arn: str, sourcedir_uri: str | None =
     container = dict(like["InferenceSpecification"]["Containers"][0])
     if sourcedir_uri:
         container["Environment"] = container["Environment"] | {
-            "SAGEMAKER_SUBMIT_DIRECTORY": sourcedir_uri}
+            "SAGEMAKER_SUBMIT_DIRECTORY": sourcedir_uri
+        }
     lineage = like.get("CustomerMetadataProperties", {}) | {"candidate": "operator"}
     return sagemaker.create_model_package(
         ModelPackageGroupName=twin.outputs["ModelPackageGroupName"],
-        ModelPackageDescription=note, ModelApprovalStatus=status,
+        ModelPackageDescription=note,
+        ModelApprovalStatus=status,
         InferenceSpecification=like["InferenceSpecification"] | {"Containers": [container]},
         CustomerMetadataProperties=lineage,
     )["ModelPackageArn"]
@@ -81,8 +94,9 @@ class TrafficClient:
     """Invokes the endpoint every `interval` seconds with real rows, and records every answer
     and every endpoint status change. Bounded: it stops itself after `max_seconds`."""
 
-    def __init__(self, twin: TwinStack, body: bytes, interval: float = 0.05,
-                 max_seconds: float = 180.0) -> None:
+    def __init__(
+        self, twin: TwinStack, body: bytes, interval: float = 0.05, max_seconds: float = 180.0
+    ) -> None:
         self._twin, self._body, self._interval = twin, body, interval
         self._max_seconds = max_seconds
         self._stop = threading.Event()
@@ -117,8 +131,12 @@ class TrafficClient:
                     last = state
             self.report.sent += 1
             try:
-                response = runtime.invoke_endpoint(EndpointName=name, ContentType="text/csv",
-                                                   Accept="application/json", Body=self._body)
+                response = runtime.invoke_endpoint(
+                    EndpointName=name,
+                    ContentType="text/csv",
+                    Accept="application/json",
+                    Body=self._body,
+                )
                 json.loads(response["Body"].read())["predictions"]
             except runtime.exceptions.ClientError:
                 self.report.errors += 1

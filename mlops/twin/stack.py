@@ -20,14 +20,22 @@ CODE_VERSION = "twin"
 def twin_parameters(region: str, **overrides: str) -> dict[str, str]:
     """What `sam deploy --parameter-overrides` would pass, with intervals fit for a laptop."""
     image = sklearn_image_uri(region)
-    return {"TrainingImageUri": image, "InferenceImageUri": image, "CodeVersion": CODE_VERSION,
-            "EndpointPollSeconds": "1", "AutoApprove": "true", "Environment": "dev",
-            # AWS-valid values that the twin's clock (x0.05) turns into seconds: a 200 s bake
-            # lasts 10 s, a 30 s alarm period 1.5 s, the 20 s termination wait 1 s. Each bake
-            # spans several alarm periods (as it should on AWS too), with room for a busy CI
-            # machine to be slow to start the canary's model server.
-            "BakeSeconds": "200", "TerminationWaitSeconds": "20",
-            "MaxExecutionTimeoutSeconds": "900", "AlarmPeriodSeconds": "30"} | overrides
+    return {
+        "TrainingImageUri": image,
+        "InferenceImageUri": image,
+        "CodeVersion": CODE_VERSION,
+        "EndpointPollSeconds": "1",
+        "AutoApprove": "true",
+        "Environment": "dev",
+        # AWS-valid values that the twin's clock (x0.05) turns into seconds: a 200 s bake
+        # lasts 10 s, a 30 s alarm period 1.5 s, the 20 s termination wait 1 s. Each bake
+        # spans several alarm periods (as it should on AWS too), with room for a busy CI
+        # machine to be slow to start the canary's model server.
+        "BakeSeconds": "200",
+        "TerminationWaitSeconds": "20",
+        "MaxExecutionTimeoutSeconds": "900",
+        "AlarmPeriodSeconds": "30",
+    } | overrides
 
 
 @dataclass
@@ -45,11 +53,16 @@ class TwinStack:
 
     def upload_dataset(self, key: str, body: bytes) -> dict[str, Any]:
         return self.client("s3").put_object(
-            Bucket=self.outputs["DataBucketName"], Key=self.outputs["DataPrefix"] + key, Body=body)
+            Bucket=self.outputs["DataBucketName"], Key=self.outputs["DataPrefix"] + key, Body=body
+        )
 
     def publish_code(self, ml_dir: Path | None = None) -> list[str]:
-        return publish_code(self.client("s3"), self.outputs["ArtifactsBucketName"],
-                            self.stack.parameters["CodeVersion"], ml_dir or self.root / "ml")
+        return publish_code(
+            self.client("s3"),
+            self.outputs["ArtifactsBucketName"],
+            self.stack.parameters["CodeVersion"],
+            ml_dir or self.root / "ml",
+        )
 
     def close(self) -> None:
         self.cloud.stop()
@@ -59,7 +72,8 @@ def start_stack(port: int = 0, root: Path = ROOT, **parameters: str) -> TwinStac
     cloud = LocalCloud(port=port).start()
     try:
         stack = Provisioner(cloud.client, cloud.runtime, root, cloud.account, cloud.region).deploy(
-            STACK_NAME, root / "template.yaml", twin_parameters(cloud.region, **parameters))
+            STACK_NAME, root / "template.yaml", twin_parameters(cloud.region, **parameters)
+        )
         twin = TwinStack(cloud, stack, root)
         twin.publish_code()
         return twin

@@ -32,8 +32,8 @@ class Harness:
         return (self.twin.root / DATASET).read_bytes()
 
     def wait_for(self, condition: Callable[[Watcher], bool], timeout: float = 180) -> None:
-        assert self.watcher.wait(condition, timeout), (
-            f"timed out; executions: {[(v.workflow, v.status) for v in self.watcher.executions.values()]}")
+        states = [(v.workflow, v.status) for v in self.watcher.executions.values()]
+        assert self.watcher.wait(condition, timeout), f"timed out; executions: {states}"
 
     def run_upload(self, key: str, body: bytes, timeout: float = 180) -> list:
         """Uploads a dataset and waits until every workflow it started has ended."""
@@ -49,16 +49,17 @@ class Harness:
         sqs = self.client("sqs")
         messages = []
         while True:
-            batch = sqs.receive_message(QueueUrl=self.inbox_url, MaxNumberOfMessages=10,
-                                        MessageAttributeNames=["All"]).get("Messages", [])
+            batch = sqs.receive_message(
+                QueueUrl=self.inbox_url, MaxNumberOfMessages=10, MessageAttributeNames=["All"]
+            ).get("Messages", [])
             if not batch:
                 return messages
             for message in batch:
                 envelope = json.loads(message["Body"])
-                messages.append({"subject": envelope.get("Subject"),
-                                 "body": json.loads(envelope["Message"])})
-                sqs.delete_message(QueueUrl=self.inbox_url,
-                                   ReceiptHandle=message["ReceiptHandle"])
+                messages.append(
+                    {"subject": envelope.get("Subject"), "body": json.loads(envelope["Message"])}
+                )
+                sqs.delete_message(QueueUrl=self.inbox_url, ReceiptHandle=message["ReceiptHandle"])
 
     def model_packages(self) -> list[dict[str, Any]]:
         return self.client("sagemaker").list_model_packages(
@@ -67,22 +68,27 @@ class Harness:
 
     def history(self, execution_arn: str) -> list[dict[str, Any]]:
         return self.client("stepfunctions").get_execution_history(
-            executionArn=execution_arn, maxResults=1000)["events"]
+            executionArn=execution_arn, maxResults=1000
+        )["events"]
 
     def states_entered(self, execution_arn: str) -> list[str]:
-        return [e["stateEnteredEventDetails"]["name"] for e in self.history(execution_arn)
-                if "stateEnteredEventDetails" in e]
+        return [
+            e["stateEnteredEventDetails"]["name"]
+            for e in self.history(execution_arn)
+            if "stateEnteredEventDetails" in e
+        ]
 
 
 def _harness(twin: TwinStack) -> Harness:
     sqs, sns = twin.client("sqs"), twin.client("sns")
     inbox = sqs.create_queue(QueueName="test-notifications")["QueueUrl"]
-    inbox_arn = sqs.get_queue_attributes(QueueUrl=inbox, AttributeNames=["QueueArn"])[
-        "Attributes"]["QueueArn"]
-    sns.subscribe(TopicArn=twin.outputs["NotificationTopicArn"], Protocol="sqs",
-                  Endpoint=inbox_arn)
-    return Harness(twin, Watcher(twin.client("stepfunctions"), workflows(twin),
-                                 emit=lambda _line: None), inbox)
+    inbox_arn = sqs.get_queue_attributes(QueueUrl=inbox, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
+    sns.subscribe(TopicArn=twin.outputs["NotificationTopicArn"], Protocol="sqs", Endpoint=inbox_arn)
+    return Harness(
+        twin, Watcher(twin.client("stepfunctions"), workflows(twin), emit=lambda _line: None), inbox
+    )
 
 
 @pytest.fixture(scope="module")
@@ -118,4 +124,19 @@ def story() -> Iterator[Harness]:
         harness.notifications()  # drain the first run's messages
         yield harness
     finally:
+        twin.close()
+
+
+@pytest.fixture
+def make_stack() -> Iterator[Callable[..., Harness]]:
+    """Starts a stack with template parameter overrides; closed at the end of the test."""
+    created: list[TwinStack] = []
+
+    def make(**parameters: str) -> Harness:
+        twin = start_stack(**parameters)
+        created.append(twin)
+        return _harness(twin)
+
+    yield make
+    for twin in created:
         twin.close()

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import time
 from typing import Any
+
 import pytest
 
 from mlops.twin.demo import sample_rows
@@ -27,14 +28,16 @@ pytestmark = [pytest.mark.e2e, pytest.mark.twin, pytest.mark.slow]
 
 
 def live_version(h: Any) -> int:
-    config = h.client("sagemaker").describe_endpoint(
-        EndpointName=h.twin.outputs["EndpointName"])["EndpointConfigName"]
+    config = h.client("sagemaker").describe_endpoint(EndpointName=h.twin.outputs["EndpointName"])[
+        "EndpointConfigName"
+    ]
     return int(config.rsplit("-v", 1)[1].split("-")[0])
 
 
 def package_arn(h: Any, version: int) -> str:
-    return next(p["ModelPackageArn"] for p in h.model_packages()
-                if p["ModelPackageVersion"] == version)
+    return next(
+        p["ModelPackageArn"] for p in h.model_packages() if p["ModelPackageVersion"] == version
+    )
 
 
 def approval(h: Any, version: int) -> dict:
@@ -58,14 +61,19 @@ def audit(h: Any) -> list[dict]:
     items = table.query(
         TableName=h.twin.outputs["LedgerTableName"],
         KeyConditionExpression="pk = :k AND begins_with(sk, :p)",
-        ExpressionAttributeValues={":k": {"S": f"rollback#{h.twin.outputs['EndpointName']}"},
-                                   ":p": {"S": "at#"}})["Items"]
+        ExpressionAttributeValues={
+            ":k": {"S": f"rollback#{h.twin.outputs['EndpointName']}"},
+            ":p": {"S": "at#"},
+        },
+    )["Items"]
     return [{k: next(iter(v.values())) for k, v in item.items()} for item in items]
 
 
 def report(label: str, traffic: TrafficReport, started: float | None, back: float | None):
-    print(f"\n{label}: sent {traffic.sent} requests, {traffic.errors} errors; "
-          f"deployment start -> rollback {(back or 0) - (started or 0):.1f} s")
+    print(
+        f"\n{label}: sent {traffic.sent} requests, {traffic.errors} errors; "
+        f"deployment start -> rollback {(back or 0) - (started or 0):.1f} s"
+    )
 
 
 def test_faulty_canary_under_traffic_is_rolled_back_by_guardrails(story, tmp_path):
@@ -86,8 +94,9 @@ def test_faulty_canary_under_traffic_is_rolled_back_by_guardrails(story, tmp_pat
     assert "went to ALARM while baking" in v2["ApprovalDescription"]
     # Errors came only while the canary took traffic; every request after the rollback worked.
     started = result.when(lambda status, _config: status == "Updating")
-    back, config = next((t, c) for t, status, c in result.timeline
-                        if t > started and status == "InService")
+    back, config = next(
+        (t, c) for t, status, c in result.timeline if t > started and status == "InService"
+    )
     assert "-v1-" in config
     assert result.errors >= 1 and result.first_error >= started
     assert result.last_error <= back + 0.5  # the last in-flight canary answer
@@ -109,9 +118,11 @@ def test_good_canary_passes_every_step_and_the_old_fleet_is_gone(story):
     assert deploy.status == "SUCCEEDED"
     assert live_version(story) == 3
     endpoint = story.client("sagemaker").describe_endpoint(
-        EndpointName=story.twin.outputs["EndpointName"])
+        EndpointName=story.twin.outputs["EndpointName"]
+    )
     routing = endpoint["LastDeploymentConfig"]["BlueGreenUpdatePolicy"][
-        "TrafficRoutingConfiguration"]
+        "TrafficRoutingConfiguration"
+    ]
     assert routing["Type"] == "CANARY" and routing["CanarySize"]["Value"] == 25
     servers = story.twin.cloud.hosting.servers(story.twin.outputs["EndpointName"])
     assert len(servers) == 1, "blue was terminated after the final bake"
@@ -121,8 +132,10 @@ def test_rejecting_the_live_version_rolls_back_to_the_last_known_good(story):
     assert live_version(story) == 3
     before = set(story.watcher.executions)
     story.client("sagemaker").update_model_package(
-        ModelPackageArn=package_arn(story, 3), ModelApprovalStatus="Rejected",
-        ApprovalDescription="customer complaints about v3")
+        ModelPackageArn=package_arn(story, 3),
+        ModelApprovalStatus="Rejected",
+        ApprovalDescription="customer complaints about v3",
+    )
     runs = settle(story, before)
     (rollback,) = [v for v in runs if v.workflow == "RollbackPipeline"]
     assert rollback.status == "SUCCEEDED"
@@ -130,7 +143,10 @@ def test_rejecting_the_live_version_rolls_back_to_the_last_known_good(story):
     assert live_version(story) == 1  # v2 is Rejected, so v1 is the last known-good
     entry = audit(story)[-1]
     assert (entry["trigger"], entry["from_version"], entry["to_version"]) == (
-        "rejected-package", "3", "1")
+        "rejected-package",
+        "3",
+        "1",
+    )
     outcomes = {m["body"]["outcome"] for m in story.notifications()}
     assert "ROLLED_BACK" in outcomes
 
@@ -147,7 +163,8 @@ def test_rollback_with_nothing_older_ends_named_and_keeps_the_model(story):
     assert described["status"] == "FAILED" and described["error"] == "NothingToRollBack"
     assert "keeps serving it" in described["cause"]
     endpoint = story.client("sagemaker").describe_endpoint(
-        EndpointName=story.twin.outputs["EndpointName"])
+        EndpointName=story.twin.outputs["EndpointName"]
+    )
     assert endpoint["EndpointStatus"] == "InService" and live_version(story) == 1
     assert "NOTHING_TO_ROLL_BACK" in {m["body"]["outcome"] for m in story.notifications()}
 
@@ -162,9 +179,14 @@ def test_regression_alarm_after_a_finished_deployment_rolls_back(story, tmp_path
     assert live_version(story) == 4
     before = set(story.watcher.executions)
     traffic = TrafficClient(story.twin, rows(story)).start()
-    story.wait_for(lambda w: any(v.workflow == "RollbackPipeline" and
-                                 story.states_entered(v.arn)[-1:] == ["RolledBack"]
-                                 for arn, v in w.executions.items() if arn not in before), 90)
+    story.wait_for(
+        lambda w: any(
+            v.workflow == "RollbackPipeline" and story.states_entered(v.arn)[-1:] == ["RolledBack"]
+            for arn, v in w.executions.items()
+            if arn not in before
+        ),
+        90,
+    )
     result = traffic.stop()
     assert live_version(story) == 1
     assert approval(story, 4)["ModelApprovalStatus"] == "Rejected"
@@ -183,14 +205,22 @@ def test_operator_rollback_returns_to_the_previous_good_version(story):
     before = set(story.watcher.executions)
     story.client("stepfunctions").start_execution(
         stateMachineArn=story.twin.outputs["RollbackPipelineArn"],
-        input=json.dumps({"operator": {"requested_by": "alice", "reason": "latency report"}}))
-    ends = sorted(story.states_entered(v.arn)[-1] for v in settle(story, before)
-                  if v.workflow == "RollbackPipeline")
+        input=json.dumps({"operator": {"requested_by": "alice", "reason": "latency report"}}),
+    )
+    ends = sorted(
+        story.states_entered(v.arn)[-1]
+        for v in settle(story, before)
+        if v.workflow == "RollbackPipeline"
+    )
     # The operator's run rolls back; rejecting v5 afterwards starts a second run that finds
     # v5 no longer live.
     assert ends == ["NotNeeded", "RolledBack"]
     assert live_version(story) == 1
     entry = audit(story)[-1]
-    assert (entry["trigger"], entry["requested_by"], entry["from_version"],
-            entry["to_version"]) == ("operator", "alice", "5", "1")
+    assert (
+        entry["trigger"],
+        entry["requested_by"],
+        entry["from_version"],
+        entry["to_version"],
+    ) == ("operator", "alice", "5", "1")
     assert "latency report" in entry["why"]

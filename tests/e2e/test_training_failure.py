@@ -20,7 +20,8 @@ def test_crashing_training_script_fails_the_job_and_the_run_with_named_errors(fr
     broken_ml = tmp_path / "ml"
     shutil.copytree(fresh.twin.root / "ml", broken_ml, ignore=shutil.ignore_patterns("data"))
     (broken_ml / "train.py").write_text(
-        "raise RuntimeError('feature store unreachable: simulated crash')\n")
+        "raise RuntimeError('feature store unreachable: simulated crash')\n"
+    )
     fresh.twin.publish_code(broken_ml)
     # when a dataset arrives,
     (run,) = fresh.run_upload("data.csv", fresh.dataset())
@@ -28,7 +29,8 @@ def test_crashing_training_script_fails_the_job_and_the_run_with_named_errors(fr
     jobs = training_jobs(fresh)
     assert len(jobs) == 3 and {j["TrainingJobStatus"] for j in jobs} == {"Failed"}
     reason = fresh.client("sagemaker").describe_training_job(
-        TrainingJobName=jobs[0]["TrainingJobName"])["FailureReason"]
+        TrainingJobName=jobs[0]["TrainingJobName"]
+    )["FailureReason"]
     assert "simulated crash" in reason
     assert run.status == "FAILED" and run.error == "TrainingFailed"
     assert "simulated crash" in run.cause

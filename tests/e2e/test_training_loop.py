@@ -36,20 +36,25 @@ def test_upload_trains_registers_deploys_and_serves_the_new_model(served):
     # One version, approved (AutoApprove in the twin), with lineage back to the upload.
     (package,) = served.model_packages()
     described = served.client("sagemaker").describe_model_package(
-        ModelPackageName=package["ModelPackageArn"])
+        ModelPackageName=package["ModelPackageArn"]
+    )
     assert described["ModelApprovalStatus"] == "Approved"
     lineage = described["CustomerMetadataProperties"]
     assert lineage["dataset_uri"].endswith("/datasets/first.csv")
     assert float(lineage["score"]) >= 0.9
     # The endpoint serves that version, and answers for real.
     endpoint = served.client("sagemaker").describe_endpoint(
-        EndpointName=served.twin.outputs["EndpointName"])
+        EndpointName=served.twin.outputs["EndpointName"]
+    )
     assert endpoint["EndpointStatus"] == "InService"
     assert "-v1-" in endpoint["EndpointConfigName"]
     rows, labels = sample_rows(served.dataset(), 20)
     response = served.client("sagemaker-runtime").invoke_endpoint(
-        EndpointName=served.twin.outputs["EndpointName"], ContentType="text/csv",
-        Accept="application/json", Body=rows.encode())
+        EndpointName=served.twin.outputs["EndpointName"],
+        ContentType="text/csv",
+        Accept="application/json",
+        Body=rows.encode(),
+    )
     predictions = json.loads(response["Body"].read())["predictions"]
     assert len(predictions) == 20
     correct = sum(str(p["label"]) == label for p, label in zip(predictions, labels, strict=True))
@@ -81,15 +86,21 @@ def test_replaying_the_archived_upload_does_not_train_twice(served):
     events = served.client("events")
     bus = served.twin.outputs["EventBusName"]
     archive = events.describe_archive(ArchiveName=served.twin.outputs["EventArchiveName"])
-    rule = next(r for r in events.list_rules(EventBusName=bus)["Rules"]
-                if "TrainingPipelineNewDataset" in r["Name"])
+    rule = next(
+        r
+        for r in events.list_rules(EventBusName=bus)["Rules"]
+        if "TrainingPipelineNewDataset" in r["Name"]
+    )
     jobs_before, packages_before = len(training_jobs(served)), len(served.model_packages())
     before = set(served.watcher.executions)
     now = datetime.now(UTC)
     events.start_replay(
-        ReplayName=f"replay-{int(time.time())}", EventSourceArn=archive["ArchiveArn"],
-        EventStartTime=now - timedelta(hours=1), EventEndTime=now + timedelta(minutes=1),
-        Destination={"Arn": archive["EventSourceArn"], "FilterArns": [rule["Arn"]]})
+        ReplayName=f"replay-{int(time.time())}",
+        EventSourceArn=archive["ArchiveArn"],
+        EventStartTime=now - timedelta(hours=1),
+        EventEndTime=now + timedelta(minutes=1),
+        Destination={"Arn": archive["EventSourceArn"], "FilterArns": [rule["Arn"]]},
+    )
     served.wait_for(lambda w: set(w.executions) - before and not w.running(), 60)
     replayed = [v for arn, v in served.watcher.executions.items() if arn not in before]
     assert replayed and all(v.workflow == "TrainingPipeline" for v in replayed)
@@ -113,8 +124,10 @@ def test_broken_dataset_ends_dataset_invalid_and_trains_nothing(served):
 
 def test_malformed_start_input_fails_with_event_malformed(served):
     sfn = served.client("stepfunctions")
-    arn = sfn.start_execution(stateMachineArn=served.twin.outputs["TrainingPipelineArn"],
-                              input=json.dumps({"detail": {"bucket": "nope"}}))["executionArn"]
+    arn = sfn.start_execution(
+        stateMachineArn=served.twin.outputs["TrainingPipelineArn"],
+        input=json.dumps({"detail": {"bucket": "nope"}}),
+    )["executionArn"]
     served.wait_for(lambda w: not w.running() and arn in w.executions, 60)
     described = sfn.describe_execution(executionArn=arn)
     assert described["status"] == "FAILED"

@@ -23,7 +23,8 @@ def test_s3_eventbridge_notification_hook_exists():
 
     params = list(inspect.signature(notifications._send_event_bridge_message).parameters)
     assert params == ["account_id", "bucket", "event_name", "key"], (
-        "moto.s3.notifications._send_event_bridge_message changed; s3_seams replaces it")
+        "moto.s3.notifications._send_event_bridge_message changed; s3_seams replaces it"
+    )
     assert notifications._detail_type("s3:ObjectCreated:Put") == "Object Created"
 
 
@@ -32,16 +33,21 @@ def test_bucket_permission_check_is_get_permission():
     from moto.s3.models import FakeBucket
 
     assert list(inspect.signature(FakeBucket.get_permission).parameters) == [
-        "self", "action", "resource"], "moto.s3.models.FakeBucket.get_permission changed"
-    assert "incoming_condition_values" in inspect.signature(
-        IAMPolicy.is_action_permitted).parameters
+        "self",
+        "action",
+        "resource",
+    ], "moto.s3.models.FakeBucket.get_permission changed"
+    assert (
+        "incoming_condition_values" in inspect.signature(IAMPolicy.is_action_permitted).parameters
+    )
 
 
 def test_replay_hook_and_attributes():
     from moto.events import models
 
-    assert list(inspect.signature(models.Replay.replay_events).parameters) == [
-        "self", "archive"], "moto.events.models.Replay.replay_events changed"
+    assert list(inspect.signature(models.Replay.replay_events).parameters) == ["self", "archive"], (
+        "moto.events.models.Replay.replay_events changed"
+    )
     source = inspect.getsource(models.Replay.__init__)
     for attribute in ("event_start_time", "event_end_time", "destination", "state", "end_time"):
         assert f"self.{attribute}" in source, f"Replay.{attribute} is gone"
@@ -59,7 +65,8 @@ def test_server_pieces_the_gateway_wraps():
     assert "execute_state_machine" in default_user_config["stepfunctions"]
     assert callable(moto_api_backend.reset)
     assert inspect.signature(moto_server_port).parameters == {}, (
-        "the ASL interpreter must still find the server through MOTO_PORT")
+        "the ASL interpreter must still find the server through MOTO_PORT"
+    )
 
 
 def test_sagemaker_records_the_twin_reads():
@@ -79,16 +86,22 @@ def test_moto_still_lacks_what_hosting_provides(operation):
     from moto.sagemaker.responses import SageMakerResponse
 
     assert not hasattr(SageMakerResponse, "update_endpoint"), (
-        f"moto now implements {operation}; the gateway still routes it to the hosting seam")
+        f"moto now implements {operation}; the gateway still routes it to the hosting seam"
+    )
 
 
 def test_update_model_package_signature_and_package_fields():
     from moto.sagemaker.models import ModelPackage, SageMakerModelBackend
 
     assert list(inspect.signature(SageMakerModelBackend.update_model_package).parameters) == [
-        "self", "model_package_arn", "model_approval_status", "approval_description",
-        "customer_metadata_properties", "customer_metadata_properties_to_remove",
-        "additional_inference_specifications_to_add"], "moto update_model_package changed"
+        "self",
+        "model_package_arn",
+        "model_approval_status",
+        "approval_description",
+        "customer_metadata_properties",
+        "customer_metadata_properties_to_remove",
+        "additional_inference_specifications_to_add",
+    ], "moto update_model_package changed"
     source = inspect.getsource(ModelPackage.__init__)
     for attribute in ("customer_metadata_properties", "approval_description"):
         assert f"self.{attribute}" in source, f"ModelPackage.{attribute} is gone"

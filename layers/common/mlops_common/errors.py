@@ -55,6 +55,4 @@ class NothingToRollBack(MlopsError):
 
 
 #: Every error name a state machine may Catch. Kept next to the classes it lists.
-DOMAIN_ERROR_NAMES = frozenset(
-    cls.__name__ for cls in MlopsError.__subclasses__()
-)
+DOMAIN_ERROR_NAMES = frozenset(cls.__name__ for cls in MlopsError.__subclasses__())

@@ -64,8 +64,14 @@ class DatasetRef(Payload):
 
 
 class Candidate(Payload):
-    name: Annotated[str, Field(pattern=r"^[a-z0-9](-?[a-z0-9]){0,19}$", max_length=20,
-                               description="Slug; job names embed it (63-character limit)")]
+    name: Annotated[
+        str,
+        Field(
+            pattern=r"^[a-z0-9](-?[a-z0-9]){0,19}$",
+            max_length=20,
+            description="Slug; job names embed it (63-character limit)",
+        ),
+    ]
     algorithm: Literal["random_forest", "gradient_boosting", "logistic_regression"]
     hyperparameters: dict[str, str | int | float] = Field(default_factory=dict)
 
@@ -167,7 +173,9 @@ class DeploymentTarget(Payload):
     version: int
     endpoint_name: str
     model: dict[str, Any] = Field(default_factory=dict, description="CreateModel request")
-    endpoint_config: dict[str, Any] = Field(default_factory=dict, description="CreateEndpointConfig")
+    endpoint_config: dict[str, Any] = Field(
+        default_factory=dict, description="CreateEndpointConfig"
+    )
     previous_config: str | None = None
 
 
@@ -185,8 +193,10 @@ class OperatorRequest(Payload):
 
 
 class RollbackPlanInput(Payload):
-    request: Annotated[dict[str, Any], Field(
-        description="The execution input: an EventBridge event or {'operator': {...}}")]
+    request: Annotated[
+        dict[str, Any],
+        Field(description="The execution input: an EventBridge event or {'operator': {...}}"),
+    ]
     execution: Execution
 
 
@@ -216,8 +226,9 @@ class RecordRollbackOutput(Payload):
 class VerifyDeploymentInput(Payload):
     plan: DeploymentTarget
     endpoint: Annotated[dict[str, Any], Field(description="DescribeEndpoint response")]
-    reject_on_rollback: Annotated[bool, Field(
-        description="Reject the target package if guardrails rolled the update back")] = True
+    reject_on_rollback: Annotated[
+        bool, Field(description="Reject the target package if guardrails rolled the update back")
+    ] = True
 
 
 class VerifyDeploymentOutput(Payload):

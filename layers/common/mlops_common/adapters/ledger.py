@@ -33,8 +33,14 @@ class Ledger:
         A key whose last run FAILED may be claimed again: a failed run is retried by replaying
         its event. The same run_id may re-claim (a retried Lambda invocation).
         """
-        item = {"pk": key, "sk": "run", "run_id": run_id, "status": "RUNNING",
-                "started_at": now_iso(), **to_item(attributes)}
+        item = {
+            "pk": key,
+            "sk": "run",
+            "run_id": run_id,
+            "status": "RUNNING",
+            "started_at": now_iso(),
+            **to_item(attributes),
+        }
         try:
             self._table.put_item(
                 Item=item,

@@ -20,7 +20,9 @@ def validate_csv(data: bytes, label: str, min_rows: int) -> tuple[int, int]:
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise DatasetInvalid(f"the file is not UTF-8 text ({exc.reason} at byte {exc.start})")
+        raise DatasetInvalid(
+            f"the file is not UTF-8 text ({exc.reason} at byte {exc.start})"
+        ) from exc
     reader = csv.reader(io.StringIO(text))
     first = next(reader, None)
     if not first:  # e.g. a file holding only a byte-order mark
@@ -46,7 +48,9 @@ def validate_csv(data: bytes, label: str, min_rows: int) -> tuple[int, int]:
     if rows < min_rows:
         raise DatasetInvalid(f"{rows} data rows; the contract needs at least {min_rows}")
     if labels != {"0", "1"}:
-        raise DatasetInvalid(f"label column '{label}' must contain both 0 and 1, got {sorted(labels)}")
+        raise DatasetInvalid(
+            f"label column '{label}' must contain both 0 and 1, got {sorted(labels)}"
+        )
     return rows, len(header) - 1
 
 

@@ -33,73 +33,120 @@ def live_package_version(endpoints: Endpoints, endpoint: dict[str, Any]) -> int 
 
 
 def plan_deployment(
-    event: dict[str, Any], execution: Execution, settings: DeploySettings,
-    registry: ModelRegistry, endpoints: Endpoints,
+    event: dict[str, Any],
+    execution: Execution,
+    settings: DeploySettings,
+    registry: ModelRegistry,
+    endpoints: Endpoints,
 ) -> DeployPlan:
     detail = parse_model_package_change(event).detail
     if detail.ModelPackageGroupName != settings.model_package_group:
         raise EventMalformed(f"package group {detail.ModelPackageGroupName} is not this stack's")
-    base = {"model_package_arn": detail.ModelPackageArn, "version": detail.ModelPackageVersion,
-            "endpoint_name": settings.endpoint_name}
+    base = {
+        "model_package_arn": detail.ModelPackageArn,
+        "version": detail.ModelPackageVersion,
+        "endpoint_name": settings.endpoint_name,
+    }
     package = registry.describe(detail.ModelPackageArn)
     if package is None:
         raise ModelPackageNotFound(f"{detail.ModelPackageArn} does not exist")
     if package["ModelApprovalStatus"] != "Approved":
-        return DeployPlan(action="SKIP", reason="stale event: the package is now "
-                          f"{package['ModelApprovalStatus']}", **base)
+        return DeployPlan(
+            action="SKIP",
+            reason=f"stale event: the package is now {package['ModelApprovalStatus']}",
+            **base,
+        )
     endpoint = endpoints.describe(settings.endpoint_name)
     if endpoint is not None:
         if endpoint["EndpointStatus"] == "Failed":  # serves nothing; only DeleteEndpoint helps
-            raise DeploymentFailed(f"{settings.endpoint_name} is Failed "
-                                   f"({endpoint.get('FailureReason') or 'no reason given'}); "
-                                   "delete it, then replay this event")
+            raise DeploymentFailed(
+                f"{settings.endpoint_name} is Failed "
+                f"({endpoint.get('FailureReason') or 'no reason given'}); "
+                "delete it, then replay this event"
+            )
         if live_package_version(endpoints, endpoint) == detail.ModelPackageVersion:
-            return DeployPlan(action="SKIP", reason=f"version {detail.ModelPackageVersion} is "
-                              f"already live on {settings.endpoint_name}", **base)
+            return DeployPlan(
+                action="SKIP",
+                reason=f"version {detail.ModelPackageVersion} is "
+                f"already live on {settings.endpoint_name}",
+                **base,
+            )
         if endpoint["EndpointStatus"] != "InService":
-            raise DeploymentFailed(f"{settings.endpoint_name} is {endpoint['EndpointStatus']}; "
-                                   "another deployment is in progress, replay this event later")
+            raise DeploymentFailed(
+                f"{settings.endpoint_name} is {endpoint['EndpointStatus']}; "
+                "another deployment is in progress, replay this event later"
+            )
     # Validated before any AWS call: a bad strategy never reaches UpdateEndpoint.
     deployment_config = strategy.deployment_config(
-        settings.deployment_strategy, settings.canary_size_percent,
-        settings.linear_step_percent, settings.bake_seconds, settings.termination_wait_seconds,
+        settings.deployment_strategy,
+        settings.canary_size_percent,
+        settings.linear_step_percent,
+        settings.bake_seconds,
+        settings.termination_wait_seconds,
         settings.max_execution_timeout_seconds,
-        [settings.error_alarm_name, settings.latency_alarm_name])
+        [settings.error_alarm_name, settings.latency_alarm_name],
+    )
     requests = endpoint_requests(package, detail.ModelPackageVersion, execution.name, settings)
     return DeployPlan(
-        action="DEPLOY", reason="approved package", endpoint_exists=endpoint is not None,
+        action="DEPLOY",
+        reason="approved package",
+        endpoint_exists=endpoint is not None,
         previous_config=endpoint["EndpointConfigName"] if endpoint else None,
         deployment_config=deployment_config,
         latency_alarm=strategy.new_fleet_latency_alarm(
-            settings.latency_alarm_name, settings.endpoint_name, settings.variant_name,
-            requests["endpoint_config"]["EndpointConfigName"], settings.latency_threshold_us,
-            settings.alarm_period_seconds, settings.alarm_evaluation_periods),
-        **requests, **base,
+            settings.latency_alarm_name,
+            settings.endpoint_name,
+            settings.variant_name,
+            requests["endpoint_config"]["EndpointConfigName"],
+            settings.latency_threshold_us,
+            settings.alarm_period_seconds,
+            settings.alarm_evaluation_periods,
+        ),
+        **requests,
+        **base,
     )
 
 
-def endpoint_requests(package: dict[str, Any], version: int, execution_name: str,
-                      settings: EndpointSettings) -> dict[str, dict[str, Any]]:
+def endpoint_requests(
+    package: dict[str, Any], version: int, execution_name: str, settings: EndpointSettings
+) -> dict[str, dict[str, Any]]:
     """CreateModel and CreateEndpointConfig requests serving `package` (one variant, the
     stack's variant name, so guardrails can compare old and new configs)."""
     name = resource_name(settings.endpoint_name, version, execution_name)
     container = container_of(package)
-    tags = [{"Key": "mlops:model-package-arn", "Value": package["ModelPackageArn"]},
-            {"Key": "mlops:execution", "Value": execution_name}]
+    tags = [
+        {"Key": "mlops:model-package-arn", "Value": package["ModelPackageArn"]},
+        {"Key": "mlops:execution", "Value": execution_name},
+    ]
     return {
-        "model": {"ModelName": name, "ExecutionRoleArn": settings.sagemaker_role_arn,
-                  "PrimaryContainer": {k: container[k] for k in ("Image", "ModelDataUrl",
-                                                                  "Environment") if k in container},
-                  "Tags": tags},
-        "endpoint_config": {"EndpointConfigName": name, "Tags": tags, "ProductionVariants": [{
-            "VariantName": settings.variant_name, "ModelName": name,
-            "InitialInstanceCount": settings.inference_instance_count,
-            "InstanceType": settings.inference_instance_type, "InitialVariantWeight": 1.0}]},
+        "model": {
+            "ModelName": name,
+            "ExecutionRoleArn": settings.sagemaker_role_arn,
+            "PrimaryContainer": {
+                k: container[k] for k in ("Image", "ModelDataUrl", "Environment") if k in container
+            },
+            "Tags": tags,
+        },
+        "endpoint_config": {
+            "EndpointConfigName": name,
+            "Tags": tags,
+            "ProductionVariants": [
+                {
+                    "VariantName": settings.variant_name,
+                    "ModelName": name,
+                    "InitialInstanceCount": settings.inference_instance_count,
+                    "InstanceType": settings.inference_instance_type,
+                    "InitialVariantWeight": 1.0,
+                }
+            ],
+        },
     }
 
 
 def verify_deployment(
-    plan: DeploymentTarget, endpoint: dict[str, Any], registry: ModelRegistry,
+    plan: DeploymentTarget,
+    endpoint: dict[str, Any],
+    registry: ModelRegistry,
     reject_on_rollback: bool = True,
 ) -> VerifyDeploymentOutput:
     """Success is InService AND the target config: a rolled-back update also ends InService."""
@@ -108,8 +155,9 @@ def verify_deployment(
     target = plan.endpoint_config["EndpointConfigName"]
     reason = endpoint.get("FailureReason") or ""
     if status == "InService" and config == target:
-        return VerifyDeploymentOutput(endpoint_name=plan.endpoint_name,
-                                      endpoint_config_name=config, status=status)
+        return VerifyDeploymentOutput(
+            endpoint_name=plan.endpoint_name, endpoint_config_name=config, status=status
+        )
     if status == "InService":
         why = f"deployment rolled back to {config}: {reason or 'no reason given'}"
         if reject_on_rollback:
@@ -117,6 +165,7 @@ def verify_deployment(
             raise DeploymentRolledBack(f"version {plan.version} rejected; {why}")
         raise DeploymentRolledBack(f"version {plan.version} not deployed; {why}")
     if status == "UpdateRollbackFailed":
-        raise UpdateRollbackFailed(f"{plan.endpoint_name}: update and rollback failed; the "
-                                   f"fleet may be mixed. {reason}")
+        raise UpdateRollbackFailed(
+            f"{plan.endpoint_name}: update and rollback failed; the fleet may be mixed. {reason}"
+        )
     raise DeploymentFailed(f"{plan.endpoint_name} ended {status}: {reason or 'no reason given'}")

@@ -51,8 +51,9 @@ def record_outcome(request: OutcomeInput, ledger: Ledger, notifier: Notifier) ->
     if run is not None:
         recorded = ledger.finish(run.dataset.business_key, run.run_id, request.outcome, message)
     subject = f"[mlops] {request.workflow}: {message['headline']}"
-    message_id = notifier.publish(subject, message, {
-        "workflow": request.workflow, "outcome": request.outcome})
+    message_id = notifier.publish(
+        subject, message, {"workflow": request.workflow, "outcome": request.outcome}
+    )
     return OutcomeOutput(subject=subject, message_id=message_id, recorded=recorded)
 
 

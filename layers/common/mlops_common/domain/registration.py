@@ -8,7 +8,9 @@ CONTENT_TYPES = ["text/csv", "application/json"]
 
 
 def register_model(
-    run: RunContext, selection: Selection, settings: RegisterModelSettings,
+    run: RunContext,
+    selection: Selection,
+    settings: RegisterModelSettings,
     registry: ModelRegistry,
 ) -> RegisterModelOutput:
     best = selection.best
@@ -25,35 +27,48 @@ def register_model(
         "algorithm": best.candidate.algorithm,
         # Metadata values allow letters, digits, spaces and _.:/=+-@ only (no JSON).
         "hyperparameters": " ".join(
-            f"{k}={v}" for k, v in sorted(best.candidate.hyperparameters.items())) or "defaults",
+            f"{k}={v}" for k, v in sorted(best.candidate.hyperparameters.items())
+        )
+        or "defaults",
         "metric": selection.gate.metric,
         "score": f"{selection.gate.score:.6f}",
     }
     if selection.gate.champion_score is not None:  # metadata values must be non-empty
         lineage["champion_score"] = f"{selection.gate.champion_score:.6f}"
-    arn = registry.create({
-        "ModelPackageDescription": f"{best.candidate.name} trained on {run.dataset.uri}"[:1024],
-        "ModelApprovalStatus": status,
-        "InferenceSpecification": {
-            "Containers": [{
-                "Image": settings.inference_image_uri,
-                "ModelDataUrl": best.model_data_url,
-                "Environment": {
-                    "SAGEMAKER_PROGRAM": "inference.py",
-                    "SAGEMAKER_SUBMIT_DIRECTORY": settings.sourcedir_uri,
-                },
-            }],
-            "SupportedContentTypes": CONTENT_TYPES,
-            "SupportedResponseMIMETypes": ["application/json"],
-            "SupportedRealtimeInferenceInstanceTypes": [settings.inference_instance_type],
-        },
-        "ModelMetrics": {"ModelQuality": {"Statistics": {
-            "ContentType": "application/json", "S3Uri": selection.quality_report_uri}}},
-        "CustomerMetadataProperties": lineage,
-        "MetadataProperties": {"GeneratedBy": run.execution_arn[:1024]},
-    })
+    arn = registry.create(
+        {
+            "ModelPackageDescription": f"{best.candidate.name} trained on {run.dataset.uri}"[:1024],
+            "ModelApprovalStatus": status,
+            "InferenceSpecification": {
+                "Containers": [
+                    {
+                        "Image": settings.inference_image_uri,
+                        "ModelDataUrl": best.model_data_url,
+                        "Environment": {
+                            "SAGEMAKER_PROGRAM": "inference.py",
+                            "SAGEMAKER_SUBMIT_DIRECTORY": settings.sourcedir_uri,
+                        },
+                    }
+                ],
+                "SupportedContentTypes": CONTENT_TYPES,
+                "SupportedResponseMIMETypes": ["application/json"],
+                "SupportedRealtimeInferenceInstanceTypes": [settings.inference_instance_type],
+            },
+            "ModelMetrics": {
+                "ModelQuality": {
+                    "Statistics": {
+                        "ContentType": "application/json",
+                        "S3Uri": selection.quality_report_uri,
+                    }
+                }
+            },
+            "CustomerMetadataProperties": lineage,
+            "MetadataProperties": {"GeneratedBy": run.execution_arn[:1024]},
+        }
+    )
     package = registry.describe(arn) or {}
     return RegisterModelOutput(
-        model_package_arn=arn, version=package.get("ModelPackageVersion", 0),
+        model_package_arn=arn,
+        version=package.get("ModelPackageVersion", 0),
         approval_status=status,
     )

@@ -38,23 +38,34 @@ def _trigger(request: dict[str, Any]) -> tuple[str, str, str]:
     source = request.get("source")
     if source == "aws.sagemaker":
         detail = parse_model_package_change(request).detail
-        return ("rejected-package", "model registry",
-                f"version {detail.ModelPackageVersion} was set to {detail.ModelApprovalStatus}")
+        return (
+            "rejected-package",
+            "model registry",
+            f"version {detail.ModelPackageVersion} was set to {detail.ModelApprovalStatus}",
+        )
     if source == "aws.cloudwatch" and request.get("detail-type") == "CloudWatch Alarm State Change":
         detail = request.get("detail") or {}
         state = (detail.get("state") or {}).get("value")
         return "alarm", f"alarm {detail.get('alarmName')}", f"alarm entered {state}"
-    raise EventMalformed("expected a Model Package State Change, a CloudWatch Alarm State "
-                         "Change or {'operator': {'requested_by', 'reason'}}")
+    raise EventMalformed(
+        "expected a Model Package State Change, a CloudWatch Alarm State "
+        "Change or {'operator': {'requested_by', 'reason'}}"
+    )
 
 
 def plan_rollback(
-    request: dict[str, Any], execution: Execution, settings: RollbackSettings,
-    registry: ModelRegistry, endpoints: Endpoints,
+    request: dict[str, Any],
+    execution: Execution,
+    settings: RollbackSettings,
+    registry: ModelRegistry,
+    endpoints: Endpoints,
 ) -> RollbackPlan:
     kind, who, why = _trigger(request)
-    base: dict[str, Any] = {"trigger": kind, "requested_by": who,
-                            "endpoint_name": settings.endpoint_name}
+    base: dict[str, Any] = {
+        "trigger": kind,
+        "requested_by": who,
+        "endpoint_name": settings.endpoint_name,
+    }
 
     def skip(reason: str) -> RollbackPlan:
         return RollbackPlan(action="SKIP", reason=f"{why}; {reason}", **base)
@@ -63,8 +74,10 @@ def plan_rollback(
     if endpoint is None:
         return skip(f"{settings.endpoint_name} does not exist: nothing is live")
     if endpoint["EndpointStatus"] != "InService":
-        return skip(f"{settings.endpoint_name} is {endpoint['EndpointStatus']}: a deployment is "
-                    "in progress and its guardrails decide")
+        return skip(
+            f"{settings.endpoint_name} is {endpoint['EndpointStatus']}: a deployment is "
+            "in progress and its guardrails decide"
+        )
     live = live_package_version(endpoints, endpoint)
     base |= {"from_version": live, "previous_config": endpoint["EndpointConfigName"]}
     if kind == "rejected-package":
@@ -75,25 +88,37 @@ def plan_rollback(
         if (request.get("detail") or {}).get("state", {}).get("value") != "ALARM":
             return skip("only an alarm entering ALARM rolls back")
         if _when(request.get("time")) <= _when(endpoint.get("LastModifiedTime")):
-            return skip("the alarm predates the live configuration (it fired during the "
-                        "deployment, which guardrails already handled)")
+            return skip(
+                "the alarm predates the live configuration (it fired during the "
+                "deployment, which guardrails already handled)"
+            )
     approved = registry.approved_packages()
-    live_arn = next((p["ModelPackageArn"] for p in approved
-                     if p.get("ModelPackageVersion") == live), None)
+    live_arn = next(
+        (p["ModelPackageArn"] for p in approved if p.get("ModelPackageVersion") == live), None
+    )
     base["from_package_arn"] = live_arn
     # Back, never forward: the newest approved version older than the live one.
-    target = next((p for p in approved if live is None
-                   or p.get("ModelPackageVersion", 0) < live), None)
+    target = next(
+        (p for p in approved if live is None or p.get("ModelPackageVersion", 0) < live), None
+    )
     if target is None:
-        return RollbackPlan(action="NOTHING", reason=f"{why}; no approved version older than the "
-                            f"live one ({live}) exists, so the endpoint keeps serving it", **base)
+        return RollbackPlan(
+            action="NOTHING",
+            reason=f"{why}; no approved version older than the "
+            f"live one ({live}) exists, so the endpoint keeps serving it",
+            **base,
+        )
     package = registry.describe(target["ModelPackageArn"])
     assert package is not None
     version = package["ModelPackageVersion"]
     return RollbackPlan(
-        action="ROLLBACK", reason=f"{why}; rolling back from version {live} to {version}",
-        model_package_arn=package["ModelPackageArn"], version=version,
-        **endpoint_requests(package, version, execution.name, settings), **base)
+        action="ROLLBACK",
+        reason=f"{why}; rolling back from version {live} to {version}",
+        model_package_arn=package["ModelPackageArn"],
+        version=version,
+        **endpoint_requests(package, version, execution.name, settings),
+        **base,
+    )
 
 
 def _when(value: Any) -> float:
@@ -107,7 +132,10 @@ def _when(value: Any) -> float:
 
 
 def record_rollback(
-    plan: RollbackPlan, execution: Execution, ledger: Ledger, registry: ModelRegistry,
+    plan: RollbackPlan,
+    execution: Execution,
+    ledger: Ledger,
+    registry: ModelRegistry,
 ) -> RecordRollbackOutput:
     """Audit entry (when, why, who or what, from, to) and the bad version taken out of the
     pool of candidates for the next rollback or replayed approval."""
@@ -115,16 +143,25 @@ def record_rollback(
     if plan.from_package_arn:
         package = registry.describe(plan.from_package_arn)
         if package is not None and package["ModelApprovalStatus"] == "Approved":
-            registry.set_approval(plan.from_package_arn, "Rejected",
-                                  f"rolled back by {execution.name}: {plan.reason}")
+            registry.set_approval(
+                plan.from_package_arn, "Rejected", f"rolled back by {execution.name}: {plan.reason}"
+            )
             rejected = plan.from_package_arn
     key = audit_key(plan.endpoint_name)
-    ledger.append(key, {
-        "when": now_iso(), "why": plan.reason, "trigger": plan.trigger,
-        "requested_by": plan.requested_by, "from_version": plan.from_version,
-        "to_version": plan.version, "from_config": plan.previous_config,
-        "to_config": plan.endpoint_config.get("EndpointConfigName"),
-        "execution_arn": execution.id,
-    })
-    return RecordRollbackOutput(audit_key=key, from_version=plan.from_version,
-                                to_version=plan.version, rejected=rejected)
+    ledger.append(
+        key,
+        {
+            "when": now_iso(),
+            "why": plan.reason,
+            "trigger": plan.trigger,
+            "requested_by": plan.requested_by,
+            "from_version": plan.from_version,
+            "to_version": plan.version,
+            "from_config": plan.previous_config,
+            "to_config": plan.endpoint_config.get("EndpointConfigName"),
+            "execution_arn": execution.id,
+        },
+    )
+    return RecordRollbackOutput(
+        audit_key=key, from_version=plan.from_version, to_version=plan.version, rejected=rejected
+    )

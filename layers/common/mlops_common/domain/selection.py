@@ -9,7 +9,9 @@ from ..settings import SelectCandidateSettings
 
 
 def select_best(
-    run: RunContext, results: list[CandidateResult], settings: SelectCandidateSettings,
+    run: RunContext,
+    results: list[CandidateResult],
+    settings: SelectCandidateSettings,
     store: S3Store,
 ) -> Selection:
     evaluated = [r for r in results if r.status == "EVALUATED"]
@@ -26,18 +28,25 @@ def select_best(
     champion = report.get("champion")
     champion_score = champion["metrics"][settings.primary_metric] if champion else None
     gate = Gate(
-        metric=settings.primary_metric, score=score, floor=settings.minimum_metric,
-        margin=settings.improvement_margin, champion_score=champion_score,
+        metric=settings.primary_metric,
+        score=score,
+        floor=settings.minimum_metric,
+        margin=settings.improvement_margin,
+        champion_score=champion_score,
         to_beat=None if champion_score is None else champion_score + settings.improvement_margin,
     )
     assert best.report_uri is not None
     return Selection(
-        best=best, metrics=report["candidate"]["metrics"],
+        best=best,
+        metrics=report["candidate"]["metrics"],
         champion_metrics=champion["metrics"] if champion else None,
         quality_report_uri=best.report_uri.rsplit("/", 1)[0] + "/model_quality.json",
-        gate=gate, failed=failed,
-        leaderboard=[{"candidate": r.candidate.name, settings.primary_metric: s}
-                     for s, r, _ in sorted(scored, key=lambda i: -i[0])],
+        gate=gate,
+        failed=failed,
+        leaderboard=[
+            {"candidate": r.candidate.name, settings.primary_metric: s}
+            for s, r, _ in sorted(scored, key=lambda i: -i[0])
+        ],
     )
 
 

@@ -13,7 +13,11 @@ from ..models import DeploymentTarget, SmokeTestOutput
 
 
 def smoke_test(
-    plan: DeploymentTarget, rows: int, label: str, registry: ModelRegistry, store: S3Store,
+    plan: DeploymentTarget,
+    rows: int,
+    label: str,
+    registry: ModelRegistry,
+    store: S3Store,
     endpoints: Endpoints,
 ) -> SmokeTestOutput:
     package = registry.describe(plan.model_package_arn)
@@ -31,11 +35,18 @@ def smoke_test(
         predictions = json.loads(raw)["predictions"]
     except Exception as exc:  # any failure to get valid predictions fails the smoke test
         raise SmokeTestFailed(f"{plan.endpoint_name}: {exc}") from exc
-    if (not isinstance(predictions, list) or len(predictions) != rows
-            or any(not isinstance(p, dict) or p.get("label") not in (0, 1) for p in predictions)):
+    if (
+        not isinstance(predictions, list)
+        or len(predictions) != rows
+        or any(not isinstance(p, dict) or p.get("label") not in (0, 1) for p in predictions)
+    ):
         raise SmokeTestFailed(f"{plan.endpoint_name}: sent {rows} rows, got {predictions!r:.300}")
-    return SmokeTestOutput(endpoint_name=plan.endpoint_name, rows=rows,
-                           predictions=predictions, latency_ms=round(latency_ms, 2))
+    return SmokeTestOutput(
+        endpoint_name=plan.endpoint_name,
+        rows=rows,
+        predictions=predictions,
+        latency_ms=round(latency_ms, 2),
+    )
 
 
 def _feature_rows(data: bytes, label: str, rows: int) -> tuple[str, int]:

@@ -26,8 +26,13 @@ def traffic_steps(strategy: str, canary_percent: int, linear_percent: int) -> in
 
 
 def deployment_config(
-    strategy: str, canary_percent: int, linear_percent: int, bake_seconds: int,
-    termination_wait_seconds: int, max_execution_timeout_seconds: int, alarms: list[str],
+    strategy: str,
+    canary_percent: int,
+    linear_percent: int,
+    bake_seconds: int,
+    termination_wait_seconds: int,
+    max_execution_timeout_seconds: int,
+    alarms: list[str],
 ) -> dict[str, Any]:
     problems = []
     if strategy not in STRATEGIES:
@@ -41,8 +46,9 @@ def deployment_config(
     if not 0 <= termination_wait_seconds <= 3600:
         problems.append(f"termination wait {termination_wait_seconds} s must be 0-3600 s")
     if not 600 <= max_execution_timeout_seconds <= 28800:
-        problems.append(f"maximum execution timeout {max_execution_timeout_seconds} s must "
-                        "be 600-28800 s")
+        problems.append(
+            f"maximum execution timeout {max_execution_timeout_seconds} s must be 600-28800 s"
+        )
     if not 1 <= len(alarms) <= 10:
         problems.append(f"{len(alarms)} rollback alarms; guardrails take 1-10")
     if not problems:
@@ -52,7 +58,8 @@ def deployment_config(
             problems.append(
                 f"maximum execution timeout {max_execution_timeout_seconds} s is not longer "
                 f"than the rollout's waits ({steps} x {bake_seconds} s bake + "
-                f"{termination_wait_seconds} s termination wait = {waits} s)")
+                f"{termination_wait_seconds} s termination wait = {waits} s)"
+            )
     if problems:
         raise DeploymentConfigInvalid("; ".join(problems))
     routing: dict[str, Any] = {"Type": strategy, "WaitIntervalInSeconds": bake_seconds}
@@ -71,20 +78,27 @@ def deployment_config(
 
 
 def new_fleet_latency_alarm(
-    name: str, endpoint: str, variant: str, config_name: str, threshold_us: float,
-    period_seconds: int, evaluation_periods: int,
+    name: str,
+    endpoint: str,
+    variant: str,
+    config_name: str,
+    threshold_us: float,
+    period_seconds: int,
+    evaluation_periods: int,
 ) -> dict[str, Any]:
     """PutMetricAlarm request watching only the new fleet: its ModelLatency datapoints carry
     EndpointConfigName=<new config> during the rollout (SageMaker guardrails guide)."""
     return {
         "AlarmName": name,
         "AlarmDescription": f"p90 model latency of {config_name} above {threshold_us:.0f} µs "
-                            "(armed by the DeployPipeline for this rollout)",
+        "(armed by the DeployPipeline for this rollout)",
         "Namespace": "AWS/SageMaker",
         "MetricName": "ModelLatency",
-        "Dimensions": [{"Name": "EndpointName", "Value": endpoint},
-                       {"Name": "VariantName", "Value": variant},
-                       {"Name": "EndpointConfigName", "Value": config_name}],
+        "Dimensions": [
+            {"Name": "EndpointName", "Value": endpoint},
+            {"Name": "VariantName", "Value": variant},
+            {"Name": "EndpointConfigName", "Value": config_name},
+        ],
         "ExtendedStatistic": "p90",
         "Period": period_seconds,
         "EvaluationPeriods": evaluation_periods,

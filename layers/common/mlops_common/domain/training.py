@@ -49,8 +49,13 @@ def start_training_run(
         store.read_bytes(bucket, key, version_id), settings.label_column, settings.min_rows
     )
     dataset = DatasetRef(
-        bucket=bucket, key=key, version_id=version_id or head.get("VersionId"),
-        etag=(etag or head["ETag"]).strip('"'), size=size, rows=rows, features=features,
+        bucket=bucket,
+        key=key,
+        version_id=version_id or head.get("VersionId"),
+        etag=(etag or head["ETag"]).strip('"'),
+        size=size,
+        rows=rows,
+        features=features,
         label=settings.label_column,
     )
     holder = ledger.claim(
@@ -63,8 +68,11 @@ def start_training_run(
             f"handled by run {holder['run_id']} ({holder['status']})",
         )
     run = RunContext(
-        run_id=execution.name, execution_arn=execution.id, dataset=dataset,
-        candidates=settings.candidates, champion=current_champion(registry),
+        run_id=execution.name,
+        execution_arn=execution.id,
+        dataset=dataset,
+        candidates=settings.candidates,
+        champion=current_champion(registry),
     )
     return ValidateDatasetOutput(action="TRAIN", reason="new dataset version", run=run)
 
@@ -102,11 +110,18 @@ def build_candidate_plan(
     eval_name = job_name(settings.job_name_prefix, run.run_id, candidate.name, "eval")
     output_path = f"s3://{settings.artifacts_bucket}/runs/{run.run_id}/models"
     model_data_url = f"{output_path}/{training_name}/output/model.tar.gz"
-    report_prefix = f"s3://{settings.artifacts_bucket}/runs/{run.run_id}/evaluation/{candidate.name}"
-    split_args = {"label": run.dataset.label, "test-size": settings.test_size,
-                  "seed": settings.split_seed}
-    tags = [{"Key": "mlops:run-id", "Value": run.run_id},
-            {"Key": "mlops:candidate", "Value": candidate.name}]
+    report_prefix = (
+        f"s3://{settings.artifacts_bucket}/runs/{run.run_id}/evaluation/{candidate.name}"
+    )
+    split_args = {
+        "label": run.dataset.label,
+        "test-size": settings.test_size,
+        "seed": settings.split_seed,
+    }
+    tags = [
+        {"Key": "mlops:run-id", "Value": run.run_id},
+        {"Key": "mlops:candidate", "Value": candidate.name},
+    ]
     training = {
         "TrainingJobName": training_name,
         "RoleArn": settings.sagemaker_role_arn,
@@ -121,42 +136,70 @@ def build_candidate_plan(
         # Script mode: the SageMaker SDK encodes every hyperparameter as a JSON string.
         "HyperParameters": {
             k.replace("_", "-"): json.dumps(v)
-            for k, v in ({"algorithm": candidate.algorithm} | candidate.hyperparameters
-                         | split_args).items()
-        } | {
+            for k, v in (
+                {"algorithm": candidate.algorithm} | candidate.hyperparameters | split_args
+            ).items()
+        }
+        | {
             "sagemaker_program": json.dumps("train.py"),
             "sagemaker_submit_directory": json.dumps(settings.sourcedir_uri),
         },
-        "InputDataConfig": [{
-            "ChannelName": "train",
-            "DataSource": {"S3DataSource": {
-                "S3DataType": "S3Prefix", "S3Uri": run.dataset.uri,
-                "S3DataDistributionType": "FullyReplicated"}},
-            "ContentType": "text/csv",
-        }],
+        "InputDataConfig": [
+            {
+                "ChannelName": "train",
+                "DataSource": {
+                    "S3DataSource": {
+                        "S3DataType": "S3Prefix",
+                        "S3Uri": run.dataset.uri,
+                        "S3DataDistributionType": "FullyReplicated",
+                    }
+                },
+                "ContentType": "text/csv",
+            }
+        ],
         "OutputDataConfig": {"S3OutputPath": output_path},
-        "ResourceConfig": {"InstanceType": settings.training_instance_type, "InstanceCount": 1,
-                           "VolumeSizeInGB": 10},
+        "ResourceConfig": {
+            "InstanceType": settings.training_instance_type,
+            "InstanceCount": 1,
+            "VolumeSizeInGB": 10,
+        },
         "StoppingCondition": {"MaxRuntimeInSeconds": settings.max_runtime_seconds},
         "Tags": tags,
     }
-    evaluation = _evaluation_request(eval_name, run, settings, model_data_url, report_prefix,
-                                     split_args, tags)
-    return CandidatePlan(candidate=candidate, training=training, evaluation=evaluation,
-                         model_data_url=model_data_url,
-                         report_uri=f"{report_prefix}/evaluation.json")
+    evaluation = _evaluation_request(
+        eval_name, run, settings, model_data_url, report_prefix, split_args, tags
+    )
+    return CandidatePlan(
+        candidate=candidate,
+        training=training,
+        evaluation=evaluation,
+        model_data_url=model_data_url,
+        report_uri=f"{report_prefix}/evaluation.json",
+    )
 
 
 def _evaluation_request(
-    name: str, run: RunContext, settings: PrepareCandidateSettings, model_data_url: str,
-    report_prefix: str, split_args: dict[str, Any], tags: list[dict[str, str]],
+    name: str,
+    run: RunContext,
+    settings: PrepareCandidateSettings,
+    model_data_url: str,
+    report_prefix: str,
+    split_args: dict[str, Any],
+    tags: list[dict[str, str]],
 ) -> dict[str, Any]:
     base = "/opt/ml/processing"
 
     def s3_input(input_name: str, uri: str, local: str) -> dict[str, Any]:
-        return {"InputName": input_name, "S3Input": {
-            "S3Uri": uri, "LocalPath": local, "S3DataType": "S3Prefix",
-            "S3InputMode": "File", "S3DataDistributionType": "FullyReplicated"}}
+        return {
+            "InputName": input_name,
+            "S3Input": {
+                "S3Uri": uri,
+                "LocalPath": local,
+                "S3DataType": "S3Prefix",
+                "S3InputMode": "File",
+                "S3DataDistributionType": "FullyReplicated",
+            },
+        }
 
     inputs = [
         s3_input("code", settings.source_files_uri, f"{base}/input/code"),
@@ -166,9 +209,16 @@ def _evaluation_request(
     if run.champion is not None:  # champion/challenger on the same held-out split
         inputs.append(s3_input("champion", run.champion.model_data_url, f"{base}/model/champion"))
     arguments = [
-        "--data-dir", f"{base}/input/data", "--candidate-dir", f"{base}/model/candidate",
-        "--champion-dir", f"{base}/model/champion", "--output-dir", f"{base}/evaluation",
-        "--primary-metric", settings.primary_metric,
+        "--data-dir",
+        f"{base}/input/data",
+        "--candidate-dir",
+        f"{base}/model/candidate",
+        "--champion-dir",
+        f"{base}/model/champion",
+        "--output-dir",
+        f"{base}/evaluation",
+        "--primary-metric",
+        settings.primary_metric,
     ] + [str(part) for k, v in split_args.items() for part in (f"--{k}", v)]
     return {
         "ProcessingJobName": name,
@@ -179,13 +229,25 @@ def _evaluation_request(
             "ContainerArguments": arguments,
         },
         "ProcessingInputs": inputs,
-        "ProcessingOutputConfig": {"Outputs": [{
-            "OutputName": "evaluation",
-            "S3Output": {"S3Uri": report_prefix, "LocalPath": f"{base}/evaluation",
-                         "S3UploadMode": "EndOfJob"}}]},
-        "ProcessingResources": {"ClusterConfig": {
-            "InstanceCount": 1, "InstanceType": settings.processing_instance_type,
-            "VolumeSizeInGB": 10}},
+        "ProcessingOutputConfig": {
+            "Outputs": [
+                {
+                    "OutputName": "evaluation",
+                    "S3Output": {
+                        "S3Uri": report_prefix,
+                        "LocalPath": f"{base}/evaluation",
+                        "S3UploadMode": "EndOfJob",
+                    },
+                }
+            ]
+        },
+        "ProcessingResources": {
+            "ClusterConfig": {
+                "InstanceCount": 1,
+                "InstanceType": settings.processing_instance_type,
+                "VolumeSizeInGB": 10,
+            }
+        },
         "StoppingCondition": {"MaxRuntimeInSeconds": settings.max_runtime_seconds},
         "Tags": tags,
     }
