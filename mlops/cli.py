@@ -47,6 +47,10 @@ Ctrl-C stops it.""")
 
 
 def _local_demo(args: argparse.Namespace) -> int:
+    if args.scenario == "canary-rollback":
+        from .twin.story import run_canary_rollback
+
+        return run_canary_rollback(timeout=args.timeout)
     from .twin.demo import run_demo
 
     return run_demo(timeout=args.timeout)
@@ -79,6 +83,13 @@ def parser() -> argparse.ArgumentParser:
     )
     demo = local.add_parser("demo", help="run the whole loop once, offline")
     demo.add_argument("--timeout", type=float, default=300.0)
+    demo.add_argument(
+        "--scenario",
+        choices=["loop", "canary-rollback"],
+        default="loop",
+        help="loop: data to a served model; canary-rollback: a faulty v2 "
+        "canary under traffic rolled back by guardrails",
+    )
     demo.set_defaults(func=_local_demo)
     up = local.add_parser("up", help="keep the twin up for any AWS client")
     up.add_argument("--port", type=int, default=4566)
