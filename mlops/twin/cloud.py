@@ -22,7 +22,7 @@ from werkzeug.serving import make_server
 from .alarms import AlarmEvaluator
 from .events_seam import EventDelivery, put_aws_event
 from .gateway import AwsError, Gateway, json_response, lambda_log_header
-from .hosting import Hosting, HostingError
+from .hosting import Hosting, HostingError, keep_shadow_variants
 from .lambda_runtime import InvalidRequestContent, LambdaRuntime
 from .registry_seam import install_registry_seam, uninstall_registry_seam
 from .replay_seam import install_replay_seam, uninstall_replay_seam
@@ -194,6 +194,10 @@ class LocalCloud:
         gateway.targets["SageMaker.StopProcessingJob"] = self._json_op(
             lambda r: self.jobs.stop(r["ProcessingJobName"]) or {}
         )
+        # moto drops ShadowProductionVariants; hosting keeps them on moto's config record.
+        gateway.after["SageMaker.CreateEndpointConfig"] = lambda request, _: keep_shadow_variants(
+            self.account, self.region, request
+        )
         gateway.after["SageMaker.CreateModelPackage"] = self.sagemaker_events.package_changed
         gateway.after["SageMaker.UpdateModelPackage"] = self.sagemaker_events.package_changed
 
@@ -256,6 +260,7 @@ class LocalCloud:
                 environ.get("CONTENT_TYPE") or "application/octet-stream",
                 environ.get("HTTP_ACCEPT"),
                 environ.get("HTTP_X_AMZN_SAGEMAKER_TARGET_VARIANT"),
+                inference_id=environ.get("HTTP_X_AMZN_SAGEMAKER_INFERENCE_ID"),
             )
         except HostingError as exc:
             return _hosting_error(exc)

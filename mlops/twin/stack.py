@@ -35,6 +35,9 @@ def twin_parameters(region: str, **overrides: str) -> dict[str, str]:
         "TerminationWaitSeconds": "20",
         "MaxExecutionTimeoutSeconds": "900",
         "AlarmPeriodSeconds": "30",
+        # Wait states run in real seconds: a short shadow window, and enough requests for it.
+        "ShadowWindowSeconds": "8",
+        "ShadowMinRequests": "20",
     } | overrides
 
 

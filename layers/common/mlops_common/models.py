@@ -185,6 +185,28 @@ class DeployPlan(DeploymentTarget):
     endpoint_exists: bool = False
     deployment_config: dict[str, Any] = Field(default_factory=dict, description="UpdateEndpoint")
     latency_alarm: dict[str, Any] = Field(default_factory=dict, description="PutMetricAlarm")
+    shadow: dict[str, Any] = Field(
+        default_factory=lambda: {"enabled": False},
+        description="Shadow test first: config, window, capture",
+    )
+
+
+class CompareShadowInput(Payload):
+    plan: DeployPlan
+    endpoint: Annotated[dict[str, Any], Field(description="DescribeEndpoint of the shadow test")]
+
+
+class ShadowComparison(Payload):
+    decision: Literal["PROMOTE", "DISCARD"]
+    reason: str
+    requests: Annotated[int, Field(description="Copies the shadow variant answered")]
+    paired: Annotated[int, Field(description="Requests captured for both variants")]
+    agreement: float | None
+    shadow_error_rate: float | None
+    shadow_latency_ms: float | None
+    production_latency_ms: float | None
+    latency_ratio: float | None
+    thresholds: dict[str, float | int]
 
 
 class OperatorRequest(Payload):

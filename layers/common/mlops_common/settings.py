@@ -114,10 +114,21 @@ class DeploySettings(EndpointSettings):
     latency_threshold_us: float = 500_000.0
     alarm_period_seconds: int = 60
     alarm_evaluation_periods: int = 1
+    shadow_mode: bool = False
+    shadow_window_seconds: Annotated[int, Field(ge=0)] = 600
+    artifacts_bucket: str | None = Field(default=None, description="Where shadow tests capture")
+
+
+class ShadowSettings(_Settings):
+    model_package_group: str
+    shadow_min_requests: Annotated[int, Field(ge=1)] = 100
+    shadow_max_error_rate: Annotated[float, Field(ge=0, le=1)] = 0.01
+    shadow_min_agreement: Annotated[float, Field(ge=0, le=1)] = 0.95
+    shadow_max_latency_ratio: Annotated[float, Field(gt=0)] = 1.5
 
 
 class RollbackSettings(EndpointSettings):
-    pass
+    error_alarm_name: Annotated[str, Field(description="The alarm whose ALARM rolls back")]
 
 
 class RecordRollbackSettings(LedgerSettings):

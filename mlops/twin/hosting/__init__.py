@@ -3,10 +3,12 @@
 `Hosting` is the gateway's seam for CreateEndpoint, UpdateEndpoint, DeleteEndpoint,
 DescribeEndpoint, ListEndpoints, UpdateEndpointWeightsAndCapacities and sagemaker-runtime
 InvokeEndpoint. Errors are `HostingError` subclasses carrying the AWS code and message.
+`keep_shadow_variants` is the gateway's hook after moto's CreateEndpointConfig.
 """
 
 from mlops.twin.hosting.endpoints import INVOKED_VARIANT_HEADER, Hosting
 from mlops.twin.hosting.errors import HostingError, ModelError, RuntimeValidationError
+from mlops.twin.hosting.moto_store import keep_shadow_variants
 
 __all__ = [
     "INVOKED_VARIANT_HEADER",
@@ -14,4 +16,5 @@ __all__ = [
     "HostingError",
     "ModelError",
     "RuntimeValidationError",
+    "keep_shadow_variants",
 ]

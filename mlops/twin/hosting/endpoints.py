@@ -5,7 +5,8 @@ every deployment wait (WaitIntervalInSeconds, TerminationWaitInSeconds,
 MaximumExecutionTimeoutInSeconds, the weights rollout), e.g. 0.01 runs guardrails 100x
 faster; server start-up and HTTP timeouts stay real time. Keyword-only extras:
 `rng_seed` makes weighted routing reproducible; `startup_timeout` bounds how long a
-server may take to pass /ping before the fleet counts as failed.
+server may take to pass /ping before the fleet counts as failed. Data capture (capture.py)
+follows the serving fleet's endpoint config and uploads through `s3_client_factory`.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from mlops.twin.hosting.capture import sample_request
+from mlops.twin.hosting.capture_writer import CaptureWriter
 from mlops.twin.hosting.deployment import build_plan
 from mlops.twin.hosting.errors import HostingError, RuntimeValidationError, model_error
 from mlops.twin.hosting.fleet import Fleet, start_fleet
@@ -57,8 +60,10 @@ class Hosting:
         self._lock = threading.RLock()
         self._endpoints: dict[str, Endpoint] = {}
         self._rng = SeededRandom(rng_seed)
+        self._sampling_rng = SeededRandom(rng_seed)  # capture sampling leaves routing as it was
         self._metrics = MetricsBuffer(put_metrics)
-        self._shadows = ShadowRunner(self._metrics)
+        self._capture = CaptureWriter(s3_client_factory)
+        self._shadows = ShadowRunner(self._metrics, self._capture)
         self._generation = 0
         self._deployer = Deployer(
             self._lock, self._emit, self._start_fleet, alarm_state, time_scale
@@ -213,6 +218,7 @@ class Hosting:
         self._notify(snapshot)
         for fleet in fleets:
             fleet.stop()
+        self._capture.flush()  # the endpoint's last captured requests reach S3 now
         # An in-flight create/update stops the fleet it is still starting once it sees the
         # cancel; wait for that so no server outlives DeleteEndpoint.
         worker = endpoint.worker
@@ -227,7 +233,9 @@ class Hosting:
         content_type: str,
         accept: str | None,
         target_variant: str | None = None,
+        inference_id: str | None = None,
     ) -> tuple[int, dict[str, str], bytes]:
+        """sagemaker-runtime InvokeEndpoint; `inference_id` is its InferenceId header."""
         with self._lock:
             endpoint = self._endpoints.get(name)
             if endpoint is None or endpoint.blue is None or endpoint.status == "Failed":
@@ -235,7 +243,15 @@ class Hosting:
                     f"Endpoint {name} of account {self.account} not found."
                 )
             chosen = route(endpoint, self._rng, target_variant)
+        # Sampled once per request: production and shadow records share this eventId.
+        event = sample_request(chosen.capture, name, self._sampling_rng.random, inference_id)
         timed = call_server(chosen.server, body, content_type, accept)
+        if timed.reply.status >= 500 and chosen.server not in self.servers(name):
+            # The request met a fleet retired by a cutover in the meantime. AWS drains such
+            # instances; the twin re-routes the request once to the fleet now serving.
+            with self._lock:
+                chosen = route(endpoint, self._rng, target_variant)
+            timed = call_server(chosen.server, body, content_type, accept)
         reply = timed.reply
         self._metrics.add(
             invocation_datums(
@@ -247,7 +263,11 @@ class Hosting:
                 chosen.green_config,
             )
         )
-        self._shadows.submit(name, chosen.shadows, body, content_type, accept, timed)
+        if event is not None and reply.status < 400:  # failed requests: see capture.py
+            self._capture.record(
+                event, chosen.variant_name, body, content_type, reply.body, reply.content_type
+            )
+        self._shadows.submit(name, chosen.shadows, body, content_type, accept, timed, event)
         if reply.status >= 400:
             raise model_error(reply.status, reply.body, name, self.account, self.region)
         headers = {"Content-Type": reply.content_type, INVOKED_VARIANT_HEADER: chosen.variant_name}
@@ -272,9 +292,10 @@ class Hosting:
         return self.describe_endpoint(name)
 
     def quiesce(self, timeout: float = 30.0) -> None:
-        """Let in-flight shadow copies finish, then publish all pending metrics."""
+        """Let in-flight shadow copies finish, then publish pending metrics and captures."""
         self._shadows.drain(timeout)
         self._metrics.flush()
+        self._capture.flush()
 
     def shutdown(self) -> None:
         with self._lock:
@@ -288,4 +309,5 @@ class Hosting:
             if endpoint.worker is not None:
                 endpoint.worker.join(timeout=30)
         self._shadows.close()
+        self._capture.close()
         self._metrics.close()

@@ -5,17 +5,23 @@ Internals relied on (guard each with a contract test):
 - `.endpoint_configs: dict[str, FakeEndpointConfig]`; `FakeEndpointConfig.production_variants`
   is the request's ProductionVariants list as sent; `.endpoint_config_arn`.
 - `FakeEndpointConfig` does NOT keep ShadowProductionVariants (responses.create_endpoint_config
-  drops it); the gateway must stash the request's list on the object as
-  `shadow_production_variants`, which is read here if present.
+  drops it); the gateway calls `keep_shadow_variants` after moto answered, which stores the
+  request's list as the attribute `shadow_production_variants`. moto's
+  `BaseObject.gen_response_object` turns every attribute into a response key by title-casing
+  its `_`-separated words, so that name is exactly what makes DescribeEndpointConfig return
+  `ShadowProductionVariants`; it is read back here.
+- `FakeEndpointConfig.data_capture_config` is the request's DataCaptureConfig dict ({} if none).
 - `.describe_model(name)` returns `Model` with `.primary_container` / `.containers` dicts
   (Image, ModelDataUrl, Environment) or raises moto's ValidationError.
 """
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
 from typing import Any
 
+from mlops.twin.hosting.capture import DataCaptureSpec
 from mlops.twin.hosting.errors import HostingError
 
 
@@ -52,6 +58,7 @@ class EndpointConfigSpec:
     arn: str
     variants: list[VariantSpec]
     shadow_variants: list[VariantSpec]
+    data_capture: DataCaptureSpec | None = None
 
 
 def config_arn(account: str, region: str, name: str) -> str:
@@ -103,4 +110,19 @@ def load_endpoint_config(account: str, region: str, name: str) -> EndpointConfig
         arn=config.endpoint_config_arn,
         variants=[_variant(backend, v) for v in config.production_variants],
         shadow_variants=[_variant(backend, v) for v in shadows],
+        data_capture=DataCaptureSpec.from_config(getattr(config, "data_capture_config", None)),
     )
+
+
+def keep_shadow_variants(account: str, region: str, request: dict[str, Any]) -> None:
+    """Store a CreateEndpointConfig request's ShadowProductionVariants on moto's record.
+
+    Call after moto answered CreateEndpointConfig with 2xx. A request without shadow
+    variants, or a config moto does not hold, leaves moto untouched.
+    """
+    shadows = request.get("ShadowProductionVariants")
+    if not shadows:
+        return
+    config = _backend(account, region).endpoint_configs.get(request.get("EndpointConfigName"))
+    if config is not None:
+        config.shadow_production_variants = copy.deepcopy(list(shadows))

@@ -7,6 +7,8 @@ import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
+from mlops.twin.hosting.capture import CaptureEvent, DataCaptureSpec
+from mlops.twin.hosting.capture_writer import CaptureWriter
 from mlops.twin.hosting.errors import RuntimeValidationError
 from mlops.twin.hosting.fleet import Fleet
 from mlops.twin.hosting.metrics import MetricsBuffer, invocation_datums
@@ -21,6 +23,7 @@ class Route:
     server: ModelServerProcess
     green_config: str | None  # set when the green fleet serves (adds EndpointConfigName)
     shadows: dict[str, ModelServerProcess]
+    capture: DataCaptureSpec | None  # the serving fleet's config decides what is captured
 
 
 @dataclass(frozen=True)
@@ -56,6 +59,7 @@ def route(endpoint: Endpoint, rng: SeededRandom, target_variant: str | None) -> 
         fleet.servers[variant.name],
         fleet.config.name if fleet is green else None,
         dict(fleet.shadow_servers),
+        fleet.config.data_capture,
     )
 
 
@@ -72,10 +76,15 @@ def call_server(
 
 
 class ShadowRunner:
-    """Sends copies to shadow variants in the background; never returns their answers."""
+    """Sends copies to shadow variants in the background; never returns their answers.
 
-    def __init__(self, metrics: MetricsBuffer) -> None:
+    A copy of a captured request is recorded under the shadow variant's name with the
+    production record's eventId (see capture.py), so the two answers pair up.
+    """
+
+    def __init__(self, metrics: MetricsBuffer, capture: CaptureWriter) -> None:
         self._metrics = metrics
+        self._capture = capture
         self._pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="shadow")
         self._lock = threading.Lock()
         self._futures: set[Future] = set()
@@ -89,10 +98,19 @@ class ShadowRunner:
         content_type: str,
         accept: str | None,
         production: TimedReply,
+        capture: CaptureEvent | None = None,
     ) -> None:
         for variant, server in shadows.items():
             future = self._pool.submit(
-                self._run, endpoint, variant, server, body, content_type, accept, production
+                self._run,
+                endpoint,
+                variant,
+                server,
+                body,
+                content_type,
+                accept,
+                production,
+                capture,
             )
             with self._lock:
                 self._futures.add(future)
@@ -107,9 +125,14 @@ class ShadowRunner:
         content_type: str,
         accept: str | None,
         production: TimedReply,
+        capture: CaptureEvent | None,
     ) -> None:
         timed = call_server(server, body, content_type, accept)
         reply, prod = timed.reply, production.reply
+        if capture is not None and reply.status < 400:
+            self._capture.record(
+                capture, variant, body, content_type, reply.body, reply.content_type
+            )
         self._metrics.add(
             invocation_datums(
                 endpoint, variant, reply.status, reply.model_latency_us, timed.overhead_us

@@ -3,7 +3,8 @@
 Shapes from botocore sagemaker service-2.json: DescribeEndpointOutput,
 ProductionVariantSummary, PendingDeploymentSummary, PendingProductionVariantSummary,
 ProductionVariantStatus (Creating | Updating | Deleting | ActivatingTraffic | Baking),
-EndpointSummary. PendingDeploymentSummary is present only while creating or updating.
+EndpointSummary. PendingDeploymentSummary is present only while creating or updating;
+DataCaptureConfig (DataCaptureConfigSummary) only when the serving config captures data.
 """
 
 from __future__ import annotations
@@ -100,6 +101,8 @@ class Endpoint:
                 out["ShadowProductionVariants"] = [
                     v.summary(self.creation_time) for v in self.blue.config.shadow_variants
                 ]
+            if self.blue.config.data_capture is not None:
+                out["DataCaptureConfig"] = self.blue.config.data_capture.summary()
         if self.failure_reason:
             out["FailureReason"] = self.failure_reason
         if self.last_deployment_config:

@@ -33,6 +33,10 @@ class ModelRegistry:
             "ModelPackageArn"
         ]
 
+    def annotate(self, arn: str, properties: dict[str, str]) -> None:
+        """Adds or updates CustomerMetadataProperties (UpdateModelPackage merges them)."""
+        self._sm.update_model_package(ModelPackageArn=arn, CustomerMetadataProperties=properties)
+
     def set_approval(self, arn: str, status: str, description: str) -> None:
         self._sm.update_model_package(
             ModelPackageArn=arn, ModelApprovalStatus=status, ApprovalDescription=description[:1024]

@@ -24,3 +24,11 @@ class S3Store:
     def read_json(self, uri: str) -> Any:
         bucket, key = split_s3_uri(uri)
         return json.loads(self.read_bytes(bucket, key))
+
+    def list_keys(self, bucket: str, prefix: str) -> list[str]:
+        paginator = self._s3.get_paginator("list_objects_v2")
+        return [
+            obj["Key"]
+            for page in paginator.paginate(Bucket=bucket, Prefix=prefix)
+            for obj in page.get("Contents", [])
+        ]

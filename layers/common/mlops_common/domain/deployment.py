@@ -15,6 +15,7 @@ from ..errors import (
 from ..models import DeploymentTarget, DeployPlan, Execution, VerifyDeploymentOutput
 from ..settings import DeploySettings, EndpointSettings
 from . import strategy
+from .shadow import shadow_test
 from .events import parse_model_package_change
 
 
@@ -42,6 +43,16 @@ def plan_deployment(
     detail = parse_model_package_change(event).detail
     if detail.ModelPackageGroupName != settings.model_package_group:
         raise EventMalformed(f"package group {detail.ModelPackageGroupName} is not this stack's")
+    # Validated before any AWS call: a bad strategy never reaches UpdateEndpoint.
+    deployment_config = strategy.deployment_config(
+        settings.deployment_strategy,
+        settings.canary_size_percent,
+        settings.linear_step_percent,
+        settings.bake_seconds,
+        settings.termination_wait_seconds,
+        settings.max_execution_timeout_seconds,
+        [settings.error_alarm_name, settings.latency_alarm_name],
+    )
     base = {
         "model_package_arn": detail.ModelPackageArn,
         "version": detail.ModelPackageVersion,
@@ -64,6 +75,20 @@ def plan_deployment(
                 f"({endpoint.get('FailureReason') or 'no reason given'}); "
                 "delete it, then replay this event"
             )
+        pending = (endpoint.get("PendingDeploymentSummary") or {}).get("EndpointConfigName")
+        if (
+            pending
+            and live_package_version(endpoints, {"EndpointConfigName": pending})
+            == detail.ModelPackageVersion
+        ):
+            # Every change to a package emits an event (e.g. recording its shadow comparison):
+            # a rollout of this version already running is not a reason to fail.
+            return DeployPlan(
+                action="SKIP",
+                reason=f"version {detail.ModelPackageVersion} is being rolled out to "
+                f"{settings.endpoint_name} by another execution",
+                **base,
+            )
         if live_package_version(endpoints, endpoint) == detail.ModelPackageVersion:
             return DeployPlan(
                 action="SKIP",
@@ -76,18 +101,12 @@ def plan_deployment(
                 f"{settings.endpoint_name} is {endpoint['EndpointStatus']}; "
                 "another deployment is in progress, replay this event later"
             )
-    # Validated before any AWS call: a bad strategy never reaches UpdateEndpoint.
-    deployment_config = strategy.deployment_config(
-        settings.deployment_strategy,
-        settings.canary_size_percent,
-        settings.linear_step_percent,
-        settings.bake_seconds,
-        settings.termination_wait_seconds,
-        settings.max_execution_timeout_seconds,
-        [settings.error_alarm_name, settings.latency_alarm_name],
-    )
     requests = endpoint_requests(package, detail.ModelPackageVersion, execution.name, settings)
+    shadow = {"enabled": False}
+    if settings.shadow_mode and endpoint is not None:  # a first deployment has nothing to shadow
+        shadow = shadow_test(endpoint, requests, settings, endpoints, execution.name)
     return DeployPlan(
+        shadow=shadow,
         action="DEPLOY",
         reason="approved package",
         endpoint_exists=endpoint is not None,

@@ -14,8 +14,12 @@ HEADLINES = {
     ("deploy", "DEPLOYED"): "model deployed and smoke-tested",
     ("deploy", "SKIPPED"): "nothing to deploy",
     ("deploy", "FAILED"): "deployment failed",
+    ("deploy", "SHADOW_DISCARDED"): "candidate rejected by its shadow test; production unchanged",
     ("rollback", "ROLLED_BACK"): "production rolled back to the last known-good model",
-    ("rollback", "NOTHING_TO_ROLL_BACK"): "rollback requested but no other approved model exists",
+    ("rollback", "NOTHING_TO_ROLL_BACK"): "rollback requested but no older approved model exists; "
+    "the endpoint keeps its model",
+    ("rollback", "SKIPPED"): "no rollback needed: production is unaffected or a deployment's "
+    "guardrails decide",
     ("rollback", "FAILED"): "rollback failed",
 }
 
@@ -35,7 +39,15 @@ def summarize(request: OutcomeInput) -> dict[str, Any]:
     run = _run_of(state)
     if run is not None:
         message["dataset"] = run.dataset.model_dump(mode="json")
-    for key in ("selection", "registration", "plan", "verification", "smoke", "rollback"):
+    for key in (
+        "selection",
+        "registration",
+        "plan",
+        "shadow_result",
+        "verification",
+        "smoke",
+        "rollback",
+    ):
         value = state.get(key)
         if isinstance(value, dict):
             message[key] = value.get("Payload", value)

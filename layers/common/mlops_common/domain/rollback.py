@@ -61,6 +61,17 @@ def plan_rollback(
     endpoints: Endpoints,
 ) -> RollbackPlan:
     kind, who, why = _trigger(request)
+    if kind == "rejected-package":
+        group = parse_model_package_change(request).detail.ModelPackageGroupName
+        if group != settings.model_package_group:
+            raise EventMalformed(f"package group {group} is not this stack's")
+    if kind == "alarm" and (request.get("detail") or {}).get("alarmName") != (
+        settings.error_alarm_name
+    ):
+        raise EventMalformed(
+            f"alarm {(request.get('detail') or {}).get('alarmName')} is not this stack's "
+            f"rollback alarm {settings.error_alarm_name}"
+        )
     base: dict[str, Any] = {
         "trigger": kind,
         "requested_by": who,
@@ -73,10 +84,15 @@ def plan_rollback(
     endpoint = endpoints.describe(settings.endpoint_name)
     if endpoint is None:
         return skip(f"{settings.endpoint_name} does not exist: nothing is live")
+    if endpoint["EndpointStatus"] in ("Failed", "UpdateRollbackFailed"):
+        return skip(
+            f"{settings.endpoint_name} is {endpoint['EndpointStatus']}: an operator must repair "
+            "it before a rollback can run"
+        )
     if endpoint["EndpointStatus"] != "InService":
         return skip(
-            f"{settings.endpoint_name} is {endpoint['EndpointStatus']}: a deployment is "
-            "in progress and its guardrails decide"
+            f"{settings.endpoint_name} is {endpoint['EndpointStatus']}: a deployment is in "
+            "progress and its guardrails decide"
         )
     live = live_package_version(endpoints, endpoint)
     base |= {"from_version": live, "previous_config": endpoint["EndpointConfigName"]}
