@@ -40,22 +40,36 @@ REFS = {
     "EventBus": STACK_BUS,
     "TrainingPipeline": f"arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:TrainingPipeline-x",
     "DeployPipeline": f"arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:DeployPipeline-x",
+    "RollbackPipeline": f"arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:RollbackPipeline-x",
+    "EndpointErrorAlarm": f"{STACK}-endpoint-5xx",  # Ref of an AWS::CloudWatch::Alarm: its name
 }
-INGRESS_RULES = {"DataIngressRule", "RegistryIngressRule"}
-WORKFLOW_RULES = {"TrainingPipelineNewDataset", "DeployPipelineModelApproved"}
+INGRESS_RULES = {"DataIngressRule", "RegistryIngressRule", "AlarmIngressRule"}
+WORKFLOW_RULES = {
+    "TrainingPipelineNewDataset",
+    "DeployPipelineModelApproved",
+    "RollbackPipelineLiveModelRejected",
+    "RollbackPipelineRegressionAlarm",
+}
+ROLLBACK_RULES = {"RollbackPipelineLiveModelRejected", "RollbackPipelineRegressionAlarm"}
 
 # Which rules each sample must match. The registry ingress rule forwards every status change of
-# the stack's group (its Description says so: the archive keeps them); only the deploy rule on
-# the stack bus filters on Approved (aws-contracts.md §2.2).
+# the stack's group (its Description says so: the archive keeps them); the deploy and rollback
+# rules on the stack bus filter on Approved and Rejected (aws-contracts.md §2.2). The alarm
+# ingress rule forwards every state change of the endpoint's 5XX alarm; only entering ALARM starts
+# the RollbackPipeline. The new-fleet latency alarm is the guardrails' alone.
 EXPECTED_MATCHES: dict[str, set[str]] = {
     "s3_object_created.json": {"DataIngressRule", "TrainingPipelineNewDataset"},
     "model_package_approved.json": {"RegistryIngressRule", "DeployPipelineModelApproved"},
+    "model_package_rejected.json": {"RegistryIngressRule", "RollbackPipelineLiveModelRejected"},
+    "alarm_state_change.json": {"AlarmIngressRule", "RollbackPipelineRegressionAlarm"},
     "near_miss/s3_object_created_other_bucket.json": set(),
     "near_miss/s3_object_created_other_prefix.json": set(),
     "near_miss/s3_object_deleted.json": set(),
     "near_miss/model_package_other_group.json": set(),
+    "near_miss/model_package_rejected_other_group.json": set(),
     "near_miss/model_package_pending_manual_approval.json": {"RegistryIngressRule"},
-    "near_miss/model_package_rejected.json": {"RegistryIngressRule"},
+    "near_miss/alarm_state_change_ok.json": {"AlarmIngressRule"},
+    "near_miss/alarm_state_change_other_alarm.json": set(),
 }
 
 
@@ -136,6 +150,35 @@ def test_patterns_resolve_to_the_stack_bucket_prefix_and_group(rules: dict) -> N
     }
 
 
+def test_rollback_patterns_resolve_to_the_stack_group_and_its_error_alarm(rules: dict) -> None:
+    assert rules["RollbackPipelineLiveModelRejected"]["EventPattern"] == {
+        "source": ["aws.sagemaker"],
+        "detail-type": ["SageMaker Model Package State Change"],
+        "detail": {
+            "ModelPackageGroupName": ["mlops-dev-models"],
+            "ModelApprovalStatus": ["Rejected"],
+        },
+    }
+    alarm_changes = {"source": ["aws.cloudwatch"], "detail-type": ["CloudWatch Alarm State Change"]}
+    assert rules["AlarmIngressRule"]["EventPattern"] == alarm_changes | {
+        "detail": {"alarmName": ["mlops-dev-endpoint-5xx"]}
+    }
+    assert rules["RollbackPipelineRegressionAlarm"]["EventPattern"] == alarm_changes | {
+        "detail": {"alarmName": ["mlops-dev-endpoint-5xx"], "state": {"value": ["ALARM"]}}
+    }
+
+
+def test_rollback_alarm_rules_name_the_alarm_the_template_creates(cfn: dict[str, Any]) -> None:
+    # The rules reference the EndpointErrorAlarm resource, not a copy of its name.
+    resources = cfn["Resources"]
+    assert resources["EndpointErrorAlarm"]["Properties"]["AlarmName"] == {
+        "Fn::Sub": "${AWS::StackName}-endpoint-5xx"
+    }
+    for rule in ("AlarmIngressRule", "RollbackPipelineRegressionAlarm"):
+        pattern = resources[rule]["Properties"]["EventPattern"]
+        assert pattern["detail"]["alarmName"] == [{"Ref": "EndpointErrorAlarm"}], rule
+
+
 def test_ingress_rules_forward_from_the_default_bus_to_the_stack_bus(rules: dict) -> None:
     for name in INGRESS_RULES:
         assert rules[name]["EventBusName"] == "default", name
@@ -147,6 +190,9 @@ def test_workflow_rules_start_their_state_machine_from_the_stack_bus(rules: dict
     assert rules["TrainingPipelineNewDataset"]["TargetArns"] == [REFS["TrainingPipeline"]]
     assert rules["DeployPipelineModelApproved"]["EventBusName"] == STACK_BUS
     assert rules["DeployPipelineModelApproved"]["TargetArns"] == [REFS["DeployPipeline"]]
+    for name in ROLLBACK_RULES:
+        assert rules[name]["EventBusName"] == STACK_BUS, name
+        assert rules[name]["TargetArns"] == [REFS["RollbackPipeline"]], name
 
 
 @pytest.mark.parametrize("name", sorted(EXPECTED_MATCHES))
@@ -167,7 +213,15 @@ def test_what_a_workflow_rule_accepts_an_ingress_rule_forwards(rules: dict, name
         assert matched & INGRESS_RULES
 
 
-@pytest.mark.parametrize("name", ["s3_object_created.json", "model_package_approved.json"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "s3_object_created.json",
+        "model_package_approved.json",
+        "model_package_rejected.json",
+        "alarm_state_change.json",
+    ],
+)
 def test_replayed_events_still_start_their_workflow(rules: dict, name: str) -> None:
     # Replay goes to the stack bus and adds `replay-name` (aws-contracts.md §3.2); the workflows
     # deduplicate themselves, so a replay must reach them.

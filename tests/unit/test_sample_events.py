@@ -117,15 +117,49 @@ def test_sample_parses_with_the_handlers_input_model(function: str) -> None:
     assert set(sample) <= {field.alias or name for name, field in model.model_fields.items()}
 
 
+def _optional_fields(function: str) -> set[str]:
+    model = getattr(models, _input_model_name(function))
+    return {field.alias or name for name, field in model.model_fields.items()
+            if not field.is_required()}  # fmt: skip
+
+
 @pytest.mark.parametrize("function", FUNCTIONS)
 def test_sample_has_the_shape_its_asl_task_sends(function: str) -> None:
     sample = _load(f"functions/{function}.json")
     payloads = ASL_PAYLOADS[function]
     assert payloads, f"no ASL task invokes {function}"
-    for payload in payloads:
-        assert set(sample) == {key.removesuffix(".$") for key in payload}
-    literal_sets = [{k: v for k, v in p.items() if not k.endswith(".$")} for p in payloads]
+    shapes = [{key.removesuffix(".$") for key in payload} for payload in payloads]
+    assert set(sample) in shapes
+    # Tasks invoking the same function differ at most by literal, optional fields (the
+    # RollbackPipeline's `"reject_on_rollback": false`); every other key is in the sample.
+    optional = _optional_fields(function)
+    for payload, shape in zip(payloads, shapes, strict=True):
+        literals = {k for k in payload if not k.endswith(".$")}
+        assert shape - set(sample) <= literals & optional, payload
+        assert set(sample) - shape <= optional, payload
+    literal_sets = [
+        {k: v for k, v in p.items() if not k.endswith(".$")}
+        for p, shape in zip(payloads, shapes, strict=True)
+        if shape == set(sample)
+    ]
     assert any(all(sample[k] == v for k, v in literals.items()) for literals in literal_sets)
+
+
+@pytest.mark.parametrize("function", FUNCTIONS)
+def test_every_asl_payload_of_a_function_parses_with_its_input_model(function: str) -> None:
+    """Each task's payload, its paths filled from the sample, validates: a literal the model
+    would refuse (a typo, a string for a bool) fails here rather than in the workflow."""
+    model = getattr(models, _input_model_name(function))
+    sample = _load(f"functions/{function}.json")
+    for payload in ASL_PAYLOADS[function]:
+        filled = {
+            key.removesuffix(".$"): sample[key.removesuffix(".$")] if key.endswith(".$") else value
+            for key, value in payload.items()
+        }
+        parsed = model.model_validate(filled)
+        for key, value in payload.items():
+            if not key.endswith(".$") and not isinstance(value, dict | list):
+                assert getattr(parsed, key) == value, (function, key)
 
 
 @pytest.mark.parametrize(

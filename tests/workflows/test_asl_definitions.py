@@ -12,6 +12,7 @@ from typing import Any
 
 import boto3
 import pytest
+from mlops_common.domain.outcome import HEADLINES
 from mlops_common.errors import DOMAIN_ERROR_NAMES
 from moto import mock_aws
 
@@ -38,6 +39,7 @@ STATES_ERRORS = {
     "States.Runtime", "States.TaskFailed", "States.Timeout", "States.QueryEvaluationError",
 }  # fmt: skip
 ENDPOINT_SETTLED = {"InService", "Failed", "UpdateRollbackFailed"}  # aws-contracts.md §1.7
+DESCRIBE_ENDPOINT = "arn:aws:states:::aws-sdk:sagemaker:describeEndpoint"
 
 
 def _state_machines() -> dict[str, dict[str, Any]]:
@@ -110,6 +112,12 @@ def _is_record_outcome(state: dict[str, Any]) -> bool:
 
 def test_every_asl_file_belongs_to_a_state_machine() -> None:
     assert ASL_FILES and set(ASL_FILES) == set(MACHINES)
+    # Each parametrized check below runs on all three workflows.
+    assert {MACHINES[uri]["logical"] for uri in ASL_FILES} == {
+        "TrainingPipeline",
+        "DeployPipeline",
+        "RollbackPipeline",
+    }
 
 
 @pytest.mark.parametrize("uri", ASL_FILES)
@@ -241,8 +249,20 @@ def test_waits_are_short_or_read_a_substituted_interval(uri: str) -> None:
         assert producers and all(SUBSTITUTION.search(str(p)) for p in producers), name
 
 
-def test_endpoint_polling_stops_exactly_on_settled_statuses() -> None:
-    definition = _definition("statemachines/deploy_pipeline.asl.json")
+def _polls_an_endpoint(uri: str) -> bool:
+    return any(s.get("Resource") == DESCRIBE_ENDPOINT for _, s in _all_states(_definition(uri)))
+
+
+def test_both_endpoint_workflows_poll_the_endpoint() -> None:
+    assert [uri for uri in ASL_FILES if _polls_an_endpoint(uri)] == [
+        "statemachines/deploy_pipeline.asl.json",
+        "statemachines/rollback_pipeline.asl.json",
+    ]
+
+
+@pytest.mark.parametrize("uri", [uri for uri in ASL_FILES if _polls_an_endpoint(uri)])
+def test_endpoint_polling_stops_exactly_on_settled_statuses(uri: str) -> None:
+    definition = _definition(uri)
     states = definition["States"]
     waits = [n for n, s in states.items() if s["Type"] == "Wait"]
     loops = [n for n, s in states.items() if s["Type"] == "Choice" and s.get("Default") in waits]
@@ -257,6 +277,61 @@ def test_endpoint_polling_stops_exactly_on_settled_statuses() -> None:
 
     exits = [rule for rule in choice["Choices"] if rule["Next"] not in waits]
     assert set().union(*(statuses(rule) for rule in exits)) == ENDPOINT_SETTLED
+    # The loop is Wait -> DescribeEndpoint -> this Choice, reading what DescribeEndpoint stored
+    [wait] = waits
+    describe = states[states[wait]["Next"]]
+    assert describe["Resource"] == DESCRIBE_ENDPOINT and describe["Next"] == loops[0]
+    variables = {r["Variable"] for rule in exits for r in rule.get("Or", [rule])}
+    assert variables == {f"{describe['ResultPath']}.EndpointStatus"}
+
+
+@pytest.mark.parametrize("uri", ASL_FILES)
+def test_every_task_catches_everything(uri: str) -> None:
+    # An uncaught error would end the execution without its notification.
+    for name, state in _all_states(_definition(uri)):
+        if state["Type"] == "Task":
+            assert state.get("Catch") and state["Catch"][-1]["ErrorEquals"] == ["States.ALL"], name
+
+
+@pytest.mark.parametrize("uri", ASL_FILES)
+def test_fail_states_with_a_literal_error_name_a_domain_error(uri: str) -> None:
+    for name, state in _all_states(_definition(uri)):
+        if state["Type"] == "Fail" and "Error" in state:
+            assert state["Error"] in DOMAIN_ERROR_NAMES, name
+
+
+def _reported_outcomes() -> list[tuple[str, str]]:
+    return sorted(
+        {
+            (state["Parameters"]["Payload"]["workflow"], state["Parameters"]["Payload"]["outcome"])
+            for uri in ASL_FILES
+            for _, state in _all_states(_definition(uri))
+            if _is_record_outcome(state)
+        }
+    )
+
+
+_NO_HEADLINE_YET = {("rollback", "SKIPPED")}
+
+
+@pytest.mark.parametrize(
+    ("workflow", "outcome"),
+    [
+        pytest.param(
+            *pair,
+            marks=pytest.mark.xfail(
+                strict=True,
+                reason="bug: outcome.HEADLINES has no ('rollback', 'SKIPPED'); the operator "
+                "gets the subject '[mlops] rollback: skipped'",
+            ),
+        )
+        if pair in _NO_HEADLINE_YET
+        else pair
+        for pair in _reported_outcomes()
+    ],
+)
+def test_every_reported_outcome_has_a_headline(workflow: str, outcome: str) -> None:
+    assert (workflow, outcome) in HEADLINES
 
 
 # ---------------------------------------------------------------- moto's ASL parser

@@ -1,17 +1,23 @@
 """An offline AWS world (moto) with the stack's buckets, ledger table and model package group.
 
 Domain tests receive `world`, whose builders create the resources and payloads a case needs,
-so each test reads as Given (world.*) / When (domain call) / Then (asserts).
+so each test reads as Given (world.*) / When (domain call) / Then (asserts). `endpoint` answers
+DescribeEndpoint through botocore's Stubber: moto's endpoints are InService at once and cannot be
+Updating or rolled back.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import boto3
 import pytest
+from botocore.stub import Stubber
+from mlops_common.adapters.endpoints import Endpoints
 from mlops_common.adapters.ledger import Ledger
 from mlops_common.adapters.registry import ModelRegistry
 from mlops_common.adapters.s3 import S3Store
@@ -22,6 +28,8 @@ REPO_ROOT = Path(__file__).resolve().parents[3]
 BREAST_CANCER_CSV = REPO_ROOT / "ml" / "data" / "breast_cancer.csv"
 ACCOUNT_ID = "123456789012"
 REGION = "us-east-1"
+ENDPOINT = "mlops-endpoint"
+ENDPOINT_CREATED = datetime(2026, 1, 1, tzinfo=UTC)
 IMAGE = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-scikit-learn:1.2-1-cpu-py3"
 CANDIDATES = [
     {
@@ -207,3 +215,76 @@ def world(aws: Any) -> Iterator[World]:
     sagemaker = aws.client("sagemaker")
     sagemaker.create_model_package_group(ModelPackageGroupName="mlops-models")
     yield World(s3=s3, sagemaker=sagemaker, dynamodb=dynamodb)
+
+
+# ---- DescribeEndpoint through Stubber --------------------------------------------------------
+
+
+def describe_endpoint_response(
+    status: str,
+    config: str,
+    reason: str | None = None,
+    last_modified: datetime = ENDPOINT_CREATED,
+) -> dict[str, Any]:
+    response = {
+        "EndpointName": ENDPOINT,
+        "EndpointConfigName": config,
+        "EndpointArn": f"arn:aws:sagemaker:{REGION}:{ACCOUNT_ID}:endpoint/{ENDPOINT}",
+        "EndpointStatus": status,
+        "CreationTime": ENDPOINT_CREATED,
+        "LastModifiedTime": last_modified,
+    }
+    return response | ({"FailureReason": reason} if reason else {})
+
+
+class StubbedEndpoint:
+    """DescribeEndpoint answers for the Endpoints adapter on a SageMaker client of its own.
+
+    Any call nothing was queued for fails with botocore's UnStubbedResponseError, so a client
+    with an empty queue also proves a code path made no SageMaker call at all.
+    """
+
+    def __init__(self) -> None:
+        self.client = boto3.client("sagemaker")
+        self.stubber = Stubber(self.client)
+        self.stubber.activate()
+
+    def absent(self) -> Endpoints:
+        self.stubber.add_client_error(
+            "describe_endpoint",
+            service_error_code="ValidationException",
+            service_message=f"Could not find endpoint '{ENDPOINT}'.",
+            http_status_code=400,
+            expected_params={"EndpointName": ENDPOINT},
+        )
+        return Endpoints(self.client)
+
+    def present(
+        self,
+        status: str,
+        config: str,
+        reason: str | None = None,
+        last_modified: datetime = ENDPOINT_CREATED,
+    ) -> Endpoints:
+        response = describe_endpoint_response(status, config, reason, last_modified)
+        self.stubber.add_response("describe_endpoint", response, {"EndpointName": ENDPOINT})
+        return Endpoints(self.client)
+
+    def untouched(self) -> Endpoints:
+        """Endpoints over a client that must not be called."""
+        return Endpoints(self.client)
+
+
+@pytest.fixture
+def endpoint(world: World) -> Iterator[StubbedEndpoint]:
+    stub = StubbedEndpoint()
+    yield stub
+    stub.stubber.assert_no_pending_responses()
+    stub.stubber.deactivate()
+
+
+@pytest.fixture
+def endpoint_response() -> Callable[..., dict[str, Any]]:
+    """endpoint_response("InService", config, reason=None, last_modified=...): a DescribeEndpoint
+    response as boto3 returns it (what VerifyDeployment receives, timestamps aside)."""
+    return describe_endpoint_response

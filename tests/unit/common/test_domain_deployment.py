@@ -5,13 +5,9 @@ DescribeEndpoint answers are stubbed (botocore Stubber validates them against th
 """
 
 import re
-from collections.abc import Iterator
-from datetime import UTC, datetime
 from typing import Any
 
-import boto3
 import pytest
-from botocore.stub import Stubber
 from mlops_common.adapters.endpoints import Endpoints
 from mlops_common.domain.deployment import plan_deployment, resource_name, verify_deployment
 from mlops_common.errors import (
@@ -29,54 +25,12 @@ ROLE = "arn:aws:iam::123456789012:role/mlops-sagemaker"
 ENDPOINT = "mlops-endpoint"
 MODEL_DATA = "s3://mlops-artifacts/runs/run-a/models/job/output/model.tar.gz"
 SETTINGS = DeploySettings(
-    endpoint_name=ENDPOINT, model_package_group="mlops-models", sagemaker_role_arn=ROLE,
-    error_alarm_name="mlops-endpoint-5xx", latency_alarm_name="mlops-new-fleet-latency",
+    endpoint_name=ENDPOINT,
+    model_package_group="mlops-models",
+    sagemaker_role_arn=ROLE,
+    error_alarm_name="mlops-endpoint-5xx",
+    latency_alarm_name="mlops-new-fleet-latency",
 )
-
-
-class StubbedEndpoint:
-    """DescribeEndpoint answers for the Endpoints adapter; unanswered calls fail the test."""
-
-    def __init__(self) -> None:
-        self.client = boto3.client("sagemaker")
-        self.stubber = Stubber(self.client)
-        self.stubber.activate()
-
-    def absent(self) -> Endpoints:
-        self.stubber.add_client_error(
-            "describe_endpoint",
-            service_error_code="ValidationException",
-            service_message=f"Could not find endpoint '{ENDPOINT}'.",
-            http_status_code=400,
-            expected_params={"EndpointName": ENDPOINT},
-        )
-        return Endpoints(self.client)
-
-    def present(self, status: str, config: str, reason: str | None = None) -> Endpoints:
-        response = describe_endpoint_response(status, config, reason)
-        self.stubber.add_response("describe_endpoint", response, {"EndpointName": ENDPOINT})
-        return Endpoints(self.client)
-
-
-def describe_endpoint_response(status: str, config: str, reason: str | None = None) -> dict:
-    now = datetime(2026, 1, 1, tzinfo=UTC)
-    response = {
-        "EndpointName": ENDPOINT,
-        "EndpointConfigName": config,
-        "EndpointArn": f"arn:aws:sagemaker:us-east-1:123456789012:endpoint/{ENDPOINT}",
-        "EndpointStatus": status,
-        "CreationTime": now,
-        "LastModifiedTime": now,
-    }
-    return response | ({"FailureReason": reason} if reason else {})
-
-
-@pytest.fixture
-def endpoint(world: Any) -> Iterator[StubbedEndpoint]:
-    stub = StubbedEndpoint()
-    yield stub
-    stub.stubber.assert_no_pending_responses()
-    stub.stubber.deactivate()
 
 
 def plan(
@@ -96,7 +50,7 @@ def approved(world: Any, count: int = 1) -> list[str]:
 # ---- plan_deployment --------------------------------------------------------------------------
 
 
-def test_first_deployment_creates_the_endpoint(world: Any, endpoint: StubbedEndpoint) -> None:
+def test_first_deployment_creates_the_endpoint(world: Any, endpoint: Any) -> None:
     # Given an approved v1 and no endpoint yet
     [arn] = approved(world)
     # When
@@ -126,7 +80,7 @@ def test_first_deployment_creates_the_endpoint(world: Any, endpoint: StubbedEndp
     ]
 
 
-def test_new_version_updates_the_live_endpoint(world: Any, endpoint: StubbedEndpoint) -> None:
+def test_new_version_updates_the_live_endpoint(world: Any, endpoint: Any) -> None:
     # Given v1 is live (its config name carries the version) and v2 was just approved
     v1, v2 = approved(world, 2)
     live = resource_name(ENDPOINT, 1, "deploy-0")
@@ -139,7 +93,7 @@ def test_new_version_updates_the_live_endpoint(world: Any, endpoint: StubbedEndp
     assert result.endpoint_config["EndpointConfigName"] != live
 
 
-def test_version_already_live_is_skipped(world: Any, endpoint: StubbedEndpoint) -> None:
+def test_version_already_live_is_skipped(world: Any, endpoint: Any) -> None:
     [arn] = approved(world)
     live = resource_name(ENDPOINT, 1, "deploy-0")
     result = plan(world, world.package_event(arn, 1), endpoint.present("InService", live))
@@ -149,7 +103,7 @@ def test_version_already_live_is_skipped(world: Any, endpoint: StubbedEndpoint) 
 
 
 def test_stale_approval_event_is_skipped_when_the_package_is_now_rejected(
-    world: Any, endpoint: StubbedEndpoint
+    world: Any, endpoint: Any
 ) -> None:
     # Given the package was approved, then rejected before the event was handled
     [arn] = approved(world)
@@ -159,13 +113,13 @@ def test_stale_approval_event_is_skipped_when_the_package_is_now_rejected(
     assert (result.action, result.reason) == ("SKIP", "stale event: the package is now Rejected")
 
 
-def test_unknown_package_is_model_package_not_found(world: Any, endpoint: StubbedEndpoint) -> None:
+def test_unknown_package_is_model_package_not_found(world: Any, endpoint: Any) -> None:
     arn = "arn:aws:sagemaker:us-east-1:123456789012:model-package/mlops-models/9"
     with pytest.raises(ModelPackageNotFound, match=f"^{arn} does not exist$"):
         plan(world, world.package_event(arn, 9), Endpoints(endpoint.client))
 
 
-def test_event_of_another_group_is_malformed(world: Any, endpoint: StubbedEndpoint) -> None:
+def test_event_of_another_group_is_malformed(world: Any, endpoint: Any) -> None:
     [arn] = approved(world)
     event = world.package_event(arn, 1, group="someone-elses-models")
     with pytest.raises(
@@ -174,15 +128,13 @@ def test_event_of_another_group_is_malformed(world: Any, endpoint: StubbedEndpoi
         plan(world, event, Endpoints(endpoint.client))
 
 
-def test_malformed_event_is_event_malformed(world: Any, endpoint: StubbedEndpoint) -> None:
+def test_malformed_event_is_event_malformed(world: Any, endpoint: Any) -> None:
     with pytest.raises(EventMalformed, match="^not a Model Package State Change: "):
         plan(world, {"source": "aws.sagemaker", "detail": {}}, Endpoints(endpoint.client))
 
 
 @pytest.mark.parametrize("status", ["Creating", "Updating", "SystemUpdating", "RollingBack"])
-def test_endpoint_busy_is_deployment_failed(
-    world: Any, endpoint: StubbedEndpoint, status: str
-) -> None:
+def test_endpoint_busy_is_deployment_failed(world: Any, endpoint: Any, status: str) -> None:
     _, v2 = approved(world, 2)
     endpoints = endpoint.present(status, resource_name(ENDPOINT, 1, "deploy-0"))
     with pytest.raises(DeploymentFailed) as excinfo:
@@ -192,9 +144,7 @@ def test_endpoint_busy_is_deployment_failed(
     )
 
 
-def test_failed_endpoint_is_deployment_failed_with_the_remedy(
-    world: Any, endpoint: StubbedEndpoint
-) -> None:
+def test_failed_endpoint_is_deployment_failed_with_the_remedy(world: Any, endpoint: Any) -> None:
     _, v2 = approved(world, 2)
     endpoints = endpoint.present("Failed", resource_name(ENDPOINT, 1, "deploy-0"))
     with pytest.raises(DeploymentFailed) as excinfo:
@@ -205,7 +155,7 @@ def test_failed_endpoint_is_deployment_failed_with_the_remedy(
 
 
 def test_endpoint_that_failed_on_this_version_is_not_already_live(
-    world: Any, endpoint: StubbedEndpoint
+    world: Any, endpoint: Any
 ) -> None:
     # Given creating the endpoint with v1 failed, and v1's approval event is replayed
     [arn] = approved(world)
@@ -216,7 +166,7 @@ def test_endpoint_that_failed_on_this_version_is_not_already_live(
 
 
 def test_endpoint_config_not_named_by_us_counts_as_another_version(
-    world: Any, endpoint: StubbedEndpoint
+    world: Any, endpoint: Any
 ) -> None:
     [arn] = approved(world)
     result = plan(
@@ -225,7 +175,7 @@ def test_endpoint_config_not_named_by_us_counts_as_another_version(
     assert (result.action, result.previous_config) == ("DEPLOY", "hand-made-config")
 
 
-def test_resource_names_are_unique_per_deployment(world: Any, endpoint: StubbedEndpoint) -> None:
+def test_resource_names_are_unique_per_deployment(world: Any, endpoint: Any) -> None:
     [arn] = approved(world)
     event = world.package_event(arn, 1)
     first = plan(world, event, endpoint.absent(), execution_name="deploy-1")
@@ -259,12 +209,11 @@ def deploy_plan(world: Any) -> DeployPlan:
     )
 
 
-def test_in_service_on_the_target_config_is_success(world: Any) -> None:
+def test_in_service_on_the_target_config_is_success(world: Any, endpoint_response: Any) -> None:
     target_plan = deploy_plan(world)
     target = target_plan.endpoint_config["EndpointConfigName"]
-    result = verify_deployment(
-        target_plan, describe_endpoint_response("InService", target), world.registry()
-    )
+    endpoint = endpoint_response("InService", target)
+    result = verify_deployment(target_plan, endpoint, world.registry())
     assert result.model_dump() == {
         "endpoint_name": ENDPOINT,
         "endpoint_config_name": target,
@@ -272,11 +221,13 @@ def test_in_service_on_the_target_config_is_success(world: Any) -> None:
     }
 
 
-def test_in_service_on_another_config_rejects_the_package_and_is_rolled_back(world: Any) -> None:
+def test_in_service_on_another_config_rejects_the_package_and_is_rolled_back(
+    world: Any, endpoint_response: Any
+) -> None:
     # Given the update's alarms fired and SageMaker rolled back to the previous config
     target_plan = deploy_plan(world)
     previous = resource_name(ENDPOINT, 0, "deploy-0")
-    endpoint = describe_endpoint_response("InService", previous, reason="Alarm 5xx fired")
+    endpoint = endpoint_response("InService", previous, reason="Alarm 5xx fired")
     # When
     with pytest.raises(DeploymentRolledBack) as excinfo:
         verify_deployment(target_plan, endpoint, world.registry())
@@ -288,18 +239,20 @@ def test_in_service_on_another_config_rejects_the_package_and_is_rolled_back(wor
     assert package["ApprovalDescription"] == why
 
 
-def test_failed_endpoint_is_deployment_failed_with_its_reason(world: Any) -> None:
+def test_failed_endpoint_is_deployment_failed_with_its_reason(
+    world: Any, endpoint_response: Any
+) -> None:
     target_plan = deploy_plan(world)
-    endpoint = describe_endpoint_response("Failed", "x", reason="image pull failed")
+    endpoint = endpoint_response("Failed", "x", reason="image pull failed")
     with pytest.raises(DeploymentFailed, match=f"^{ENDPOINT} ended Failed: image pull failed$"):
         verify_deployment(target_plan, endpoint, world.registry())
     package = world.sagemaker.describe_model_package(ModelPackageName=target_plan.model_package_arn)
     assert package["ModelApprovalStatus"] == "Approved"
 
 
-def test_update_rollback_failed_needs_an_operator(world: Any) -> None:
+def test_update_rollback_failed_needs_an_operator(world: Any, endpoint_response: Any) -> None:
     target_plan = deploy_plan(world)
-    endpoint = describe_endpoint_response("UpdateRollbackFailed", "x", reason="capacity")
+    endpoint = endpoint_response("UpdateRollbackFailed", "x", reason="capacity")
     with pytest.raises(UpdateRollbackFailed) as excinfo:
         verify_deployment(target_plan, endpoint, world.registry())
     assert str(excinfo.value) == (

@@ -19,10 +19,14 @@ SETTINGS_OF: dict[str, type[BaseSettings]] = {
     "verify_deployment": settings_module.VerifyDeploymentSettings,
     "smoke_test": settings_module.SmokeTestSettings,
     "record_outcome": settings_module.RecordOutcomeSettings,
+    "plan_rollback": settings_module.RollbackSettings,
+    "record_rollback": settings_module.RecordRollbackSettings,
 }
+# A function missing from the table fails the next test, not the collection of this module.
 REQUIRED = [
     (function, name.upper())
     for function in FUNCTIONS
+    if function in SETTINGS_OF
     for name, field in SETTINGS_OF[function].model_fields.items()
     if field.is_required()
 ]
@@ -30,7 +34,7 @@ REQUIRED = [
 
 def test_every_function_has_a_settings_model_in_this_table() -> None:
     assert sorted(SETTINGS_OF) == FUNCTIONS
-    assert len(FUNCTIONS) == 8
+    assert len(FUNCTIONS) == 10
 
 
 @pytest.mark.parametrize("function", FUNCTIONS)

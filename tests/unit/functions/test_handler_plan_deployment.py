@@ -5,9 +5,17 @@ DeployPipeline does, so botocore checks them against the SageMaker API model.
 """
 
 import json
+from pathlib import Path
 from typing import Any
 
+import boto3
 import pytest
+from botocore.stub import Stubber
+from mlops_common.domain import strategy
+
+from mlops.twin.template import load_template
+
+TEMPLATE = Path(__file__).resolve().parents[3] / "template.yaml"
 
 
 def approved_event(stack: Any, arn: str, version: int) -> dict[str, Any]:
@@ -112,3 +120,81 @@ def test_unknown_package_raises_model_package_not_found_by_class_name(
             lambda_context,
         )
     assert type(excinfo.value).__name__ == "ModelPackageNotFound"
+
+
+# ---- guarded updates ---------------------------------------------------------------------------
+
+
+def test_update_plan_arms_the_latency_alarm_and_guards_update_endpoint(
+    load_handler: Any, stack: Any, sfn_execution: Any, lambda_context: Any, aws: Any
+) -> None:
+    # Given v1 is live and v2 was approved
+    handler = load_handler("plan_deployment")
+    v1 = stack.create_package("Approved")
+    first = handler.lambda_handler(
+        {"event": approved_event(stack, v1, 1), "execution": sfn_execution("deploy-1", "deploy")},
+        lambda_context,
+    )
+    deploy(stack, first)
+    v2 = stack.create_package("Approved")
+    # When
+    plan = handler.lambda_handler(
+        {"event": approved_event(stack, v2, 2), "execution": sfn_execution("deploy-2", "deploy")},
+        lambda_context,
+    )
+    new_config = plan["endpoint_config"]["EndpointConfigName"]
+    # Then ArmLatencyAlarm's PutMetricAlarm points the alarm at the new config
+    cloudwatch = aws.client("cloudwatch")
+    cloudwatch.put_metric_alarm(**plan["latency_alarm"])
+    [alarm] = cloudwatch.describe_alarms(AlarmNames=["mlops-new-fleet-latency"])["MetricAlarms"]
+    assert {"Name": "EndpointConfigName", "Value": new_config} in alarm["Dimensions"]
+    assert (alarm["ExtendedStatistic"], alarm["Threshold"]) == ("p90", 500000.0)
+    # And UpdateEndpoint takes the plan's DeploymentConfig (moto lacks UpdateEndpoint: a Stubber
+    # on a client of our own still runs botocore's validation of the request)
+    assert plan["deployment_config"]["AutoRollbackConfiguration"] == {
+        "Alarms": [{"AlarmName": "mlops-endpoint-5xx"}, {"AlarmName": "mlops-new-fleet-latency"}]
+    }
+    request = {
+        "EndpointName": plan["endpoint_name"],
+        "EndpointConfigName": new_config,
+        "DeploymentConfig": plan["deployment_config"],
+    }
+    sagemaker = boto3.client("sagemaker")
+    with Stubber(sagemaker) as stubber:
+        arn = "arn:aws:sagemaker:us-east-1:123456789012:endpoint/mlops-endpoint"
+        stubber.add_response("update_endpoint", {"EndpointArn": arn}, request)
+        assert sagemaker.update_endpoint(**request)["EndpointArn"] == arn
+
+
+def test_invalid_strategy_cold_starts_and_raises_deployment_config_invalid_by_class_name(
+    load_handler: Any, stack: Any, sfn_execution: Any, lambda_context: Any
+) -> None:
+    # Ranges are the domain's to check, so the workflow can catch the named error.
+    handler = load_handler("plan_deployment", DEPLOYMENT_STRATEGY="LINEAR", LINEAR_STEP_PERCENT="5")
+    arn = stack.create_package("Approved")
+    with pytest.raises(Exception) as excinfo:
+        handler.lambda_handler(
+            {"event": approved_event(stack, arn, 1), "execution": sfn_execution("d-1", "deploy")},
+            lambda_context,
+        )
+    assert type(excinfo.value).__name__ == "DeploymentConfigInvalid"
+    assert str(excinfo.value) == "linear step 5% must be 10-50% of the fleet"
+
+
+def test_template_defaults_are_a_valid_strategy() -> None:
+    # A stack deployed with the default parameters must not fail every deployment.
+    parameters = load_template(TEMPLATE)["Parameters"]
+
+    def default(name: str) -> int:
+        return int(parameters[name]["Default"])
+
+    config = strategy.deployment_config(
+        parameters["DeploymentStrategy"]["Default"],
+        default("CanarySizePercent"),
+        default("LinearStepPercent"),
+        default("BakeSeconds"),
+        default("TerminationWaitSeconds"),
+        default("MaxExecutionTimeoutSeconds"),
+        ["error-alarm", "latency-alarm"],
+    )
+    assert config["BlueGreenUpdatePolicy"]["TrafficRoutingConfiguration"]["Type"] == "CANARY"

@@ -72,3 +72,19 @@ def test_failed_endpoint_raises_by_class_name(
     with pytest.raises(Exception) as excinfo:
         handler.lambda_handler(payload(arn, status, TARGET, "boom"), lambda_context)
     assert type(excinfo.value).__name__ == error
+
+
+def test_rollback_pipeline_payload_reports_a_rolled_back_update_without_rejecting(
+    load_handler: Any, stack: Any, lambda_context: Any
+) -> None:
+    # The RollbackPipeline sends its plan with "reject_on_rollback": false: the known-good
+    # version it was deploying must stay approved.
+    handler = load_handler("verify_deployment")
+    arn = stack.create_package("Approved")
+    request = payload(arn, "InService", PREVIOUS, "alarm") | {"reject_on_rollback": False}
+    with pytest.raises(Exception) as excinfo:
+        handler.lambda_handler(request, lambda_context)
+    assert type(excinfo.value).__name__ == "DeploymentRolledBack"
+    assert str(excinfo.value).startswith("version 2 not deployed; ")
+    package = stack.sagemaker.describe_model_package(ModelPackageName=arn)
+    assert package["ModelApprovalStatus"] == "Approved"
