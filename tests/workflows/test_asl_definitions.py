@@ -225,15 +225,31 @@ def test_fail_states_report_the_error_that_was_caught(uri: str) -> None:
             for catcher in states[notify].get("Catch", []):
                 assert catcher.get("ResultPath") != holder, notify
             for source, kind, catcher in _predecessors(definition, notify):
+                if states[source]["Type"] == "Pass" and kind != "Catch":
+                    # A Pass may name the error itself: it must write Error and Cause there.
+                    assert states[source].get("ResultPath") == holder, source
+                    assert {"Error", "Cause.$"} <= set(states[source]["Parameters"]), source
+                    continue
                 assert kind == "Catch" and catcher is not None, f"{source} -> {notify} by {kind}"
                 assert catcher.get("ResultPath") == holder, f"{source} Catch -> {notify}"
 
 
+def _function_of(uri: str, state: dict[str, Any]) -> dict[str, Any]:
+    """The template's Function resource a Lambda task invokes (via its FunctionArn substitution)."""
+    substitution = SUBSTITUTION.fullmatch(state["Parameters"]["FunctionName"])
+    assert substitution, state["Parameters"]["FunctionName"]
+    target = MACHINES[uri]["DefinitionSubstitutions"][substitution.group(1)]
+    return load_template(ROOT / "template.yaml")["Resources"][target["Fn::GetAtt"][0]]
+
+
 @pytest.mark.parametrize("uri", ASL_FILES)
-def test_waits_are_short_or_read_a_substituted_interval(uri: str) -> None:
-    # A raw `"Seconds": ${X}` would not be JSON, so a configured interval arrives by SecondsPath
-    # from a state that reads the substitution (LoadSettings: States.StringToJson('${X}')).
+def test_waits_are_short_or_read_a_configured_interval(uri: str) -> None:
+    # A raw `"Seconds": ${X}` would not be JSON, so a configured interval arrives by SecondsPath,
+    # either from a state that reads the substitution (LoadSettings: States.StringToJson('${X}'))
+    # or from a Lambda's result, the function's setting of a template parameter (PlanDeployment's
+    # shadow.window_seconds <- SHADOW_WINDOW_SECONDS <- !Ref ShadowWindowSeconds).
     definition = _definition(uri)
+    parameters = load_template(ROOT / "template.yaml")["Parameters"]
     for name, state in _all_states(definition):
         if state["Type"] != "Wait":
             continue
@@ -246,7 +262,33 @@ def test_waits_are_short_or_read_a_substituted_interval(uri: str) -> None:
             for _, s in _all_states(definition)
             if s.get("ResultPath") == holder and "Parameters" in s
         ]
-        assert producers and all(SUBSTITUTION.search(str(p)) for p in producers), name
+        if producers:
+            assert all(SUBSTITUTION.search(str(p)) for p in producers), name
+            continue
+        lambdas = [
+            s
+            for _, s in _lambda_tasks(definition)
+            if s.get("ResultPath") and holder.startswith(f"{s['ResultPath']}.Payload")
+        ]
+        assert len(lambdas) == 1, f"{name}: {state['SecondsPath']} is written by no state"
+        variables = _function_of(uri, lambdas[0])["Properties"]["Environment"]["Variables"]
+        configured = {
+            variable: value["Ref"]
+            for variable, value in variables.items()
+            if variable.endswith(leaf.upper()) and isinstance(value, dict) and "Ref" in value
+        }
+        assert len(configured) == 1, f"{name}: no template parameter sets {leaf}"
+        [parameter] = configured.values()
+        assert parameters[parameter]["Type"] == "Number" and "MaxValue" in parameters[parameter]
+
+
+@pytest.mark.parametrize("uri", ASL_FILES)
+def test_every_wait_reads_its_seconds_from_the_state(uri: str) -> None:
+    # A literal Seconds or a Timestamp cannot follow the stack's configuration.
+    waits = {n: s for n, s in _all_states(_definition(uri)) if s["Type"] == "Wait"}
+    assert bool(waits) == _polls_an_endpoint(uri)  # the training pipeline waits on .sync tasks
+    for name, state in waits.items():
+        assert set(state) - {"Comment"} == {"Type", "SecondsPath", "Next"}, name
 
 
 def _polls_an_endpoint(uri: str) -> bool:
@@ -278,7 +320,8 @@ def test_endpoint_polling_stops_exactly_on_settled_statuses(uri: str) -> None:
     exits = [rule for rule in choice["Choices"] if rule["Next"] not in waits]
     assert set().union(*(statuses(rule) for rule in exits)) == ENDPOINT_SETTLED
     # The loop is Wait -> DescribeEndpoint -> this Choice, reading what DescribeEndpoint stored
-    [wait] = waits
+    # (other waits, such as the shadow test's window, are not part of it)
+    wait = choice["Default"]
     describe = states[states[wait]["Next"]]
     assert describe["Resource"] == DESCRIBE_ENDPOINT and describe["Next"] == loops[0]
     variables = {r["Variable"] for rule in exits for r in rule.get("Or", [rule])}
@@ -311,25 +354,7 @@ def _reported_outcomes() -> list[tuple[str, str]]:
     )
 
 
-_NO_HEADLINE_YET = {("rollback", "SKIPPED")}
-
-
-@pytest.mark.parametrize(
-    ("workflow", "outcome"),
-    [
-        pytest.param(
-            *pair,
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="bug: outcome.HEADLINES has no ('rollback', 'SKIPPED'); the operator "
-                "gets the subject '[mlops] rollback: skipped'",
-            ),
-        )
-        if pair in _NO_HEADLINE_YET
-        else pair
-        for pair in _reported_outcomes()
-    ],
-)
+@pytest.mark.parametrize(("workflow", "outcome"), _reported_outcomes())
 def test_every_reported_outcome_has_a_headline(workflow: str, outcome: str) -> None:
     assert (workflow, outcome) in HEADLINES
 

@@ -59,15 +59,20 @@ def test_update_endpoint_gets_the_plan_s_deployment_config() -> None:
 
 
 def test_latency_alarm_is_armed_before_update_endpoint_on_the_update_path() -> None:
-    # The Choice on endpoint_exists leads to ArmLatencyAlarm, the only way into UpdateEndpoint
+    # The Choice on endpoint_exists leads, through ShadowFirst, to ArmLatencyAlarm: directly
+    # without a shadow test, after PromoteOrDiscard with one. It is the only way into UpdateEndpoint
     [choice] = [n for n, s in DEPLOY.items() if s["Type"] == "Choice" and "Default" in s
                 and s["Default"] == "CreateEndpoint"]  # fmt: skip
     [rule] = DEPLOY[choice]["Choices"]
     assert (rule["Variable"], rule["BooleanEquals"]) == ("$.plan.Payload.endpoint_exists", True)
-    assert rule["Next"] == "ArmLatencyAlarm"
+    assert rule["Next"] == "ShadowFirst"
+    assert _entered_by(DEPLOY, "ShadowFirst") == {choice}
+    assert DEPLOY["ShadowFirst"]["Default"] == "ArmLatencyAlarm"
+    [promote] = DEPLOY["PromoteOrDiscard"]["Choices"]
+    assert (promote["StringEquals"], promote["Next"]) == ("PROMOTE", "ArmLatencyAlarm")
     assert DEPLOY["ArmLatencyAlarm"]["Next"] == "UpdateEndpoint"
     assert _entered_by(DEPLOY, "UpdateEndpoint") == {"ArmLatencyAlarm"}
-    assert _entered_by(DEPLOY, "ArmLatencyAlarm") == {choice}
+    assert _entered_by(DEPLOY, "ArmLatencyAlarm") == {"ShadowFirst", "PromoteOrDiscard"}
     # A new endpoint has no old fleet to protect: CreateEndpoint is not preceded by the alarm
     assert _entered_by(DEPLOY, "CreateEndpoint") == {choice}
     assert "DeploymentConfig.$" not in DEPLOY["CreateEndpoint"]["Parameters"]

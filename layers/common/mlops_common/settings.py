@@ -8,7 +8,7 @@ Domain code receives these objects (or plain values) and never reads os.environ.
 import json
 from typing import Annotated
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from .models import Candidate
@@ -117,6 +117,12 @@ class DeploySettings(EndpointSettings):
     shadow_mode: bool = False
     shadow_window_seconds: Annotated[int, Field(ge=0)] = 600
     artifacts_bucket: str | None = Field(default=None, description="Where shadow tests capture")
+
+    @model_validator(mode="after")
+    def _shadow_needs_a_capture_bucket(self) -> "DeploySettings":
+        if self.shadow_mode and not self.artifacts_bucket:
+            raise ValueError("shadow_mode needs artifacts_bucket for the data capture")
+        return self
 
 
 class ShadowSettings(_Settings):

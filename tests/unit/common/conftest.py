@@ -225,8 +225,10 @@ def describe_endpoint_response(
     config: str,
     reason: str | None = None,
     last_modified: datetime = ENDPOINT_CREATED,
+    pending: str | None = None,
 ) -> dict[str, Any]:
-    response = {
+    """`pending`: the config an update in progress rolls out (PendingDeploymentSummary)."""
+    response: dict[str, Any] = {
         "EndpointName": ENDPOINT,
         "EndpointConfigName": config,
         "EndpointArn": f"arn:aws:sagemaker:{REGION}:{ACCOUNT_ID}:endpoint/{ENDPOINT}",
@@ -234,7 +236,24 @@ def describe_endpoint_response(
         "CreationTime": ENDPOINT_CREATED,
         "LastModifiedTime": last_modified,
     }
+    if pending:
+        response["PendingDeploymentSummary"] = {
+            "EndpointConfigName": pending,
+            "StartTime": last_modified,
+        }
     return response | ({"FailureReason": reason} if reason else {})
+
+
+def describe_endpoint_config_response(
+    config: str, variants: list[dict[str, Any]], shadow: list[dict[str, Any]] | None = None
+) -> dict[str, Any]:
+    response: dict[str, Any] = {
+        "EndpointConfigName": config,
+        "EndpointConfigArn": f"arn:aws:sagemaker:{REGION}:{ACCOUNT_ID}:endpoint-config/{config}",
+        "ProductionVariants": variants,
+        "CreationTime": ENDPOINT_CREATED,
+    }
+    return response | ({"ShadowProductionVariants": shadow} if shadow else {})
 
 
 class StubbedEndpoint:
@@ -265,9 +284,23 @@ class StubbedEndpoint:
         config: str,
         reason: str | None = None,
         last_modified: datetime = ENDPOINT_CREATED,
+        pending: str | None = None,
     ) -> Endpoints:
-        response = describe_endpoint_response(status, config, reason, last_modified)
+        response = describe_endpoint_response(status, config, reason, last_modified, pending)
         self.stubber.add_response("describe_endpoint", response, {"EndpointName": ENDPOINT})
+        return Endpoints(self.client)
+
+    def config(
+        self,
+        config: str,
+        variants: list[dict[str, Any]],
+        shadow: list[dict[str, Any]] | None = None,
+    ) -> Endpoints:
+        """Queues DescribeEndpointConfig of `config` (after any DescribeEndpoint queued)."""
+        response = describe_endpoint_config_response(config, variants, shadow)
+        self.stubber.add_response(
+            "describe_endpoint_config", response, {"EndpointConfigName": config}
+        )
         return Endpoints(self.client)
 
     def untouched(self) -> Endpoints:

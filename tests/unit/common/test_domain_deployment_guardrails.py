@@ -4,7 +4,6 @@ verify_deployment for a rollback that must not reject (the RollbackPipeline's ow
 from typing import Any
 
 import pytest
-from botocore.exceptions import UnStubbedResponseError
 from mlops_common.adapters.endpoints import Endpoints
 from mlops_common.adapters.registry import ModelRegistry
 from mlops_common.domain import strategy
@@ -137,12 +136,6 @@ def test_invalid_strategy_is_deployment_config_invalid_naming_every_problem(worl
     assert str(excinfo.value) == INVALID_MESSAGE
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=UnStubbedResponseError,
-    reason="bug: plan_deployment validates the strategy only after DescribeModelPackage and "
-    "DescribeEndpoint, although strategy.py and the commit promise 'before any AWS call'",
-)
 def test_invalid_strategy_is_rejected_before_any_sagemaker_call(world: Any, endpoint: Any) -> None:
     # Given a SageMaker client with no answer queued: any call fails with UnStubbedResponseError
     registry_on_stub = ModelRegistry(endpoint.client, world.group)

@@ -57,7 +57,17 @@ def outcome(workflow: str, result: str, state: dict[str, Any]) -> OutcomeInput:
         (
             "rollback",
             "NOTHING_TO_ROLL_BACK",
-            "rollback requested but no other approved model exists",
+            "rollback requested but no older approved model exists; the endpoint keeps its model",
+        ),
+        (
+            "rollback",
+            "SKIPPED",
+            "no rollback needed: production is unaffected or a deployment's guardrails decide",
+        ),
+        (
+            "deploy",
+            "SHADOW_DISCARDED",
+            "candidate rejected by its shadow test; production unchanged",
         ),
         ("deploy", "SOMETHING_NEW", "something_new"),
     ],
@@ -95,6 +105,18 @@ def test_summary_of_a_failure_carries_error_name_and_shortened_cause() -> None:
     message = summarize(outcome("training", "FAILED", state))
     assert message["error"] == "DatasetInvalid"
     assert message["cause"] == "x" * 2000
+
+
+def test_summary_of_a_discarded_shadow_test_carries_the_comparison() -> None:
+    # Given the DeployPipeline's state at NotifyShadowDiscarded (CompareShadow's Lambda result)
+    comparison = {"decision": "DISCARD", "reason": "agreement 0.5000 below 0.95", "paired": 4}
+    state = {"plan": {"Payload": {"version": 3}}, "shadow_result": {"Payload": comparison}}
+    # When
+    message = summarize(outcome("deploy", "SHADOW_DISCARDED", state))
+    # Then the operator reads why the candidate lost, unwrapped like every task result
+    assert message["headline"] == "candidate rejected by its shadow test; production unchanged"
+    assert message["shadow_result"] == comparison
+    assert message["plan"] == {"version": 3}
 
 
 # ---- record_outcome ----------------------------------------------------------------------------

@@ -130,7 +130,7 @@ def test_package_carries_the_lineage_of_data_code_run_and_hyperparameters(world:
         "training_job": "mlops-0123456789-rf-train",
         "candidate": "rf",
         "algorithm": "random_forest",
-        "hyperparameters": 'max_depth=6 n_estimators=100',
+        "hyperparameters": "max_depth=6 n_estimators=100",
         "metric": "f1",
         "score": "0.970000",
         "champion_score": "0.950000",

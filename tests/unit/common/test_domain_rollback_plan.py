@@ -18,7 +18,9 @@ from mlops_common.settings import RollbackSettings
 ROLE = "arn:aws:iam::123456789012:role/mlops-sagemaker"
 ENDPOINT = "mlops-endpoint"
 SETTINGS = RollbackSettings(
-    endpoint_name=ENDPOINT, model_package_group="mlops-models", sagemaker_role_arn=ROLE,
+    endpoint_name=ENDPOINT,
+    model_package_group="mlops-models",
+    sagemaker_role_arn=ROLE,
     error_alarm_name="mlops-endpoint-5xx",
 )
 EXECUTION = Execution(
@@ -55,17 +57,6 @@ def alarm_event(time: str, state: str = "ALARM", name: str = "mlops-endpoint-5xx
             "configuration": {"metrics": []},
         },
     }
-
-
-class LiveEndpoint:
-    """An Endpoints fake that answers DescribeEndpoint however often it is asked."""
-
-    def __init__(self, response: dict[str, Any]) -> None:
-        self.response = response
-
-    def describe(self, name: str) -> dict[str, Any]:
-        assert name == ENDPOINT
-        return self.response
 
 
 def plan(world: Any, request: dict, endpoints: Any) -> RollbackPlan:
@@ -208,17 +199,14 @@ def test_package_event_not_rejecting_the_live_version_is_skipped(
     )
 
 
-def test_rejected_event_of_another_group_does_not_roll_back(
-    world: Any, endpoint_response: Any
-) -> None:
+def test_rejected_event_of_another_group_does_not_roll_back(world: Any, endpoint: Any) -> None:
     # Given our v3 is live, and another group's v3 is rejected
     packages(world, "Approved", "Approved", "Approved")
     other = "arn:aws:sagemaker:us-east-1:123456789012:model-package/someone-elses-models/3"
     event = world.package_event(other, 3, status="Rejected", group="someone-elses-models")
-    # When / Then the event is refused as plan_deployment refuses it (a fake endpoint: with the
-    # fix, nothing is asked of it)
+    # When / Then the event is refused as plan_deployment refuses it, before any SageMaker call
     with pytest.raises(EventMalformed, match="^package group someone-elses-models is not"):
-        plan(world, event, LiveEndpoint(endpoint_response("InService", live(3))))
+        plan(world, event, endpoint.untouched())
 
 
 # ---- the regression alarm ---------------------------------------------------------------------
@@ -261,9 +249,7 @@ def test_alarm_leaving_alarm_is_skipped(world: Any, endpoint: Any, state: str) -
 # ---- the endpoint's state decides first -------------------------------------------------------
 
 
-@pytest.mark.parametrize(
-    "status", ["Creating", "Updating", "SystemUpdating", "RollingBack", "UpdateRollbackFailed"]
-)
+@pytest.mark.parametrize("status", ["Creating", "Updating", "SystemUpdating", "RollingBack"])
 def test_endpoint_not_in_service_is_skipped(world: Any, endpoint: Any, status: str) -> None:
     packages(world, "Approved", "Approved")
     result = plan(world, OPERATOR, endpoint.present(status, live(2)))
@@ -271,6 +257,21 @@ def test_endpoint_not_in_service_is_skipped(world: Any, endpoint: Any, status: s
         "action": "SKIP",
         "reason": f"complaints about v3; {ENDPOINT} is {status}: a deployment is in progress "
         "and its guardrails decide",
+        "from_version": None,
+    }
+
+
+@pytest.mark.parametrize("status", ["Failed", "UpdateRollbackFailed"])
+def test_broken_endpoint_is_skipped_naming_the_repair(
+    world: Any, endpoint: Any, status: str
+) -> None:
+    # No deployment is running there: the skip reason must not send the operator to wait for one.
+    packages(world, "Approved", "Approved")
+    result = plan(world, OPERATOR, endpoint.present(status, live(2), reason="instance failure"))
+    assert result.model_dump(include={"action", "reason", "from_version"}) == {
+        "action": "SKIP",
+        "reason": f"complaints about v3; {ENDPOINT} is {status}: an operator must repair it "
+        "before a rollback can run",
         "from_version": None,
     }
 

@@ -21,6 +21,7 @@ SETTINGS_OF: dict[str, type[BaseSettings]] = {
     "record_outcome": settings_module.RecordOutcomeSettings,
     "plan_rollback": settings_module.RollbackSettings,
     "record_rollback": settings_module.RecordRollbackSettings,
+    "compare_shadow": settings_module.ShadowSettings,
 }
 # A function missing from the table fails the next test, not the collection of this module.
 REQUIRED = [
@@ -34,7 +35,7 @@ REQUIRED = [
 
 def test_every_function_has_a_settings_model_in_this_table() -> None:
     assert sorted(SETTINGS_OF) == FUNCTIONS
-    assert len(FUNCTIONS) == 10
+    assert len(FUNCTIONS) == 11
 
 
 @pytest.mark.parametrize("function", FUNCTIONS)

@@ -70,7 +70,10 @@ def test_first_approval_plans_a_new_endpoint_with_valid_requests(
     assert json.loads(json.dumps(output)) == output
     assert (output["action"], output["endpoint_exists"]) == ("DEPLOY", False)
     assert output["endpoint_name"] == "mlops-endpoint"
-    asl_reads(output, "deploy_pipeline", "$.plan.Payload.")
+    # A first deployment has no live model to shadow (the template's ShadowMode is off anyway)
+    assert output["shadow"] == {"enabled": False}
+    untaken = ("shadow.endpoint_config.", "shadow.window_seconds")
+    assert "shadow.enabled" in asl_reads(output, "deploy_pipeline", "$.plan.Payload.", untaken)
     deploy(stack, output)
     endpoint = stack.sagemaker.describe_endpoint(EndpointName="mlops-endpoint")
     assert endpoint["EndpointConfigName"] == output["endpoint_config"]["EndpointConfigName"]
@@ -164,6 +167,40 @@ def test_update_plan_arms_the_latency_alarm_and_guards_update_endpoint(
         arn = "arn:aws:sagemaker:us-east-1:123456789012:endpoint/mlops-endpoint"
         stubber.add_response("update_endpoint", {"EndpointArn": arn}, request)
         assert sagemaker.update_endpoint(**request)["EndpointArn"] == arn
+
+
+def test_shadow_mode_plans_a_shadow_test_the_deploy_pipeline_can_run(
+    load_handler: Any, stack: Any, sfn_execution: Any, lambda_context: Any, asl_reads: Any
+) -> None:
+    # Given v1 is live and v2 was approved, the stack in shadow mode (ShadowMode=true)
+    handler = load_handler("plan_deployment", SHADOW_MODE="true")
+    v1 = stack.create_package("Approved")
+    first = handler.lambda_handler(
+        {"event": approved_event(stack, v1, 1), "execution": sfn_execution("deploy-1", "deploy")},
+        lambda_context,
+    )
+    deploy(stack, first)
+    v2 = stack.create_package("Approved")
+    # When
+    plan = handler.lambda_handler(
+        {"event": approved_event(stack, v2, 2), "execution": sfn_execution("deploy-2", "deploy")},
+        lambda_context,
+    )
+    # Then every path the DeployPipeline reads from the plan exists, the shadow test's included
+    assert json.loads(json.dumps(plan)) == plan
+    assert first["shadow"] == {"enabled": False}  # the first deployment had nothing to shadow
+    asl_reads(plan, "deploy_pipeline", "$.plan.Payload.")
+    shadow = plan["shadow"]
+    assert (shadow["enabled"], shadow["window_seconds"]) == (True, 900)  # SHADOW_WINDOW_SECONDS
+    assert shadow["capture_uri"] == "s3://mlops-artifacts/shadow-tests/deploy-2"
+    # And CreateShadowConfig's request is one SageMaker takes, serving the live model as it is
+    stack.sagemaker.create_model(**plan["model"])
+    stack.sagemaker.create_endpoint_config(**shadow["endpoint_config"])
+    live = first["endpoint_config"]["ProductionVariants"]
+    assert shadow["endpoint_config"]["ProductionVariants"] == live
+    assert [v["ModelName"] for v in shadow["endpoint_config"]["ShadowProductionVariants"]] == [
+        plan["model"]["ModelName"]
+    ]
 
 
 def test_invalid_strategy_cold_starts_and_raises_deployment_config_invalid_by_class_name(

@@ -15,8 +15,8 @@ from ..errors import (
 from ..models import DeploymentTarget, DeployPlan, Execution, VerifyDeploymentOutput
 from ..settings import DeploySettings, EndpointSettings
 from . import strategy
-from .shadow import shadow_test
 from .events import parse_model_package_change
+from .shadow import shadow_test
 
 
 def resource_name(endpoint: str, version: int, execution_name: str) -> str:
@@ -25,12 +25,23 @@ def resource_name(endpoint: str, version: int, execution_name: str) -> str:
     return f"{endpoint[:44]}-v{version}-{digest}"
 
 
-def live_package_version(endpoints: Endpoints, endpoint: dict[str, Any]) -> int | None:
-    """The package version an endpoint serves, read from the name of its config."""
-    config = endpoint.get("EndpointConfigName", "")
-    head, _, tail = config.rpartition("-v")
+SHADOW_SUFFIX = "-shadow"
+
+
+def version_in_name(config_name: str) -> int | None:
+    """The package version a config or model name carries (`<endpoint>-v<N>-<hash>...`)."""
+    head, _, tail = config_name.rpartition("-v")
     version = tail.split("-", 1)[0]
     return int(version) if head and version.isdigit() else None
+
+
+def live_package_version(endpoints: Endpoints, endpoint: dict[str, Any]) -> int | None:
+    """The package version an endpoint's production variant serves. A shadow-test config is
+    named after its candidate, so the live version is read from its production model."""
+    config = endpoint.get("EndpointConfigName", "")
+    if config.endswith(SHADOW_SUFFIX):
+        config = endpoints.describe_config(config)["ProductionVariants"][0]["ModelName"]
+    return version_in_name(config)
 
 
 def plan_deployment(
@@ -76,11 +87,17 @@ def plan_deployment(
                 "delete it, then replay this event"
             )
         pending = (endpoint.get("PendingDeploymentSummary") or {}).get("EndpointConfigName")
-        if (
-            pending
-            and live_package_version(endpoints, {"EndpointConfigName": pending})
-            == detail.ModelPackageVersion
+        current = endpoint.get("EndpointConfigName", "")
+        if current.endswith(SHADOW_SUFFIX) and version_in_name(current) == (
+            detail.ModelPackageVersion
         ):
+            return DeployPlan(
+                action="SKIP",
+                reason=f"version {detail.ModelPackageVersion} is in a shadow test on "
+                f"{settings.endpoint_name}",
+                **base,
+            )
+        if pending and version_in_name(pending) == detail.ModelPackageVersion:
             # Every change to a package emits an event (e.g. recording its shadow comparison):
             # a rollout of this version already running is not a reason to fail.
             return DeployPlan(

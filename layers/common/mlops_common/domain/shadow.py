@@ -48,7 +48,9 @@ def shadow_test(
         "window_seconds": settings.shadow_window_seconds,
         "capture_uri": capture_uri,
         "endpoint_config": {
-            "EndpointConfigName": requests["endpoint_config"]["EndpointConfigName"] + "-shadow",
+            # Named after the candidate, at most 63 characters (deployment.SHADOW_SUFFIX).
+            "EndpointConfigName": requests["endpoint_config"]["EndpointConfigName"][:56]
+            + "-shadow",
             "ProductionVariants": [{k: live[k] for k in keep if k in live}],
             "ShadowProductionVariants": [
                 {**{k: candidate[k] for k in keep if k in candidate}, "VariantName": SHADOW_VARIANT}
@@ -81,7 +83,10 @@ def compare_shadow(
     answers = _captured_answers(store, shadow["capture_uri"], plan.endpoint_name)
     production, candidate = answers.get(live_variant, {}), answers.get(SHADOW_VARIANT, {})
     paired = [event for event in candidate if event in production]
-    agreeing = sum(_labels(candidate[e]) == _labels(production[e]) for e in paired)
+    agreeing = sum(
+        (labels := _labels(candidate[e])) is not None and labels == _labels(production[e])
+        for e in paired
+    )
     start = _when(endpoint.get("LastModifiedTime")) - timedelta(seconds=5)
     end = datetime.now(UTC) + timedelta(seconds=5)
     requests = metrics.statistic(SHADOW_VARIANT, "Invocations", "Sum", start, end) or 0.0
@@ -163,6 +168,8 @@ def _labels(output: dict[str, Any]) -> list[Any] | None:
         data = output["data"]
         if output.get("encoding") == "BASE64":
             data = base64.b64decode(data).decode()
+        if output.get("observedContentType", "").startswith("text/csv"):
+            return [int(float(line)) for line in data.splitlines() if line.strip()]
         return [p["label"] for p in json.loads(data)["predictions"]]
     except (KeyError, TypeError, ValueError):
         return None
