@@ -8,7 +8,6 @@ current state first, so a late, replayed or duplicate trigger never rolls back t
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from pydantic import ValidationError
@@ -19,6 +18,7 @@ from ..adapters.registry import ModelRegistry
 from ..errors import EventMalformed
 from ..models import Execution, OperatorRequest, RecordRollbackOutput, RollbackPlan
 from ..settings import RollbackSettings
+from ..timestamps import parse_timestamp
 from .deployment import endpoint_requests, live_package_version
 from .events import parse_model_package_change
 
@@ -103,7 +103,9 @@ def plan_rollback(
     if kind == "alarm":
         if (request.get("detail") or {}).get("state", {}).get("value") != "ALARM":
             return skip("only an alarm entering ALARM rolls back")
-        if _when(request.get("time")) <= _when(endpoint.get("LastModifiedTime")):
+        fired = parse_timestamp(request.get("time"))
+        deployed = parse_timestamp(endpoint.get("LastModifiedTime"))
+        if fired is None or (deployed is not None and fired <= deployed):
             return skip(
                 "the alarm predates the live configuration (it fired during the "
                 "deployment, which guardrails already handled)"
@@ -135,16 +137,6 @@ def plan_rollback(
         **endpoint_requests(package, version, execution.name, settings),
         **base,
     )
-
-
-def _when(value: Any) -> float:
-    if isinstance(value, datetime):
-        return value.timestamp()
-    if isinstance(value, int | float):
-        return float(value)
-    if isinstance(value, str) and value:
-        return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
-    return 0.0
 
 
 def record_rollback(

@@ -20,6 +20,7 @@ from ..adapters.registry import ModelRegistry
 from ..adapters.s3 import S3Store
 from ..models import DeployPlan, ShadowComparison
 from ..settings import DeploySettings, ShadowSettings
+from ..timestamps import parse_timestamp
 
 SHADOW_VARIANT = "Shadow"
 
@@ -87,7 +88,9 @@ def compare_shadow(
         (labels := _labels(candidate[e])) is not None and labels == _labels(production[e])
         for e in paired
     )
-    start = _when(endpoint.get("LastModifiedTime")) - timedelta(seconds=5)
+    # The shadow test began when the endpoint last changed (its update to the shadow config).
+    began = parse_timestamp(endpoint.get("LastModifiedTime"))
+    start = (began or datetime.now(UTC) - timedelta(hours=1)) - timedelta(seconds=5)
     end = datetime.now(UTC) + timedelta(seconds=5)
     requests = metrics.statistic(SHADOW_VARIANT, "Invocations", "Sum", start, end) or 0.0
     errors = metrics.statistic(SHADOW_VARIANT, "Invocation5XXErrors", "Sum", start, end) or 0.0
@@ -173,16 +176,6 @@ def _labels(output: dict[str, Any]) -> list[Any] | None:
         return [p["label"] for p in json.loads(data)["predictions"]]
     except (KeyError, TypeError, ValueError):
         return None
-
-
-def _when(value: Any) -> datetime:
-    if isinstance(value, datetime):
-        return value
-    if isinstance(value, str) and value:
-        return datetime.fromisoformat(value.replace("Z", "+00:00"))
-    if isinstance(value, int | float):
-        return datetime.fromtimestamp(value / 1000 if value > 1e11 else value, UTC)
-    return datetime.now(UTC) - timedelta(hours=1)
 
 
 def _ms(microseconds: float | None) -> float | None:
