@@ -9,6 +9,7 @@ mlops publish-code --bucket B --version V   upload ml/ for the jobs (real accoun
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 import time
 from pathlib import Path
@@ -42,6 +43,8 @@ Ctrl-C stops it.""")
     except KeyboardInterrupt:
         print("\nstopping the twin ...")
     finally:
+        # A second Ctrl-C must not leave model servers or workers behind half-stopped.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
         twin.close()
     return 0
 
