@@ -19,7 +19,10 @@ settings = ShadowSettings()
 @event_parser(model=CompareShadowInput)
 def lambda_handler(request: CompareShadowInput, context: LambdaContext) -> dict:
     comparison = compare_shadow(
-        request.plan, request.endpoint, settings, S3Store(client("s3")),
+        request.plan,
+        request.endpoint,
+        settings,
+        S3Store(client("s3")),
         EndpointMetrics(client("cloudwatch"), request.plan.endpoint_name),
         ModelRegistry(client("sagemaker"), settings.model_package_group),
     )
