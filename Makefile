@@ -23,8 +23,8 @@ demo: $(STAMP)
 up: $(STAMP)
 	$(BIN)/mlops local up
 
-## Everything CI runs: lint of the template, sam build, every test suite.
-test: $(STAMP) validate build
+## Everything CI runs: ruff, sam validate --lint, sam build, every test suite.
+test: $(STAMP) lint validate build
 	$(BIN)/pytest -q
 
 unit: $(STAMP)
