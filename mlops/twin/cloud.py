@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import json
 import logging
 import os
@@ -20,7 +19,7 @@ from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_ba
 from werkzeug.serving import make_server
 
 from .alarms import AlarmEvaluator
-from .events_seam import EventDelivery, put_aws_event
+from .events_seam import EventDelivery
 from .gateway import AwsError, Gateway, json_response, lambda_log_header
 from .hosting import Hosting, HostingError, keep_shadow_variants
 from .lambda_runtime import InvalidRequestContent, LambdaRuntime
@@ -274,16 +273,7 @@ class LocalCloud:
         alarms = self.client("cloudwatch").describe_alarms(AlarmNames=[name])["MetricAlarms"]
         return alarms[0]["StateValue"] if alarms else "INSUFFICIENT_DATA"
 
-    # ---------------------------------------------------------------- helpers for callers
-
-    def put_event(self, source: str, detail_type: str, detail: dict, resources: list[str]):
-        return put_aws_event(self.account, self.region, source, detail_type, detail, resources)
-
 
 def _hosting_error(exc: HostingError) -> tuple[int, dict[str, str], bytes]:
     status, headers, body = json_response(exc.aws_error_document(), exc.http_status)
     return status, headers | {"X-Amzn-ErrorType": exc.code}, body
-
-
-def decode_log(header: str) -> str:
-    return base64.b64decode(header).decode(errors="replace")

@@ -59,6 +59,7 @@ class Provisioner:
         self._root = root
         self._account = account
         self._region = region
+        self._layers: dict[str, Path] = {}  # layer version ARN -> content dir (like /opt/python)
 
     def deploy(
         self, stack_name: str, template_path: Path, parameter_overrides: dict[str, str]
@@ -303,12 +304,6 @@ class Provisioner:
         arn = self._arn("lambda", f"layer:{props.get('LayerName', logical)}:1")
         self._layers[arn] = path
         return arn, {"LayerVersionArn": arn}
-
-    @property
-    def _layers(self) -> dict[str, Path]:
-        if not hasattr(self, "_layer_paths"):
-            self._layer_paths: dict[str, Path] = {}
-        return self._layer_paths
 
     def _AWS_Lambda_Function(self, stack, logical, props, stack_obj: Stack):
         name = props.get("FunctionName") or self._name(stack, logical)
