@@ -146,12 +146,18 @@ def cold_start(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[], None]]:
     """cold_start() makes the next import of the layer's observability and handler decorator
     behave as in a new Lambda execution environment: Logger, Tracer and Metrics are built anew
     from the environment as it is now, the service's logger writes to the current sys.stdout,
-    and no boto3 client is cached."""
+    Powertools' process-wide cold-start flags are set again, and no boto3 client is cached."""
     from mlops_common.adapters import client, resource
 
     def start() -> None:
         for module in ("mlops_common.observability", "mlops_common.handler"):
             monkeypatch.delitem(sys.modules, module, raising=False)
+        for flag_module in (
+            "aws_lambda_powertools.logging.logger",
+            "aws_lambda_powertools.tracing.tracer",
+            "aws_lambda_powertools.metrics.provider.cold_start",
+        ):
+            monkeypatch.setattr(f"{flag_module}.is_cold_start", True)
         _forget_service_logger()
         client.cache_clear()
         resource.cache_clear()

@@ -92,6 +92,7 @@ def test_no_log_key_of_a_previous_invocation_survives(
     assert (first["correlation_id"], first["first_only"]) == ("run-a", "leaks if state is kept")
     assert second["correlation_id"] == "run-b"
     assert "first_only" not in second
+    assert (first["cold_start"], second["cold_start"]) == (True, False)
 
 
 def test_domain_error_propagates_unchanged_for_lambda_to_report_its_class_name(
