@@ -1,4 +1,5 @@
-"""Fixtures every suite may use: a Lambda context, the event loader and an offline AWS.
+"""Fixtures every suite may use: a Lambda context, the event loader, an offline AWS with the
+stack's ledger table, and a Lambda cold start of the shared layer.
 
 `events/` holds real-shaped events shared with `sam local invoke -e`; the loader only reads them.
 """
@@ -6,7 +7,9 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
+import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import cache
@@ -15,12 +18,32 @@ from typing import Any
 
 import boto3
 import pytest
+import yaml
 from moto import mock_aws
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 EVENTS_DIR = REPO_ROOT / "events"
 REGION = "us-east-1"
 ACCOUNT_ID = "123456789012"  # moto's default account
+LEDGER_TABLE = "mlops-ledger"  # LEDGER_TABLE of the functions' test environment
+
+
+class _CloudFormationLoader(yaml.SafeLoader):
+    """Reads template.yaml; intrinsic functions (!Ref, !Sub, ...) become placeholders."""
+
+
+_CloudFormationLoader.add_multi_constructor("!", lambda loader, tag, node: f"<{tag}>")
+
+
+@cache
+def _template() -> dict[str, Any]:
+    return yaml.load((REPO_ROOT / "template.yaml").read_text(), Loader=_CloudFormationLoader)
+
+
+@pytest.fixture(scope="session")
+def template() -> dict[str, Any]:
+    """template.yaml as data (read-only: shared by every test)."""
+    return _template()
 
 
 @dataclass(frozen=True)
@@ -96,3 +119,50 @@ def aws(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[OfflineAws]
         # mock_aws patches boto3.DEFAULT_SESSION to None and restores it on exit.
         boto3.DEFAULT_SESSION = _shared_boto3_session()
         yield OfflineAws()
+
+
+@pytest.fixture
+def ledger_table(aws: OfflineAws, template: dict[str, Any]) -> Any:
+    """The run ledger in moto, created as template.yaml's LedgerTable (keys, billing mode)."""
+    properties = template["Resources"]["LedgerTable"]["Properties"]
+    return aws.resource("dynamodb").create_table(
+        TableName=LEDGER_TABLE,
+        BillingMode=properties["BillingMode"],
+        AttributeDefinitions=properties["AttributeDefinitions"],
+        KeySchema=properties["KeySchema"],
+    )
+
+
+def _forget_service_logger() -> None:
+    """Powertools configures the stdlib logger named after the service once per process and
+    reuses it, with its handler bound to the sys.stdout of that moment, for every later Logger:
+    dropping it from the registry makes the next Logger configure a new one."""
+    service = os.environ.get("POWERTOOLS_SERVICE_NAME", "service_undefined")
+    logging.Logger.manager.loggerDict.pop(service, None)
+
+
+@pytest.fixture
+def cold_start(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[], None]]:
+    """cold_start() makes the next import of the layer's observability and handler decorator
+    behave as in a new Lambda execution environment: Logger, Tracer and Metrics are built anew
+    from the environment as it is now, the service's logger writes to the current sys.stdout,
+    Powertools' process-wide cold-start flags are set again, and no boto3 client is cached."""
+    from mlops_common.adapters import client, resource
+
+    def start() -> None:
+        for module in ("mlops_common.observability", "mlops_common.handler"):
+            monkeypatch.delitem(sys.modules, module, raising=False)
+        for flag_module in (
+            "aws_lambda_powertools.logging.logger",
+            "aws_lambda_powertools.tracing.tracer",
+            "aws_lambda_powertools.metrics.provider.cold_start",
+        ):
+            monkeypatch.setattr(f"{flag_module}.is_cold_start", True)
+        _forget_service_logger()
+        client.cache_clear()
+        resource.cache_clear()
+
+    yield start
+    _forget_service_logger()
+    client.cache_clear()
+    resource.cache_clear()

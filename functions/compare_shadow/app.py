@@ -1,30 +1,25 @@
 """CompareShadow: judges the candidate's shadow test and records the comparison on its package."""
 
-from aws_lambda_powertools.utilities.parser import event_parser
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from mlops_common.adapters import client
-from mlops_common.adapters.metrics import EndpointMetrics
-from mlops_common.adapters.registry import ModelRegistry
-from mlops_common.adapters.s3 import S3Store
+from mlops_common.adapters import factories
 from mlops_common.domain.shadow import compare_shadow
-from mlops_common.models import CompareShadowInput
-from mlops_common.observability import logger, tracer
+from mlops_common.handler import handler
+from mlops_common.models import CompareShadowInput, ShadowComparison
+from mlops_common.observability import logger
 from mlops_common.settings import ShadowSettings
 
 settings = ShadowSettings()
 
 
-@logger.inject_lambda_context
-@tracer.capture_lambda_handler
-@event_parser(model=CompareShadowInput)
-def lambda_handler(request: CompareShadowInput, context: LambdaContext) -> dict:
+@handler(model=CompareShadowInput)
+def lambda_handler(request: CompareShadowInput, context: LambdaContext) -> ShadowComparison:
     comparison = compare_shadow(
         request.plan,
         request.endpoint,
         settings,
-        S3Store(client("s3")),
-        EndpointMetrics(client("cloudwatch"), request.plan.endpoint_name),
-        ModelRegistry(client("sagemaker"), settings.model_package_group),
+        factories.s3_store(),
+        factories.endpoint_metrics(request.plan.endpoint_name),
+        factories.registry(settings),
     )
     logger.info("shadow test judged", extra=comparison.model_dump())
-    return comparison.model_dump(mode="json")
+    return comparison

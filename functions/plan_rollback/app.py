@@ -1,28 +1,24 @@
 """PlanRollback: is a rollback due, and to which last known-good version?"""
 
-from aws_lambda_powertools.utilities.parser import event_parser
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from mlops_common.adapters import client
-from mlops_common.adapters.endpoints import Endpoints
-from mlops_common.adapters.registry import ModelRegistry
+from mlops_common.adapters import factories
 from mlops_common.domain.rollback import plan_rollback
-from mlops_common.models import RollbackPlanInput
-from mlops_common.observability import logger, tracer
+from mlops_common.handler import handler
+from mlops_common.models import RollbackPlan, RollbackPlanInput
+from mlops_common.observability import logger
 from mlops_common.settings import RollbackSettings
 
 settings = RollbackSettings()
 
 
-@logger.inject_lambda_context(correlation_id_path="execution.Name")
-@tracer.capture_lambda_handler
-@event_parser(model=RollbackPlanInput)
-def lambda_handler(request: RollbackPlanInput, context: LambdaContext) -> dict:
+@handler(model=RollbackPlanInput)
+def lambda_handler(request: RollbackPlanInput, context: LambdaContext) -> RollbackPlan:
     plan = plan_rollback(
         request.request,
         request.execution,
         settings,
-        ModelRegistry(client("sagemaker"), settings.model_package_group),
-        Endpoints(client("sagemaker")),
+        factories.registry(settings),
+        factories.endpoints(),
     )
     logger.info("rollback planned", extra={"action": plan.action, "reason": plan.reason})
-    return plan.model_dump(mode="json")
+    return plan

@@ -1,8 +1,11 @@
 """Pydantic models of every event and payload the functions exchange with the state machines.
 
 Input and output models are separate classes; the state machines pass these shapes verbatim.
+Every input model names its correlation id: the name of the Step Functions execution the
+invocation belongs to, which the handler decorator puts on every log line.
 """
 
+from abc import abstractmethod
 from typing import Annotated, Any, Literal
 
 from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
@@ -20,6 +23,26 @@ class Execution(Payload):
     id: Annotated[str, Field(alias="Id", description="Execution ARN")]
 
 
+class FunctionInput(Payload):
+    """What a handler parses its event into. A subclass that does not say where its
+    correlation id is cannot be instantiated (pydantic models are ABCs)."""
+
+    @property
+    @abstractmethod
+    def correlation_id(self) -> str | None:
+        """Name of the Step Functions execution this invocation works for."""
+
+
+class ExecutionInput(FunctionInput):
+    """Input of a task whose ASL passes `"execution.$": "$$.Execution"`."""
+
+    execution: Execution
+
+    @property
+    def correlation_id(self) -> str:
+        return self.execution.name
+
+
 # ---- events -------------------------------------------------------------------------------
 
 
@@ -35,7 +58,9 @@ class ModelPackageStateChangeDetail(Payload):
 
 
 class ModelPackageStateChangeEvent(EventBridgeModel):
-    """`aws.sagemaker` / `SageMaker Model Package State Change` (aws-contracts.md §2.2)."""
+    """`aws.sagemaker` / `SageMaker Model Package State Change`, as described in "Automating
+    Amazon SageMaker AI with Amazon EventBridge"
+    (docs.aws.amazon.com/sagemaker/latest/dg/automating-sagemaker-with-eventbridge.html)."""
 
     detail: ModelPackageStateChangeDetail
 
@@ -90,9 +115,18 @@ class RunContext(Payload):
     champion: Champion | None = None
 
 
-class ValidateDatasetInput(Payload):
+class RunInput(FunctionInput):
+    """Input of a task of a training run: the run id is the TrainingPipeline execution name."""
+
+    run: RunContext
+
+    @property
+    def correlation_id(self) -> str:
+        return self.run.run_id
+
+
+class ValidateDatasetInput(ExecutionInput):
     event: dict[str, Any]
-    execution: Execution
 
 
 class ValidateDatasetOutput(Payload):
@@ -101,8 +135,7 @@ class ValidateDatasetOutput(Payload):
     run: RunContext | None = None
 
 
-class PrepareCandidateInput(Payload):
-    run: RunContext
+class PrepareCandidateInput(RunInput):
     candidate: Candidate
 
 
@@ -123,8 +156,7 @@ class CandidateResult(Payload):
     error: dict[str, Any] | None = None
 
 
-class SelectCandidateInput(Payload):
-    run: RunContext
+class SelectCandidateInput(RunInput):
     results: list[CandidateResult]
 
 
@@ -147,8 +179,7 @@ class Selection(Payload):
     leaderboard: list[dict[str, Any]] = Field(default_factory=list)
 
 
-class RegisterModelInput(Payload):
-    run: RunContext
+class RegisterModelInput(RunInput):
     selection: Selection
 
 
@@ -161,9 +192,8 @@ class RegisterModelOutput(Payload):
 # ---- deploy pipeline -------------------------------------------------------------------------
 
 
-class DeployPlanInput(Payload):
+class DeployPlanInput(ExecutionInput):
     event: dict[str, Any]
-    execution: Execution
 
 
 class DeploymentTarget(Payload):
@@ -172,6 +202,10 @@ class DeploymentTarget(Payload):
     model_package_arn: str
     version: int
     endpoint_name: str
+    execution_name: Annotated[
+        str | None,
+        Field(description="The execution that planned it: the correlation id of later steps"),
+    ] = None
     model: dict[str, Any] = Field(default_factory=dict, description="CreateModel request")
     endpoint_config: dict[str, Any] = Field(
         default_factory=dict, description="CreateEndpointConfig"
@@ -191,7 +225,17 @@ class DeployPlan(DeploymentTarget):
     )
 
 
-class CompareShadowInput(Payload):
+class PlanInput(FunctionInput):
+    """Input of a task that carries a plan on: the execution that planned it correlates."""
+
+    plan: DeploymentTarget
+
+    @property
+    def correlation_id(self) -> str | None:
+        return self.plan.execution_name
+
+
+class CompareShadowInput(PlanInput):
     plan: DeployPlan
     endpoint: Annotated[dict[str, Any], Field(description="DescribeEndpoint of the shadow test")]
 
@@ -214,12 +258,11 @@ class OperatorRequest(Payload):
     reason: Annotated[str, Field(min_length=1)]
 
 
-class RollbackPlanInput(Payload):
+class RollbackPlanInput(ExecutionInput):
     request: Annotated[
         dict[str, Any],
         Field(description="The execution input: an EventBridge event or {'operator': {...}}"),
     ]
-    execution: Execution
 
 
 class RollbackPlan(DeploymentTarget):
@@ -233,9 +276,8 @@ class RollbackPlan(DeploymentTarget):
     version: int = 0
 
 
-class RecordRollbackInput(Payload):
+class RecordRollbackInput(ExecutionInput):
     plan: RollbackPlan
-    execution: Execution
 
 
 class RecordRollbackOutput(Payload):
@@ -245,8 +287,7 @@ class RecordRollbackOutput(Payload):
     rejected: str | None
 
 
-class VerifyDeploymentInput(Payload):
-    plan: DeploymentTarget
+class VerifyDeploymentInput(PlanInput):
     endpoint: Annotated[dict[str, Any], Field(description="DescribeEndpoint response")]
     reject_on_rollback: Annotated[
         bool, Field(description="Reject the target package if guardrails rolled the update back")
@@ -259,8 +300,8 @@ class VerifyDeploymentOutput(Payload):
     status: str
 
 
-class SmokeTestInput(Payload):
-    plan: DeploymentTarget
+class SmokeTestInput(PlanInput):
+    pass
 
 
 class SmokeTestOutput(Payload):
@@ -273,10 +314,9 @@ class SmokeTestOutput(Payload):
 # ---- notifications ---------------------------------------------------------------------------
 
 
-class OutcomeInput(Payload):
+class OutcomeInput(ExecutionInput):
     workflow: Literal["training", "deploy", "rollback"]
     outcome: Annotated[str, Field(description="REGISTERED, NOT_BETTER, FAILED, DEPLOYED, ...")]
-    execution: Execution
     state: Annotated[dict[str, Any], Field(description="The workflow state at this point")]
 
 

@@ -45,11 +45,10 @@ CANDIDATES = [
 class World:
     s3: Any
     sagemaker: Any
-    dynamodb: Any
+    table: Any  # the ledger's DynamoDB Table resource
     data_bucket: str = "mlops-data"
     artifacts_bucket: str = "mlops-artifacts"
     data_prefix: str = "datasets/"
-    ledger_table: str = "mlops-ledger"
     group: str = "mlops-models"
     image: str = IMAGE
     candidates: list[dict[str, Any]] = field(default_factory=lambda: list(CANDIDATES))
@@ -62,11 +61,11 @@ class World:
         return ModelRegistry(self.sagemaker, group or self.group)
 
     def ledger(self) -> Ledger:
-        return Ledger(self.dynamodb.Table(self.ledger_table))
+        return Ledger(self.table)
 
     def validate_settings(self, **overrides: Any) -> ValidateDatasetSettings:
         values = {
-            "ledger_table": self.ledger_table,
+            "ledger_table": self.table.name,
             "data_bucket": self.data_bucket,
             "data_prefix": self.data_prefix,
             "model_package_group": self.group,
@@ -194,27 +193,14 @@ def candidates() -> list[Candidate]:
 
 
 @pytest.fixture
-def world(aws: Any) -> Iterator[World]:
+def world(aws: Any, ledger_table: Any) -> World:
     s3 = aws.client("s3")
     for bucket in ("mlops-data", "mlops-artifacts"):
         s3.create_bucket(Bucket=bucket)
         s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
-    dynamodb = aws.resource("dynamodb")
-    dynamodb.create_table(
-        TableName="mlops-ledger",
-        BillingMode="PAY_PER_REQUEST",
-        AttributeDefinitions=[
-            {"AttributeName": "pk", "AttributeType": "S"},
-            {"AttributeName": "sk", "AttributeType": "S"},
-        ],
-        KeySchema=[
-            {"AttributeName": "pk", "KeyType": "HASH"},
-            {"AttributeName": "sk", "KeyType": "RANGE"},
-        ],
-    )
     sagemaker = aws.client("sagemaker")
     sagemaker.create_model_package_group(ModelPackageGroupName="mlops-models")
-    yield World(s3=s3, sagemaker=sagemaker, dynamodb=dynamodb)
+    return World(s3=s3, sagemaker=sagemaker, table=ledger_table)
 
 
 # ---- DescribeEndpoint through Stubber --------------------------------------------------------

@@ -167,9 +167,7 @@ def test_registered_run_is_published_and_finishes_the_ledger_entry(
         "outcome": {"Type": "String", "Value": "REGISTERED"},
     }
     # And the run's ledger entry is finished with the outcome
-    item = world.dynamodb.Table(world.ledger_table).get_item(
-        Key={"pk": RUN.dataset.business_key, "sk": "run"}
-    )["Item"]
+    item = world.table.get_item(Key={"pk": RUN.dataset.business_key, "sk": "run"})["Item"]
     assert item["status"] == "REGISTERED"
     assert item["details"]["headline"] == "new model version registered"
     assert item["finished_at"]
@@ -193,7 +191,7 @@ def test_outcome_without_a_run_is_published_but_not_recorded(world: Any, inbox: 
     assert result.subject == "[mlops] deploy: model deployed and smoke-tested"
     [notification] = inbox.read()
     assert json.loads(notification["Message"])["plan"] == {"version": 2}
-    assert world.dynamodb.Table(world.ledger_table).scan()["Count"] == 0
+    assert world.table.scan()["Count"] == 0
 
 
 def test_run_that_lost_its_key_is_published_but_not_recorded(world: Any, inbox: Inbox) -> None:

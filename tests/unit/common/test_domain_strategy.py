@@ -1,7 +1,9 @@
 """domain.strategy: the UpdateEndpoint DeploymentConfig and the new-fleet latency alarm.
 
-Limits are the SageMaker API's (aws-contracts.md §1.1-1.3, 1.10). Valid shapes are also checked
-against the botocore service models, as the aws-sdk/sagemaker integrations would send them.
+Limits are the SageMaker API's (botocore's sagemaker service model: TrafficRoutingConfig,
+WaitIntervalInSeconds, TerminationWaitInSeconds, MaximumExecutionTimeoutInSeconds, AlarmList).
+Valid shapes are also checked against the botocore service models (sagemaker UpdateEndpoint,
+cloudwatch PutMetricAlarm), as the aws-sdk/sagemaker integrations would send them.
 """
 
 from functools import cache

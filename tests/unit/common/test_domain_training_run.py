@@ -24,12 +24,12 @@ def start(
 
 
 def ledger_item(world: Any, business_key: str) -> dict[str, Any]:
-    table = world.dynamodb.Table(world.ledger_table)
+    table = world.table
     return table.get_item(Key={"pk": business_key, "sk": "run"})["Item"]
 
 
 def ledger_is_empty(world: Any) -> bool:
-    return world.dynamodb.Table(world.ledger_table).scan()["Count"] == 0
+    return world.table.scan()["Count"] == 0
 
 
 def test_new_dataset_version_starts_a_run_with_its_context_and_no_champion(

@@ -1,24 +1,22 @@
 """Handlers as Lambda runs them: environment from template.yaml, a cold import, moto behind.
 
 Every handler file is named app.py, so each is imported from its path under a unique module
-name (`handler_<function>`); a fresh import per test is a fresh cold start.
+name (`handler_<function>`); a fresh import per test is a fresh cold start. Payloads are the
+samples in events/functions/ (what each ASL task sends), changed field by field with `sample`.
 """
 
 from __future__ import annotations
 
+import copy
 import importlib.util
 import json
-import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
-from functools import cache
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
 import pytest
-import yaml
-from mlops_common.adapters import client, resource
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
 FUNCTIONS_DIR = REPO_ROOT / "functions"
@@ -73,26 +71,10 @@ ENV_VALUES: dict[str, str] = {
 }
 
 
-class _CloudFormationLoader(yaml.SafeLoader):
-    """Reads template.yaml; intrinsic functions (!Ref, !Sub, ...) become placeholders."""
-
-
-_CloudFormationLoader.add_multi_constructor("!", lambda loader, tag, node: f"<{tag}>")
-
-
-@cache
-def template() -> dict[str, Any]:
-    return yaml.load((REPO_ROOT / "template.yaml").read_text(), Loader=_CloudFormationLoader)
-
-
-def function_names() -> list[str]:
-    return sorted(p.parent.name for p in FUNCTIONS_DIR.glob("*/app.py"))
-
-
-def template_env_names(function: str) -> set[str]:
+def template_env_names(template: dict[str, Any], function: str) -> set[str]:
     """Environment variables template.yaml gives `function` (Globals included)."""
-    names = set(template()["Globals"]["Function"]["Environment"]["Variables"])
-    for resource_ in template()["Resources"].values():
+    names = set(template["Globals"]["Function"]["Environment"]["Variables"])
+    for resource_ in template["Resources"].values():
         props = resource_.get("Properties", {})
         if (
             resource_["Type"] == "AWS::Serverless::Function"
@@ -102,9 +84,9 @@ def template_env_names(function: str) -> set[str]:
     raise LookupError(f"no function with CodeUri functions/{function}/ in template.yaml")
 
 
-def template_candidates() -> str:
+def template_candidates(template: dict[str, Any]) -> str:
     """The CandidateConfigs parameter's default: what a stack deployed with defaults gets."""
-    return template()["Parameters"]["CandidateConfigs"]["Default"]
+    return template["Parameters"]["CandidateConfigs"]["Default"]
 
 
 def asl_paths(state_machine: str, prefix: str) -> set[str]:
@@ -157,22 +139,28 @@ def asl_reads() -> Callable[..., set[str]]:
 
 
 @pytest.fixture
-def load_handler(aws: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., ModuleType]]:
-    """load_handler("validate_dataset", unset=("DATA_BUCKET",), AUTO_APPROVE="true")."""
+def load_handler(
+    aws: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    template: dict[str, Any],
+    cold_start: Any,
+) -> Callable[..., ModuleType]:
+    """load_handler("validate_dataset", unset=("DATA_BUCKET",), AUTO_APPROVE="true").
+
+    Call it in the test itself, not in a fixture: the logger writes to the sys.stdout of its
+    cold start, and the one pytest captures while fixtures are set up is not the one `printed`
+    reads during the test."""
 
     def load(function: str, unset: tuple[str, ...] = (), **overrides: str) -> ModuleType:
         monkeypatch.setenv("POWERTOOLS_TRACE_DISABLED", "true")
-        for name in template_env_names(function):
-            value = template_candidates() if name == "CANDIDATES" else ENV_VALUES[name]
+        for name in template_env_names(template, function):
+            value = template_candidates(template) if name == "CANDIDATES" else ENV_VALUES[name]
             monkeypatch.setenv(name, value)
         for name, value in overrides.items():
             monkeypatch.setenv(name, value)
         for name in unset:
             monkeypatch.delenv(name, raising=False)
-        # Cold start: the shared logger/metrics/tracer and the cached clients are created anew.
-        monkeypatch.delitem(sys.modules, "mlops_common.observability", raising=False)
-        client.cache_clear()
-        resource.cache_clear()
+        cold_start()
         path = FUNCTIONS_DIR / function / "app.py"
         spec = importlib.util.spec_from_file_location(f"handler_{function}", path)
         assert spec is not None and spec.loader is not None
@@ -180,9 +168,58 @@ def load_handler(aws: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable
         spec.loader.exec_module(module)
         return module
 
-    yield load
-    client.cache_clear()
-    resource.cache_clear()
+    return load
+
+
+def with_fields(document: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:
+    """A deep copy of `document` with each dotted path set ("event.detail.object.key"; a
+    number indexes a list: "results.1.report_uri"). Every path must exist but the last key."""
+    changed = copy.deepcopy(document)
+    for dotted, value in changes.items():
+        *parents, last = dotted.split(".")
+        node: Any = changed
+        for part in parents:
+            node = node[int(part)] if isinstance(node, list) else node[part]
+        if isinstance(node, list):
+            node[int(last)] = value
+        else:
+            node[last] = value
+    return changed
+
+
+@pytest.fixture
+def sample(load_event: Callable[[str], Any]) -> Callable[..., dict[str, Any]]:
+    """sample("validate_dataset", {"execution": ...}) is events/functions/validate_dataset.json
+    with those fields changed (see with_fields)."""
+
+    def load(function: str, changes: dict[str, Any] | None = None) -> dict[str, Any]:
+        return with_fields(load_event(f"functions/{function}"), changes or {})
+
+    return load
+
+
+@dataclass
+class Printed:
+    logs: list[dict[str, Any]]
+    metrics: list[dict[str, Any]]
+
+    def correlation_ids(self) -> set[str | None]:
+        return {line.get("correlation_id") for line in self.logs}
+
+
+@pytest.fixture
+def printed(capsys: pytest.CaptureFixture[str]) -> Callable[[], Printed]:
+    """printed() -> what handlers printed since the last call: structured log lines, and metrics
+    in CloudWatch embedded metric format (the documents with an "_aws" key)."""
+
+    def read() -> Printed:
+        lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+        return Printed(
+            logs=[line for line in lines if "_aws" not in line],
+            metrics=[line for line in lines if "_aws" in line],
+        )
+
+    return read
 
 
 @dataclass
@@ -191,7 +228,7 @@ class Stack:
 
     s3: Any
     sagemaker: Any
-    dynamodb: Any
+    ledger: Any  # the DynamoDB Table resource
     sns: Any
     data_bucket: str = ENV_VALUES["DATA_BUCKET"]
     artifacts_bucket: str = ENV_VALUES["ARTIFACTS_BUCKET"]
@@ -223,29 +260,17 @@ class Stack:
 
 
 @pytest.fixture
-def stack(aws: Any) -> Iterator[Stack]:
+def stack(aws: Any, ledger_table: Any) -> Stack:
+    assert ledger_table.name == ENV_VALUES["LEDGER_TABLE"]
     s3 = aws.client("s3")
     for bucket in (ENV_VALUES["DATA_BUCKET"], ENV_VALUES["ARTIFACTS_BUCKET"]):
         s3.create_bucket(Bucket=bucket)
         s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
-    dynamodb = aws.resource("dynamodb")
-    dynamodb.create_table(
-        TableName=ENV_VALUES["LEDGER_TABLE"],
-        BillingMode="PAY_PER_REQUEST",
-        AttributeDefinitions=[
-            {"AttributeName": "pk", "AttributeType": "S"},
-            {"AttributeName": "sk", "AttributeType": "S"},
-        ],
-        KeySchema=[
-            {"AttributeName": "pk", "KeyType": "HASH"},
-            {"AttributeName": "sk", "KeyType": "RANGE"},
-        ],
-    )
     sagemaker = aws.client("sagemaker")
     sagemaker.create_model_package_group(ModelPackageGroupName=ENV_VALUES["MODEL_PACKAGE_GROUP"])
     sns = aws.client("sns")
     sns.create_topic(Name=ENV_VALUES["TOPIC_ARN"].rsplit(":", 1)[1])
-    yield Stack(s3=s3, sagemaker=sagemaker, dynamodb=dynamodb, sns=sns)
+    return Stack(s3=s3, sagemaker=sagemaker, ledger=ledger_table, sns=sns)
 
 
 def execution_context(name: str, state_machine: str = "train") -> dict[str, Any]:

@@ -44,7 +44,6 @@ def test_handler_cold_starts_with_the_template_environment(
 ) -> None:
     module = load_handler(function)
     assert type(module.settings) is SETTINGS_OF[function]
-    assert callable(module.lambda_handler)
 
 
 @pytest.mark.parametrize(("function", "variable"), REQUIRED, ids=[f"{f}-{v}" for f, v in REQUIRED])

@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -19,7 +18,7 @@ from pydantic import ValidationError
 
 from mlops.twin.registry_seam import install_registry_seam, uninstall_registry_seam
 
-SAMPLE = Path(__file__).resolve().parents[3] / "events" / "functions" / "compare_shadow.json"
+pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publish:UserWarning")
 
 
 @pytest.fixture
@@ -29,14 +28,18 @@ def registry_as_aws() -> Iterator[None]:
     uninstall_registry_seam()
 
 
-def payload(stack: Any, arn: str) -> dict[str, Any]:
-    sample = json.loads(SAMPLE.read_text(encoding="utf-8"))
+def payload(stack: Any, sample: Any, arn: str) -> dict[str, Any]:
     started = datetime.now(UTC) - timedelta(minutes=15)
-    sample["plan"]["model_package_arn"] = arn
-    sample["endpoint"]["LastModifiedTime"] = started.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
-    bucket = sample["plan"]["shadow"]["capture_uri"].removeprefix("s3://").split("/", 1)[0]
+    request = sample(
+        "compare_shadow",
+        {
+            "plan.model_package_arn": arn,
+            "endpoint.LastModifiedTime": started.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z",
+        },
+    )
+    bucket = request["plan"]["shadow"]["capture_uri"].removeprefix("s3://").split("/", 1)[0]
     stack.s3.create_bucket(Bucket=bucket)
-    return sample
+    return request
 
 
 def captured(stack: Any, plan: dict[str, Any], live: list[int], shadow: list[int]) -> None:
@@ -88,13 +91,13 @@ def metrics(aws: Any, endpoint: str, variant: str, invocations: int, latency_us:
 
 
 def test_shadow_that_answers_like_production_is_promoted(
-    load_handler: Any, stack: Any, aws: Any, lambda_context: Any, asl_reads: Any,
-    registry_as_aws: None,
+    load_handler: Any, stack: Any, aws: Any, sample: Any, lambda_context: Any, asl_reads: Any,
+    printed: Any, registry_as_aws: None,
 ) -> None:  # fmt: skip
     # Given the template's thresholds (100 requests, 0.95 agreement) and a shadow test passing them
     handler = load_handler("compare_shadow")
     arn = stack.create_package("Approved")
-    request = payload(stack, arn)
+    request = payload(stack, sample, arn)
     captured(stack, request["plan"], live=[1, 0] * 10, shadow=[1, 0] * 10)
     metrics(aws, "mlops-dev-endpoint", "AllTraffic", 150, 20_000)
     metrics(aws, "mlops-dev-endpoint", "Shadow", 150, 22_000)
@@ -114,14 +117,21 @@ def test_shadow_that_answers_like_production_is_promoted(
     package = stack.sagemaker.describe_model_package(ModelPackageName=arn)
     assert package["ModelApprovalStatus"] == "Approved"
     assert package["CustomerMetadataProperties"]["shadow_decision"] == "PROMOTE"
+    # The plan carries the DeployPipeline execution that made it: the correlation id
+    assert printed().correlation_ids() == {request["plan"]["execution_name"]}
 
 
 def test_shadow_that_disagrees_is_discarded_and_its_package_rejected(
-    load_handler: Any, stack: Any, aws: Any, lambda_context: Any, registry_as_aws: None
+    load_handler: Any,
+    stack: Any,
+    aws: Any,
+    sample: Any,
+    lambda_context: Any,
+    registry_as_aws: None,
 ) -> None:
     handler = load_handler("compare_shadow", SHADOW_MIN_AGREEMENT="0.9")
     arn = stack.create_package("Approved")
-    request = payload(stack, arn)
+    request = payload(stack, sample, arn)
     captured(stack, request["plan"], live=[1] * 10, shadow=[1] * 8 + [0] * 2)
     metrics(aws, "mlops-dev-endpoint", "AllTraffic", 150, 20_000)
     metrics(aws, "mlops-dev-endpoint", "Shadow", 150, 20_000)
@@ -133,10 +143,11 @@ def test_shadow_that_disagrees_is_discarded_and_its_package_rejected(
 
 
 def test_request_without_the_plan_is_refused_by_the_parser(
-    load_handler: Any, stack: Any, lambda_context: Any
+    load_handler: Any, stack: Any, sample: Any, lambda_context: Any
 ) -> None:
     handler = load_handler("compare_shadow")
-    sample = json.loads(SAMPLE.read_text(encoding="utf-8"))
+    request = sample("compare_shadow")
+    del request["plan"]
     with pytest.raises(ValidationError) as excinfo:
-        handler.lambda_handler({"endpoint": sample["endpoint"]}, lambda_context)
+        handler.lambda_handler(request, lambda_context)
     assert [(e["type"], e["loc"]) for e in excinfo.value.errors()] == [("missing", ("plan",))]

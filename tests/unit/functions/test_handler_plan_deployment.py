@@ -1,11 +1,11 @@
 """PlanDeployment handler: `{"event": $$.Execution.Input, "execution": $$.Execution}`.
 
-The plan's requests are fed to moto's CreateModel/CreateEndpointConfig/CreateEndpoint, as the
+Payload: events/functions/plan_deployment.json, its event about a package moto holds. The
+plan's requests are fed to moto's CreateModel/CreateEndpointConfig/CreateEndpoint, as the
 DeployPipeline does, so botocore checks them against the SageMaker API model.
 """
 
 import json
-from pathlib import Path
 from typing import Any
 
 import boto3
@@ -13,30 +13,27 @@ import pytest
 from botocore.stub import Stubber
 from mlops_common.domain import strategy
 
-from mlops.twin.template import load_template
-
-TEMPLATE = Path(__file__).resolve().parents[3] / "template.yaml"
+pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publish:UserWarning")
 
 
-def approved_event(stack: Any, arn: str, version: int) -> dict[str, Any]:
-    return {
-        "version": "0",
-        "id": "a1b2c3d4-0000-4000-8000-000000000001",
-        "detail-type": "SageMaker Model Package State Change",
-        "source": "aws.sagemaker",
-        "account": "123456789012",
-        "time": "2026-01-01T00:00:00Z",
-        "region": "us-east-1",
-        "resources": [arn],
-        "detail": {
-            "ModelPackageGroupName": stack.group,
-            "ModelPackageVersion": version,
-            "ModelPackageArn": arn,
-            "ModelPackageStatus": "Completed",
-            "ModelApprovalStatus": "Approved",
-            "LastModifiedTime": 1767225600000,
-        },
-    }
+@pytest.fixture
+def approval(stack: Any, sample: Any, sfn_execution: Any) -> Any:
+    """approval(arn, version, "deploy-1"): the sample payload, the approval of that package,
+    started as DeployPipeline execution deploy-1."""
+
+    def payload(arn: str, version: int, execution: str) -> dict[str, Any]:
+        return sample(
+            "plan_deployment",
+            {
+                "event.resources": [arn],
+                "event.detail.ModelPackageGroupName": stack.group,
+                "event.detail.ModelPackageVersion": version,
+                "event.detail.ModelPackageArn": arn,
+                "execution": sfn_execution(execution, "deploy"),
+            },
+        )
+
+    return payload
 
 
 def deploy(stack: Any, plan: dict[str, Any]) -> None:
@@ -56,16 +53,18 @@ def deploy(stack: Any, plan: dict[str, Any]) -> None:
 
 
 def test_first_approval_plans_a_new_endpoint_with_valid_requests(
-    load_handler: Any, stack: Any, sfn_execution: Any, lambda_context: Any, asl_reads: Any
+    load_handler: Any,
+    stack: Any,
+    approval: Any,
+    lambda_context: Any,
+    asl_reads: Any,
+    printed: Any,
 ) -> None:
     # Given an approved v1 and no endpoint
     handler = load_handler("plan_deployment")
     arn = stack.create_package("Approved")
-    event = approved_event(stack, arn, 1)
     # When
-    output = handler.lambda_handler(
-        {"event": event, "execution": sfn_execution("deploy-1", "deploy")}, lambda_context
-    )
+    output = handler.lambda_handler(approval(arn, 1, "deploy-1"), lambda_context)
     # Then
     assert json.loads(json.dumps(output)) == output
     assert (output["action"], output["endpoint_exists"]) == ("DEPLOY", False)
@@ -77,29 +76,23 @@ def test_first_approval_plans_a_new_endpoint_with_valid_requests(
     deploy(stack, output)
     endpoint = stack.sagemaker.describe_endpoint(EndpointName="mlops-endpoint")
     assert endpoint["EndpointConfigName"] == output["endpoint_config"]["EndpointConfigName"]
+    # And the plan names its execution, the correlation id of every later step
+    assert output["execution_name"] == "deploy-1"
+    assert printed().correlation_ids() == {"deploy-1"}
 
 
 def test_live_version_is_skipped_and_a_new_one_updates_the_endpoint(
-    load_handler: Any, stack: Any, sfn_execution: Any, lambda_context: Any
+    load_handler: Any, stack: Any, approval: Any, lambda_context: Any
 ) -> None:
     # Given v1 was deployed by deploy-1 (moto endpoints are InService at once)
     handler = load_handler("plan_deployment")
     v1 = stack.create_package("Approved")
-    first = handler.lambda_handler(
-        {"event": approved_event(stack, v1, 1), "execution": sfn_execution("deploy-1", "deploy")},
-        lambda_context,
-    )
+    first = handler.lambda_handler(approval(v1, 1, "deploy-1"), lambda_context)
     deploy(stack, first)
     # When v1's event is replayed, and when v2 is approved
-    replay = handler.lambda_handler(
-        {"event": approved_event(stack, v1, 1), "execution": sfn_execution("deploy-2", "deploy")},
-        lambda_context,
-    )
+    replay = handler.lambda_handler(approval(v1, 1, "deploy-2"), lambda_context)
     v2 = stack.create_package("Approved")
-    second = handler.lambda_handler(
-        {"event": approved_event(stack, v2, 2), "execution": sfn_execution("deploy-3", "deploy")},
-        lambda_context,
-    )
+    second = handler.lambda_handler(approval(v2, 2, "deploy-3"), lambda_context)
     # Then
     assert (replay["action"], replay["reason"]) == (
         "SKIP",
@@ -110,18 +103,12 @@ def test_live_version_is_skipped_and_a_new_one_updates_the_endpoint(
 
 
 def test_unknown_package_raises_model_package_not_found_by_class_name(
-    load_handler: Any, stack: Any, sfn_execution: Any, lambda_context: Any
+    load_handler: Any, stack: Any, approval: Any, lambda_context: Any
 ) -> None:
     handler = load_handler("plan_deployment")
     arn = "arn:aws:sagemaker:us-east-1:123456789012:model-package/mlops-models/5"
     with pytest.raises(Exception) as excinfo:
-        handler.lambda_handler(
-            {
-                "event": approved_event(stack, arn, 5),
-                "execution": sfn_execution("deploy-1", "deploy"),
-            },
-            lambda_context,
-        )
+        handler.lambda_handler(approval(arn, 5, "deploy-1"), lambda_context)
     assert type(excinfo.value).__name__ == "ModelPackageNotFound"
 
 
@@ -129,22 +116,16 @@ def test_unknown_package_raises_model_package_not_found_by_class_name(
 
 
 def test_update_plan_arms_the_latency_alarm_and_guards_update_endpoint(
-    load_handler: Any, stack: Any, sfn_execution: Any, lambda_context: Any, aws: Any
+    load_handler: Any, stack: Any, approval: Any, lambda_context: Any, aws: Any
 ) -> None:
     # Given v1 is live and v2 was approved
     handler = load_handler("plan_deployment")
     v1 = stack.create_package("Approved")
-    first = handler.lambda_handler(
-        {"event": approved_event(stack, v1, 1), "execution": sfn_execution("deploy-1", "deploy")},
-        lambda_context,
-    )
+    first = handler.lambda_handler(approval(v1, 1, "deploy-1"), lambda_context)
     deploy(stack, first)
     v2 = stack.create_package("Approved")
     # When
-    plan = handler.lambda_handler(
-        {"event": approved_event(stack, v2, 2), "execution": sfn_execution("deploy-2", "deploy")},
-        lambda_context,
-    )
+    plan = handler.lambda_handler(approval(v2, 2, "deploy-2"), lambda_context)
     new_config = plan["endpoint_config"]["EndpointConfigName"]
     # Then ArmLatencyAlarm's PutMetricAlarm points the alarm at the new config
     cloudwatch = aws.client("cloudwatch")
@@ -170,22 +151,16 @@ def test_update_plan_arms_the_latency_alarm_and_guards_update_endpoint(
 
 
 def test_shadow_mode_plans_a_shadow_test_the_deploy_pipeline_can_run(
-    load_handler: Any, stack: Any, sfn_execution: Any, lambda_context: Any, asl_reads: Any
+    load_handler: Any, stack: Any, approval: Any, lambda_context: Any, asl_reads: Any
 ) -> None:
     # Given v1 is live and v2 was approved, the stack in shadow mode (ShadowMode=true)
     handler = load_handler("plan_deployment", SHADOW_MODE="true")
     v1 = stack.create_package("Approved")
-    first = handler.lambda_handler(
-        {"event": approved_event(stack, v1, 1), "execution": sfn_execution("deploy-1", "deploy")},
-        lambda_context,
-    )
+    first = handler.lambda_handler(approval(v1, 1, "deploy-1"), lambda_context)
     deploy(stack, first)
     v2 = stack.create_package("Approved")
     # When
-    plan = handler.lambda_handler(
-        {"event": approved_event(stack, v2, 2), "execution": sfn_execution("deploy-2", "deploy")},
-        lambda_context,
-    )
+    plan = handler.lambda_handler(approval(v2, 2, "deploy-2"), lambda_context)
     # Then every path the DeployPipeline reads from the plan exists, the shadow test's included
     assert json.loads(json.dumps(plan)) == plan
     assert first["shadow"] == {"enabled": False}  # the first deployment had nothing to shadow
@@ -204,23 +179,20 @@ def test_shadow_mode_plans_a_shadow_test_the_deploy_pipeline_can_run(
 
 
 def test_invalid_strategy_cold_starts_and_raises_deployment_config_invalid_by_class_name(
-    load_handler: Any, stack: Any, sfn_execution: Any, lambda_context: Any
+    load_handler: Any, stack: Any, approval: Any, lambda_context: Any
 ) -> None:
     # Ranges are the domain's to check, so the workflow can catch the named error.
     handler = load_handler("plan_deployment", DEPLOYMENT_STRATEGY="LINEAR", LINEAR_STEP_PERCENT="5")
     arn = stack.create_package("Approved")
     with pytest.raises(Exception) as excinfo:
-        handler.lambda_handler(
-            {"event": approved_event(stack, arn, 1), "execution": sfn_execution("d-1", "deploy")},
-            lambda_context,
-        )
+        handler.lambda_handler(approval(arn, 1, "d-1"), lambda_context)
     assert type(excinfo.value).__name__ == "DeploymentConfigInvalid"
     assert str(excinfo.value) == "linear step 5% must be 10-50% of the fleet"
 
 
-def test_template_defaults_are_a_valid_strategy() -> None:
+def test_template_defaults_are_a_valid_strategy(template: dict[str, Any]) -> None:
     # A stack deployed with the default parameters must not fail every deployment.
-    parameters = load_template(TEMPLATE)["Parameters"]
+    parameters = template["Parameters"]
 
     def default(name: str) -> int:
         return int(parameters[name]["Default"])

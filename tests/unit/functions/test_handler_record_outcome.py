@@ -1,4 +1,7 @@
-"""RecordOutcome handler: `{"workflow", "outcome", "execution": $$.Execution, "state": $}`."""
+"""RecordOutcome handler: `{"workflow", "outcome", "execution": $$.Execution, "state": $}`.
+
+Payload: events/functions/record_outcome.json, the state of a training run after RegisterModel.
+"""
 
 import json
 from typing import Any
@@ -8,47 +11,19 @@ from pydantic import ValidationError
 
 pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publish:UserWarning")
 
-RUN = {
-    "run_id": "run-a",
-    "execution_arn": "arn:aws:states:us-east-1:123456789012:execution:train:run-a",
-    "dataset": {
-        "bucket": "mlops-data",
-        "key": "datasets/bc.csv",
-        "version_id": "v1",
-        "etag": "e",
-        "size": 120384,
-        "rows": 569,
-        "features": 30,
-        "label": "malignant",
-    },
-    "candidates": [],
-    "champion": None,
-}
-
 
 def test_outcome_is_published_recorded_and_counted(
-    load_handler: Any,
-    stack: Any,
-    sfn_execution: Any,
-    lambda_context: Any,
-    capsys: pytest.CaptureFixture[str],
+    load_handler: Any, stack: Any, sample: Any, lambda_context: Any, printed: Any
 ) -> None:
-    # Given the training state after RegisterModel, and run-a holding its dataset version
+    # Given the training state after RegisterModel, and its run holding its dataset version
     handler = load_handler("record_outcome")
-    business_key = "dataset#s3://mlops-data/datasets/bc.csv#v1"
-    stack.dynamodb.Table("mlops-ledger").put_item(
-        Item={"pk": business_key, "sk": "run", "run_id": "run-a", "status": "RUNNING"}
+    payload = sample("record_outcome")
+    run = payload["state"]["start"]["Payload"]["run"]
+    dataset = run["dataset"]
+    business_key = f"dataset#s3://{dataset['bucket']}/{dataset['key']}#{dataset['version_id']}"
+    stack.ledger.put_item(
+        Item={"pk": business_key, "sk": "run", "run_id": run["run_id"], "status": "RUNNING"}
     )
-    state = {
-        "start": {"Payload": {"action": "TRAIN", "reason": "new", "run": RUN}},
-        "registration": {"Payload": {"model_package_arn": "arn:pkg/1", "version": 1}},
-    }
-    payload = {
-        "workflow": "training",
-        "outcome": "REGISTERED",
-        "execution": sfn_execution("run-a"),
-        "state": state,
-    }
     # When
     output = handler.lambda_handler(payload, lambda_context)
     # Then
@@ -56,24 +31,18 @@ def test_outcome_is_published_recorded_and_counted(
     assert output["subject"] == "[mlops] training: new model version registered"
     assert output["recorded"] is True
     assert isinstance(output["message_id"], str) and output["message_id"]
-    item = stack.dynamodb.Table("mlops-ledger").get_item(Key={"pk": business_key, "sk": "run"})[
-        "Item"
-    ]
+    item = stack.ledger.get_item(Key={"pk": business_key, "sk": "run"})["Item"]
     assert item["status"] == "REGISTERED"
-    emf = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"_aws"' in line]
-    [metric] = [m for m in emf if "OutcomeRegistered" in m]
+    out = printed()
+    [metric] = [m for m in out.metrics if "OutcomeRegistered" in m]
     assert (metric["OutcomeRegistered"], metric["workflow"]) == ([1.0], "training")
+    assert out.correlation_ids() == {payload["execution"]["Name"]}
 
 
 def test_unknown_workflow_is_rejected_naming_the_field(
-    load_handler: Any, stack: Any, sfn_execution: Any, lambda_context: Any
+    load_handler: Any, stack: Any, sample: Any, lambda_context: Any
 ) -> None:
     handler = load_handler("record_outcome")
-    payload = {
-        "workflow": "retraining",
-        "outcome": "FAILED",
-        "execution": sfn_execution("run-a"),
-        "state": {},
-    }
+    payload = sample("record_outcome", {"workflow": "retraining", "outcome": "FAILED"})
     with pytest.raises(ValidationError, match="workflow"):
         handler.lambda_handler(payload, lambda_context)

@@ -1,4 +1,8 @@
-"""SelectCandidate handler: `{"run": $.start.Payload.run, "results": $.candidates}`."""
+"""SelectCandidate handler: `{"run": $.start.Payload.run, "results": $.candidates}`.
+
+Payload: events/functions/select_candidate.json (rf and gb evaluated, logreg failed), the run
+renamed run-a and each evaluation report written to the stack's artifacts bucket.
+"""
 
 import json
 from typing import Any
@@ -7,56 +11,39 @@ import pytest
 
 pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publish:UserWarning")
 
-RUN = {
-    "run_id": "run-a",
-    "execution_arn": "arn:aws:states:us-east-1:123456789012:execution:train:run-a",
-    "dataset": {
-        "bucket": "mlops-data",
-        "key": "datasets/bc.csv",
-        "version_id": "v1",
-        "etag": "e",
-        "size": 120384,
-        "rows": 569,
-        "features": 30,
-        "label": "malignant",
-    },
-    "candidates": [],
-    "champion": None,
-}
 
-
-def evaluated(stack: Any, name: str, f1: float, champion_f1: float | None) -> dict[str, Any]:
-    """A CandidateEvaluated Map result whose report sits in the artifacts bucket."""
-    key = f"runs/run-a/evaluation/{name}/evaluation.json"
-    report = {
-        "primary_metric": "f1",
-        "candidate": {"metrics": {"f1": f1, "accuracy": 0.9}},
-        "champion": None if champion_f1 is None else {"metrics": {"f1": champion_f1}},
-    }
-    stack.put(stack.artifacts_bucket, key, json.dumps(report).encode())
-    return {
-        "status": "EVALUATED",
-        "candidate": {"name": name, "algorithm": "random_forest"},
-        "training_job_name": f"mlops-x-{name}-train",
-        "model_data_url": f"s3://{stack.artifacts_bucket}/runs/run-a/models/{name}.tar.gz",
-        "report_uri": f"s3://{stack.artifacts_bucket}/{key}",
-    }
+def with_reports(
+    stack: Any, sample: Any, scores: dict[str, tuple[float, float | None]]
+) -> dict[str, Any]:
+    """The sample payload; each evaluated candidate's report (f1 of the candidate, of the
+    champion) is in the artifacts bucket, under the key the sample names."""
+    payload = sample("select_candidate", {"run.run_id": "run-a"})
+    for result in payload["results"]:
+        if result["status"] != "EVALUATED":
+            continue
+        key = result["report_uri"].removeprefix("s3://").split("/", 1)[1]
+        result["report_uri"] = f"s3://{stack.artifacts_bucket}/{key}"
+        f1, champion_f1 = scores[result["candidate"]["name"]]
+        report = {
+            "primary_metric": "f1",
+            "candidate": {"metrics": {"f1": f1, "accuracy": 0.9}},
+            "champion": None if champion_f1 is None else {"metrics": {"f1": champion_f1}},
+        }
+        stack.put(stack.artifacts_bucket, key, json.dumps(report).encode())
+    return payload
 
 
 def test_selection_carries_the_gate_the_choice_state_reads(
-    load_handler: Any, stack: Any, lambda_context: Any, asl_reads: Any
+    load_handler: Any,
+    stack: Any,
+    sample: Any,
+    lambda_context: Any,
+    asl_reads: Any,
+    printed: Any,
 ) -> None:
     handler = load_handler("select_candidate")
-    results = [
-        evaluated(stack, "rf", 0.95, 0.94),
-        evaluated(stack, "gb", 0.97, 0.94),
-        {
-            "status": "FAILED",
-            "candidate": {"name": "logreg", "algorithm": "logistic_regression"},
-            "error": {"Error": "States.TaskFailed", "Cause": "boom"},
-        },
-    ]
-    output = handler.lambda_handler({"run": RUN, "results": results}, lambda_context)
+    payload = with_reports(stack, sample, {"rf": (0.95, 0.94), "gb": (0.97, 0.94)})
+    output = handler.lambda_handler(payload, lambda_context)
     assert json.loads(json.dumps(output)) == output
     assert output["best"]["candidate"]["name"] == "gb"
     assert output["gate"]["metric"] == "f1"
@@ -65,31 +52,30 @@ def test_selection_carries_the_gate_the_choice_state_reads(
     assert output["gate"]["to_beat"] == pytest.approx(0.945)
     assert [f["candidate"]["name"] for f in output["failed"]] == ["logreg"]
     asl_reads(output, "training_pipeline", "$.selection.Payload.")
+    out = printed()
+    assert [m["BestCandidateScore"] for m in out.metrics] == [[0.97]]
+    assert out.correlation_ids() == {"run-a"}
 
 
 def test_all_candidates_failed_raises_training_failed_by_class_name(
-    load_handler: Any, stack: Any, lambda_context: Any
+    load_handler: Any, stack: Any, sample: Any, lambda_context: Any
 ) -> None:
+    # Only the sample's logreg, whose Cause is the failed job's DescribeTrainingJob document
     handler = load_handler("select_candidate")
-    results = [
-        {
-            "status": "FAILED",
-            "candidate": {"name": "rf", "algorithm": "random_forest"},
-            "error": {"Error": "States.TaskFailed", "Cause": "AlgorithmError"},
-        }
-    ]
+    payload = sample("select_candidate")
+    payload["results"] = [r for r in payload["results"] if r["status"] == "FAILED"]
     with pytest.raises(Exception) as excinfo:
-        handler.lambda_handler({"run": RUN, "results": results}, lambda_context)
+        handler.lambda_handler(payload, lambda_context)
     assert type(excinfo.value).__name__ == "TrainingFailed"
-    assert "rf: States.TaskFailed: AlgorithmError" in str(excinfo.value)
+    assert "logreg: States.TaskFailed: AlgorithmError: ExecuteUserScriptError" in str(excinfo.value)
 
 
 def test_missing_report_raises_evaluation_invalid_by_class_name(
-    load_handler: Any, stack: Any, lambda_context: Any
+    load_handler: Any, stack: Any, sample: Any, lambda_context: Any
 ) -> None:
     handler = load_handler("select_candidate")
-    result = evaluated(stack, "rf", 0.95, None)
-    result["report_uri"] = f"s3://{stack.artifacts_bucket}/nowhere/evaluation.json"
+    payload = with_reports(stack, sample, {"rf": (0.95, None), "gb": (0.97, None)})
+    payload["results"][0]["report_uri"] = f"s3://{stack.artifacts_bucket}/nowhere/evaluation.json"
     with pytest.raises(Exception) as excinfo:
-        handler.lambda_handler({"run": RUN, "results": [result]}, lambda_context)
+        handler.lambda_handler(payload, lambda_context)
     assert type(excinfo.value).__name__ == "EvaluationInvalid"

@@ -1,4 +1,7 @@
-"""Small wrappers around the AWS APIs the domain needs; each takes its boto3 client."""
+"""Small wrappers around the AWS APIs the domain needs; each takes its boto3 client.
+
+Handlers build them with the one-line factories of `adapters.factories`.
+"""
 
 from functools import cache
 from typing import Any
@@ -15,10 +18,3 @@ def client(service: str) -> Any:
 @cache
 def resource(service: str) -> Any:
     return boto3.resource(service)
-
-
-def split_s3_uri(uri: str) -> tuple[str, str]:
-    if not uri.startswith("s3://"):
-        raise ValueError(f"not an S3 URI: {uri!r}")
-    bucket, _, key = uri[5:].partition("/")
-    return bucket, key

@@ -1,7 +1,9 @@
 """The run ledger: one DynamoDB item per business key (dataset version, deployment, rollback).
 
 Replays and retries of an event reach the same key, so a workflow can tell a first run from a
-repeat without trusting the event id (aws-contracts.md §3.3).
+repeat without trusting the event id: a replay from the bus archive ("Archiving and replaying
+events in Amazon EventBridge", docs.aws.amazon.com/eventbridge/latest/userguide/eb-archive.html)
+is a new delivery of the event.
 """
 
 import json

@@ -1,7 +1,12 @@
 import json
 from typing import Any
 
-from . import split_s3_uri
+
+def split_s3_uri(uri: str) -> tuple[str, str]:
+    if not uri.startswith("s3://"):
+        raise ValueError(f"not an S3 URI: {uri!r}")
+    bucket, _, key = uri[5:].partition("/")
+    return bucket, key
 
 
 class S3Store:

@@ -68,6 +68,7 @@ def plan_deployment(
         "model_package_arn": detail.ModelPackageArn,
         "version": detail.ModelPackageVersion,
         "endpoint_name": settings.endpoint_name,
+        "execution_name": execution.name,
     }
     package = registry.describe(detail.ModelPackageArn)
     if package is None:

@@ -76,6 +76,7 @@ def plan_rollback(
         "trigger": kind,
         "requested_by": who,
         "endpoint_name": settings.endpoint_name,
+        "execution_name": execution.name,
     }
 
     def skip(reason: str) -> RollbackPlan:

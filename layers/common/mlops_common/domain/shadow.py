@@ -13,11 +13,10 @@ import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from ..adapters import split_s3_uri
 from ..adapters.endpoints import Endpoints
 from ..adapters.metrics import EndpointMetrics
 from ..adapters.registry import ModelRegistry
-from ..adapters.s3 import S3Store
+from ..adapters.s3 import S3Store, split_s3_uri
 from ..models import DeployPlan, ShadowComparison
 from ..settings import DeploySettings, ShadowSettings
 from ..timestamps import parse_timestamp

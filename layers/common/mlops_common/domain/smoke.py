@@ -4,10 +4,9 @@ import csv
 import io
 import json
 
-from ..adapters import split_s3_uri
 from ..adapters.endpoints import Endpoints
 from ..adapters.registry import ModelRegistry
-from ..adapters.s3 import S3Store
+from ..adapters.s3 import S3Store, split_s3_uri
 from ..errors import ModelPackageNotFound, SmokeTestFailed
 from ..models import DeploymentTarget, SmokeTestOutput
 

@@ -1,9 +1,11 @@
 """Deployment strategies: the UpdateEndpoint DeploymentConfig (BlueGreenUpdatePolicy with
 AutoRollbackConfiguration), validated before any AWS call.
 
-Limits are the SageMaker API's (aws-contracts.md §1.2-1.3): canary at most 50% of the fleet,
-linear steps 10-50%, waits 0-3600 s, MaximumExecutionTimeout 600-28800 s, 1-10 alarms. The
-timeout must also exceed every wait of the rollout, which this module sums per strategy.
+Limits are the SageMaker API's, as botocore's sagemaker service model states them: canary at
+most 50% of the fleet and linear steps 10-50% (TrafficRoutingConfig.CanarySize and
+.LinearStepSize), waits 0-3600 s (WaitIntervalInSeconds, TerminationWaitInSeconds),
+MaximumExecutionTimeoutInSeconds 600-28800 s, 1-10 alarms (AlarmList). The timeout must also
+exceed every wait of the rollout (its documentation), which this module sums per strategy.
 """
 
 from __future__ import annotations

@@ -1,0 +1,56 @@
+"""One line per adapter in a handler: each factory wires an adapter to the shared client.
+
+Clients are created on first use and kept for the warm container (`adapters.client`), so a
+factory costs nothing after the first invocation. Settings are typed by the one attribute a
+factory reads, which every function's settings model that needs the adapter declares.
+"""
+
+from typing import Protocol
+
+from . import client, resource
+from .endpoints import Endpoints
+from .ledger import Ledger
+from .metrics import EndpointMetrics
+from .notifier import Notifier
+from .registry import ModelRegistry
+from .s3 import S3Store
+
+
+class HasPackageGroup(Protocol):
+    @property
+    def model_package_group(self) -> str: ...
+
+
+class HasLedgerTable(Protocol):
+    @property
+    def ledger_table(self) -> str: ...
+
+
+class HasTopic(Protocol):
+    @property
+    def topic_arn(self) -> str: ...
+
+
+def registry(settings: HasPackageGroup) -> ModelRegistry:
+    return ModelRegistry(client("sagemaker"), settings.model_package_group)
+
+
+def ledger(settings: HasLedgerTable) -> Ledger:
+    return Ledger(resource("dynamodb").Table(settings.ledger_table))
+
+
+def notifier(settings: HasTopic) -> Notifier:
+    return Notifier(client("sns"), settings.topic_arn)
+
+
+def s3_store() -> S3Store:
+    return S3Store(client("s3"))
+
+
+def endpoints(invoke: bool = False) -> Endpoints:
+    """`invoke`: also the sagemaker-runtime client InvokeEndpoint needs (only SmokeTest)."""
+    return Endpoints(client("sagemaker"), client("sagemaker-runtime") if invoke else None)
+
+
+def endpoint_metrics(endpoint_name: str) -> EndpointMetrics:
+    return EndpointMetrics(client("cloudwatch"), endpoint_name)
