@@ -221,5 +221,12 @@ def returns(result: Any) -> dict[str, Any]:
     return {"return": result}
 
 
+def fresh(plan: dict[str, Any], **changes: Any) -> dict[str, Any]:
+    """A sample plan whose model and endpoint config names are new to the twin's account
+    (SageMaker rejects a second CreateModel of a name), with `changes` applied."""
+    token = plan["model"]["ModelName"].rsplit("-", 1)[1]
+    return json.loads(json.dumps(plan).replace(token, uuid.uuid4().hex[:8])) | changes
+
+
 def sample(relative: str) -> Any:
     return json.loads((ROOT / "events" / relative).read_text(encoding="utf-8"))
