@@ -19,6 +19,7 @@ from mlops_common.models import (
     DeployPlan,
     DeployPlanInput,
     OutcomeInput,
+    ShadowComparison,
     SmokeTestInput,
     VerifyDeploymentInput,
 )
@@ -178,16 +179,22 @@ def shadow_plan(twin: Twin) -> dict[str, Any]:
     return plan
 
 
+def judged(decision: str) -> dict[str, Any]:
+    """CompareShadow's verdict (ShadowComparison); only `decision` routes the workflow."""
+    comparison = ShadowComparison(
+        decision=decision, reason="scripted", requests=120, paired=120, agreement=0.99,
+        shadow_error_rate=0.0, shadow_latency_ms=4.0, production_latency_ms=4.2,
+        latency_ratio=0.95, thresholds={},
+    )  # fmt: skip
+    return returns(comparison.model_dump(mode="json"))
+
+
 def test_a_promoted_shadow_test_then_rolls_out_with_guardrails(
     twin: Twin, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     plan = shadow_plan(twin)
     endpoint = twin.endpoint(monkeypatch, ["InService"])
-    comparison = returns({"decision": "PROMOTE", "reason": "better", "requests": 120,
-                          "paired": 120, "agreement": 0.99, "shadow_error_rate": 0.0,
-                          "shadow_latency_ms": 4.0, "production_latency_ms": 4.2,
-                          "latency_ratio": 0.95, "thresholds": {}})  # fmt: skip
-    run = deploy(twin, plan, CompareShadowFunction=[comparison])
+    run = deploy(twin, plan, CompareShadowFunction=[judged("PROMOTE")])
     assert (run.status, run.path[-1]) == ("SUCCEEDED", "Deployed")
     shadow_config = plan["shadow"]["endpoint_config"]
     assert endpoint.requests == [
@@ -215,11 +222,7 @@ def test_a_discarded_shadow_test_returns_to_the_live_config_and_succeeds(
 ) -> None:
     plan = shadow_plan(twin)
     endpoint = twin.endpoint(monkeypatch, ["InService"])
-    comparison = returns({"decision": "DISCARD", "reason": "worse", "requests": 120,
-                          "paired": 120, "agreement": 0.5, "shadow_error_rate": 0.2,
-                          "shadow_latency_ms": 9.0, "production_latency_ms": 4.2,
-                          "latency_ratio": 2.1, "thresholds": {}})  # fmt: skip
-    run = deploy(twin, plan, CompareShadowFunction=[comparison])
+    run = deploy(twin, plan, CompareShadowFunction=[judged("DISCARD")])
     assert (run.status, run.path[-1]) == ("SUCCEEDED", "ShadowDiscarded")
     assert [r[1]["EndpointConfigName"] for r in endpoint.requests] == [
         plan["shadow"]["endpoint_config"]["EndpointConfigName"],
