@@ -54,7 +54,8 @@ ROLLBACK_RULES = {"RollbackPipelineLiveModelRejected", "RollbackPipelineRegressi
 
 # Which rules each sample must match. The registry ingress rule forwards every status change of
 # the stack's group (its Description says so: the archive keeps them); the deploy and rollback
-# rules on the stack bus filter on Approved and Rejected (aws-contracts.md §2.2). The alarm
+# rules on the stack bus filter on Approved and Rejected (SageMaker developer guide, "Automating
+# Amazon SageMaker AI with Amazon EventBridge": Model package state change). The alarm
 # ingress rule forwards every state change of the endpoint's 5XX alarm; only entering ALARM starts
 # the RollbackPipeline. The new-fleet latency alarm is the guardrails' alone.
 EXPECTED_MATCHES: dict[str, set[str]] = {
@@ -223,7 +224,8 @@ def test_what_a_workflow_rule_accepts_an_ingress_rule_forwards(rules: dict, name
     ],
 )
 def test_replayed_events_still_start_their_workflow(rules: dict, name: str) -> None:
-    # Replay goes to the stack bus and adds `replay-name` (aws-contracts.md §3.2); the workflows
+    # Replay goes to the stack bus and adds `replay-name` (EventBridge user guide, "Replaying
+    # archived events in Amazon EventBridge"); the workflows
     # deduplicate themselves, so a replay must reach them.
     replayed = {**_event(name), "replay-name": "mlops-dev-replay-1"}
     assert _matching_rules(rules, replayed) & WORKFLOW_RULES == EXPECTED_MATCHES[name] & (
@@ -304,7 +306,7 @@ def _getatt_target(value: Any, attribute: str) -> str | None:
 
 def test_every_rule_dead_letter_queue_is_watched_by_an_alarm(cfn: dict[str, Any]) -> None:
     """An event that should have started a workflow and ends in a DLQ must page someone
-    (aws-contracts.md §3.6)."""
+    (EventBridge user guide, "Using dead-letter queues to process undelivered events")."""
     resources = cfn["Resources"]
     dead_letter_queues = {
         _getatt_target(target["DeadLetterConfig"]["Arn"], "Arn")

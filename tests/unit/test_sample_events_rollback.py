@@ -57,14 +57,6 @@ class NoEndpoint:
         return None
 
 
-def test_there_are_alarm_samples_for_the_rule_and_its_near_misses() -> None:
-    assert ALARM_EVENTS == [
-        "alarm_state_change.json",
-        "near_miss/alarm_state_change_ok.json",
-        "near_miss/alarm_state_change_other_alarm.json",
-    ]
-
-
 @pytest.mark.parametrize("name", ALARM_EVENTS)
 def test_alarm_events_have_the_cloudwatch_alarm_state_change_shape(name: str) -> None:
     event = _load(f"rules/{name}")

@@ -1,9 +1,10 @@
-"""The DeployPipeline's shadow test: entered only on the update path, its requests from the plan,
-and the one wait loop (WaitForEndpoint -> DescribeEndpoint -> EndpointSettled) shared by the
-rollout, the shadow test's start and its end, told apart by `$.phase`.
+"""The DeployPipeline's Choice states around its shadow test, on every combination that matters:
+one wait loop (WaitForEndpoint -> DescribeEndpoint -> EndpointSettled) serves the rollout, the
+shadow test's start and its end, told apart by `$.phase` and the endpoint's config.
 
-The Choice states are run by moto 5.2.5's Step Functions interpreter (the one the twin runs),
-each alone in a machine whose every target is a Succeed state, so the test reads where it went.
+Each Choice is run by moto 5.2.5's Step Functions interpreter (the one the twin runs), alone in a
+machine whose every target is a Succeed state, so the test reads where it went. Whole runs
+through these states are in test_workflow_deploy.py.
 """
 
 from __future__ import annotations
@@ -18,9 +19,6 @@ from typing import Any
 
 import boto3
 import pytest
-from mlops_common.domain.outcome import HEADLINES
-from mlops_common.domain.shadow import shadow_test
-from mlops_common.settings import DeploySettings
 from moto import mock_aws
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -55,128 +53,6 @@ def _reachable(cut: tuple[str, str] | None = None) -> set[str]:
         seen.add(name)
         todo += [t for t in _targets(STATES[name]) if (name, t) != cut]
     return seen
-
-
-# ---- where the shadow test sits ---------------------------------------------------------------
-
-
-def test_shadow_states_are_the_ones_this_file_checks() -> None:
-    assert set(STATES) >= SHADOW_STATES
-    assert STATES["ShadowWindow"]["Type"] == "Wait"
-    assert STATES["ShadowDiscarded"]["Type"] == "Succeed"
-
-
-def test_shadow_test_starts_only_on_the_update_path() -> None:
-    # Without EndpointExists' endpoint_exists rule, no state that starts a shadow test is reached
-    [rule] = STATES["EndpointExists"]["Choices"]
-    assert (rule["Variable"], rule["BooleanEquals"], rule["Next"]) == (
-        "$.plan.Payload.endpoint_exists",
-        True,
-        "ShadowFirst",
-    )
-    without_update_path = _reachable(cut=("EndpointExists", "ShadowFirst"))
-    assert {"ShadowFirst", "CreateShadowConfig", "StartShadowTest"}.isdisjoint(without_update_path)
-    assert "CreateEndpoint" in without_update_path
-    # And on it, only when the plan says so
-    [shadow_rule] = STATES["ShadowFirst"]["Choices"]
-    assert (shadow_rule["Variable"], shadow_rule["BooleanEquals"]) == (
-        "$.plan.Payload.shadow.enabled",
-        True,
-    )
-    assert (shadow_rule["Next"], STATES["ShadowFirst"]["Default"]) == (
-        "CreateShadowConfig",
-        "ArmLatencyAlarm",
-    )
-    assert STATES["CreateShadowConfig"]["Next"] == "StartShadowTest"
-
-
-def test_each_endpoint_change_names_its_phase_before_the_shared_wait_loop() -> None:
-    # The rest of the shadow branch is entered from AfterSettled by `$.phase`, which only these
-    # states write: a new endpoint's phase is "rollout", so its wait never enters the shadow test
-    phases = {
-        name: state["ResultSelector"]
-        for name, state in STATES.items()
-        if state.get("ResultPath") == "$.phase"
-    }
-    assert phases == {
-        "CreateEndpoint": {"value": "rollout"},
-        "UpdateEndpoint": {"value": "rollout"},
-        "StartShadowTest": {"value": "shadow-start"},
-        "EndShadowTest": {"value": "discard"},
-    }
-    assert {STATES[name]["Next"] for name in phases} == {"WaitForEndpoint"}
-    read = {
-        rule["StringEquals"]
-        for choice in STATES["AfterSettled"]["Choices"]
-        for rule in choice.get("And", [choice])
-        if rule["Variable"] == "$.phase.value"
-    }
-    assert read == {"shadow-start", "discard"}
-
-
-# ---- the shadow test's requests ---------------------------------------------------------------
-
-
-def _shadow_plan_keys() -> set[str]:
-    class LiveConfig:
-        def describe_config(self, name: str) -> dict[str, Any]:
-            return {"ProductionVariants": [{"VariantName": "AllTraffic", "ModelName": name}]}
-
-    settings = DeploySettings(
-        endpoint_name="e", model_package_group="g", sagemaker_role_arn="r",
-        error_alarm_name="a", latency_alarm_name="l", artifacts_bucket="b",
-    )  # fmt: skip
-    rollout = {"EndpointConfigName": "e-v2-x", "Tags": [], "ProductionVariants": [{}]}
-    live = {"EndpointConfigName": "e-v1-x"}
-    shadow = shadow_test(live, {"endpoint_config": rollout}, settings, LiveConfig(), "x")  # type: ignore[arg-type]
-    return set(shadow["endpoint_config"])
-
-
-def test_create_shadow_config_sends_every_field_of_the_plan_s_shadow_config() -> None:
-    create = STATES["CreateShadowConfig"]
-    assert create["Resource"] == "arn:aws:states:::sagemaker:createEndpointConfig"
-    assert create["Parameters"] == {
-        f"{key}.$": f"$.plan.Payload.shadow.endpoint_config.{key}" for key in _shadow_plan_keys()
-    }
-    assert create["ResultPath"] is None
-
-
-def test_shadow_test_starts_and_ends_all_at_once_on_the_plan_s_configs() -> None:
-    # No DeploymentConfig: the live variant is unchanged, guardrails are for the rollout
-    for name in ("StartShadowTest", "EndShadowTest"):
-        assert STATES[name]["Resource"] == UPDATE_ENDPOINT, name
-    assert STATES["StartShadowTest"]["Parameters"] == {
-        "EndpointName.$": "$.plan.Payload.endpoint_name",
-        "EndpointConfigName.$": "$.plan.Payload.shadow.endpoint_config.EndpointConfigName",
-    }
-    assert STATES["EndShadowTest"]["Parameters"] == {
-        "EndpointName.$": "$.plan.Payload.endpoint_name",
-        "EndpointConfigName.$": "$.plan.Payload.previous_config",
-    }
-
-
-def test_window_then_compare_shadow_with_the_plan_and_the_settled_endpoint() -> None:
-    assert STATES["ShadowWindow"] == {
-        "Type": "Wait",
-        "SecondsPath": "$.plan.Payload.shadow.window_seconds",
-        "Next": "CompareShadow",
-    }
-    compare = STATES["CompareShadow"]
-    assert compare["Resource"] == LAMBDA_INVOKE
-    payload = compare["Parameters"]["Payload"]
-    assert payload == {"plan.$": "$.plan.Payload", "endpoint.$": "$.endpoint"}
-    assert (compare["ResultPath"], compare["Next"]) == ("$.shadow_result", "PromoteOrDiscard")
-    assert compare["ResultSelector"] == {"Payload.$": "$.Payload"}
-
-
-def test_discarded_candidate_is_reported_and_succeeds() -> None:
-    notify = STATES["NotifyShadowDiscarded"]
-    assert notify["Parameters"]["Payload"]["outcome"] == "SHADOW_DISCARDED"
-    assert ("deploy", "SHADOW_DISCARDED") in HEADLINES
-    assert notify["Next"] == notify["Catch"][-1]["Next"] == "ShadowDiscarded"
-    # Every failure on the way goes to the deployment's failure notification
-    for name in ("CreateShadowConfig", "StartShadowTest", "CompareShadow", "EndShadowTest"):
-        assert STATES[name]["Catch"][-1]["Next"] == "NotifyFailure", name
 
 
 # ---- the Choice states, run by moto's interpreter ---------------------------------------------
@@ -248,6 +124,9 @@ def settled(plan: dict, phase: str, status: str, config: str) -> dict[str, Any]:
         (SHADOW_PLAN, "shadow-start", "Failed", SHADOW_CONFIG, "VerifyDeployment"),
         (SHADOW_PLAN, "shadow-start", "UpdateRollbackFailed", SHADOW_CONFIG, "VerifyDeployment"),
         (SHADOW_PLAN, "discard", "InService", LIVE_CONFIG, "NotifyShadowDiscarded"),
+        # ending the shadow test did not bring the live config back alone
+        (SHADOW_PLAN, "discard", "InService", SHADOW_CONFIG, "ShadowEndFailed"),
+        (SHADOW_PLAN, "discard", "Failed", LIVE_CONFIG, "ShadowEndFailed"),
         # the rollout after PROMOTE, done or rolled back to the shadow config: never a 2nd window
         (SHADOW_PLAN, "rollout", "InService", NEW_CONFIG, "VerifyDeployment"),
         (SHADOW_PLAN, "rollout", "InService", SHADOW_CONFIG, "VerifyDeployment"),
@@ -257,7 +136,8 @@ def settled(plan: dict, phase: str, status: str, config: str) -> dict[str, Any]:
     ],
     ids=[
         "shadow-started", "shadow-start-returned", "shadow-start-failed",
-        "shadow-start-rollback-failed", "discarded", "promoted-rollout",
+        "shadow-start-rollback-failed", "discarded", "discard-left-shadow", "discard-failed",
+        "promoted-rollout",
         "promoted-rollout-rolled-back", "rollout", "rollout-rollback-failed",
     ],
 )  # fmt: skip

@@ -1,0 +1,243 @@
+"""The DeployPipeline definition run in the twin's interpreter with scripted functions and a
+scripted endpoint (see conftest): the plan's requests reach SageMaker and CloudWatch as built,
+the wait loop stops exactly on the settled statuses, and each outcome ends where it should.
+
+The plans are the sample plans of events/functions (a rollout without a shadow test in
+verify_deployment.json, one with a shadow test in compare_shadow.json), renamed per run.
+"""
+
+from __future__ import annotations
+
+import typing
+from typing import Any
+
+import botocore.session
+import pytest
+from conftest import Twin, fresh, raises, returns, sample
+from mlops_common.models import (
+    CompareShadowInput,
+    DeployPlan,
+    DeployPlanInput,
+    OutcomeInput,
+    ShadowComparison,
+    SmokeTestInput,
+    VerifyDeploymentInput,
+)
+
+APPROVED = sample("rules/model_package_approved.json")
+ROLLOUT = sample("functions/verify_deployment.json")["plan"]
+SHADOW = sample("functions/compare_shadow.json")["plan"]
+SETTLED = {"InService", "Failed", "UpdateRollbackFailed"}
+# Every EndpointStatus DescribeEndpoint may answer (botocore model sagemaker: EndpointStatus).
+STATUSES = (
+    botocore.session.get_session().get_service_model("sagemaker").shape_for("EndpointStatus").enum
+)
+NOTIFIED = returns({"subject": "s", "message_id": "m", "recorded": True})
+VERIFIED = returns({"endpoint_name": "e", "endpoint_config_name": "c", "status": "InService"})
+SMOKE = returns({"endpoint_name": "e", "rows": 3, "predictions": [], "latency_ms": 12.5})
+
+
+def deploy(twin: Twin, plan: dict[str, Any], **script: list[dict[str, Any]]) -> Any:
+    functions = {
+        "PlanDeploymentFunction": [returns(DeployPlan.model_validate(plan).model_dump())],
+        "VerifyDeploymentFunction": [VERIFIED],
+        "SmokeTestFunction": [SMOKE],
+        "RecordOutcomeFunction": [NOTIFIED],
+    }
+    return twin.run("DeployPipeline", APPROVED, functions | script)
+
+
+def outcome(run: Any) -> str:
+    [notified] = map(OutcomeInput.model_validate, run.payloads("RecordOutcomeFunction"))
+    return notified.outcome
+
+
+@pytest.mark.parametrize("action", typing.get_args(DeployPlan.model_fields["action"].annotation))
+def test_every_plan_action_ends_in_its_own_state(
+    twin: Twin, monkeypatch: pytest.MonkeyPatch, action: str
+) -> None:
+    endpoint = twin.endpoint(monkeypatch, ["InService"])
+    run = deploy(twin, fresh(ROLLOUT, action=action, endpoint_exists=False))
+    assert run.status == "SUCCEEDED"
+    ends = {"DEPLOY": ("Deployed", "DEPLOYED"), "SKIP": ("NothingToDeploy", "SKIPPED")}
+    assert (run.path[-1], outcome(run)) == ends[action]
+    assert bool(endpoint.requests) == (action == "DEPLOY")
+    [planned] = map(DeployPlanInput.model_validate, run.payloads("PlanDeploymentFunction"))
+    assert planned.event == APPROVED
+
+
+def test_an_invalid_deployment_config_fails_the_run_by_name_before_any_sagemaker_call(
+    twin: Twin, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    endpoint = twin.endpoint(monkeypatch, ["InService"])
+    run = deploy(twin, ROLLOUT, PlanDeploymentFunction=[raises("DeploymentConfigInvalid", "x")])
+    assert (run.status, run.error) == ("FAILED", "DeploymentConfigInvalid")
+    assert run.path == ["LoadSettings", "PlanDeployment", "NotifyFailure", "Failed"]
+    assert endpoint.requests == [] and outcome(run) == "FAILED"
+
+
+def test_a_new_endpoint_is_created_from_the_plan_without_guardrails(
+    twin: Twin, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A new endpoint has no old fleet to protect, even with shadow mode on: no shadow test, no
+    # alarm, no DeploymentConfig.
+    endpoint = twin.endpoint(monkeypatch, ["Creating", "Creating", "InService"])
+    plan = fresh(SHADOW, endpoint_exists=False)
+    run = deploy(twin, plan)
+    assert (run.status, run.path[-1]) == ("SUCCEEDED", "Deployed")
+    config = plan["endpoint_config"]["EndpointConfigName"]
+    assert endpoint.requests == [("CreateEndpoint", {"EndpointConfigName": config})]
+    assert "CreateShadowConfig" not in run.path and "ArmLatencyAlarm" not in run.path
+    sagemaker = twin.cloud.client("sagemaker")
+    model = sagemaker.describe_model(ModelName=plan["model"]["ModelName"])
+    assert (
+        model["PrimaryContainer"]["ModelDataUrl"]
+        == plan["model"]["PrimaryContainer"]["ModelDataUrl"]
+    )
+    created = sagemaker.describe_endpoint_config(EndpointConfigName=config)
+    assert created["ProductionVariants"][0]["ModelName"] == plan["model"]["ModelName"]
+
+
+def test_an_update_arms_the_plan_s_alarm_then_rolls_out_with_its_deployment_config(
+    twin: Twin, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    endpoint = twin.endpoint(monkeypatch, ["Updating", "InService"])
+    plan = fresh(ROLLOUT)
+    run = deploy(twin, plan)
+    assert (run.status, run.path[-1]) == ("SUCCEEDED", "Deployed")
+    config = plan["endpoint_config"]["EndpointConfigName"]
+    assert endpoint.requests == [
+        ("UpdateEndpoint", {"EndpointConfigName": config, "DeploymentConfig": plan[
+            "deployment_config"]}),
+    ]  # fmt: skip
+    # When UpdateEndpoint was called, the alarm was already the plan's.
+    [alarms] = endpoint.alarms_at_update
+    [alarm] = [a for a in alarms if a["AlarmName"] == plan["latency_alarm"]["AlarmName"]]
+    assert {k: alarm[k] for k in plan["latency_alarm"]} == plan["latency_alarm"]
+    [verified] = map(VerifyDeploymentInput.model_validate, run.payloads("VerifyDeploymentFunction"))
+    assert verified.reject_on_rollback and verified.plan.endpoint_config == plan["endpoint_config"]
+    [smoke] = map(SmokeTestInput.model_validate, run.payloads("SmokeTestFunction"))
+    assert smoke.plan.model_package_arn == plan["model_package_arn"]
+
+
+@pytest.mark.parametrize("settled", sorted(SETTLED))
+def test_the_wait_loop_polls_until_a_settled_status_and_verifies_that_one(
+    twin: Twin, monkeypatch: pytest.MonkeyPatch, settled: str
+) -> None:
+    polling = sorted(set(STATUSES) - SETTLED)
+    assert polling  # Creating, Updating, SystemUpdating, RollingBack, ...
+    endpoint = twin.endpoint(monkeypatch, [*polling, settled])
+    verdict = {
+        "InService": VERIFIED,
+        "Failed": raises("DeploymentFailed", "endpoint ended Failed"),
+        "UpdateRollbackFailed": raises("UpdateRollbackFailed", "update and rollback failed"),
+    }[settled]
+    run = deploy(twin, fresh(ROLLOUT), VerifyDeploymentFunction=[verdict])
+    assert endpoint.describes == len(polling) + 1
+    assert run.path.count("DescribeEndpoint") == len(polling) + 1
+    [verified] = run.payloads("VerifyDeploymentFunction")
+    assert verified["endpoint"]["EndpointStatus"] == settled
+    if settled == "InService":
+        assert (run.status, run.path[-1]) == ("SUCCEEDED", "Deployed")
+    else:
+        assert (run.status, run.error) == ("FAILED", verdict["raise"])
+        assert run.path[-2:] == ["NotifyFailure", "Failed"]
+        assert run.payloads("SmokeTestFunction") == []
+
+
+@pytest.mark.parametrize(
+    "error", ["DeploymentRolledBack", "SmokeTestFailed", "ModelPackageNotFound"]
+)
+def test_a_failed_verification_or_smoke_test_ends_the_run_under_its_name(
+    twin: Twin, monkeypatch: pytest.MonkeyPatch, error: str
+) -> None:
+    twin.endpoint(monkeypatch, ["InService"])
+    function = (
+        "VerifyDeploymentFunction" if error == "DeploymentRolledBack" else "SmokeTestFunction"
+    )
+    run = deploy(twin, fresh(ROLLOUT), **{function: [raises(error, "why")]})
+    assert (run.status, run.error) == ("FAILED", error)
+    assert outcome(run) == "FAILED"
+
+
+# ---- shadow test ------------------------------------------------------------------------------
+
+
+def shadow_plan(twin: Twin) -> dict[str, Any]:
+    """The shadow sample plan, renamed, with a 0 s window; its live model exists (the shadow
+    config serves it as the production variant, and SageMaker checks it exists)."""
+    plan = fresh(SHADOW)
+    plan["shadow"]["window_seconds"] = 0
+    [live] = plan["shadow"]["endpoint_config"]["ProductionVariants"]
+    sagemaker = twin.cloud.client("sagemaker")
+    if live["ModelName"] not in {m["ModelName"] for m in sagemaker.list_models()["Models"]}:
+        sagemaker.create_model(
+            ModelName=live["ModelName"],
+            ExecutionRoleArn=plan["model"]["ExecutionRoleArn"],
+            PrimaryContainer=plan["model"]["PrimaryContainer"],
+        )
+    return plan
+
+
+def judged(decision: str) -> dict[str, Any]:
+    """CompareShadow's verdict (ShadowComparison); only `decision` routes the workflow."""
+    comparison = ShadowComparison(
+        decision=decision, reason="scripted", requests=120, paired=120, agreement=0.99,
+        shadow_error_rate=0.0, shadow_latency_ms=4.0, production_latency_ms=4.2,
+        latency_ratio=0.95, thresholds={},
+    )  # fmt: skip
+    return returns(comparison.model_dump(mode="json"))
+
+
+def test_a_promoted_shadow_test_then_rolls_out_with_guardrails(
+    twin: Twin, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    plan = shadow_plan(twin)
+    endpoint = twin.endpoint(monkeypatch, ["InService"])
+    run = deploy(twin, plan, CompareShadowFunction=[judged("PROMOTE")])
+    assert (run.status, run.path[-1]) == ("SUCCEEDED", "Deployed")
+    shadow_config = plan["shadow"]["endpoint_config"]
+    assert endpoint.requests == [
+        ("UpdateEndpoint", {"EndpointConfigName": shadow_config["EndpointConfigName"],
+                            "DeploymentConfig": None}),
+        ("UpdateEndpoint", {"EndpointConfigName": plan["endpoint_config"]["EndpointConfigName"],
+                            "DeploymentConfig": plan["deployment_config"]}),
+    ]  # fmt: skip
+    [compared] = map(CompareShadowInput.model_validate, run.payloads("CompareShadowFunction"))
+    assert compared.endpoint["EndpointConfigName"] == shadow_config["EndpointConfigName"]
+    created = twin.cloud.client("sagemaker").describe_endpoint_config(
+        EndpointConfigName=shadow_config["EndpointConfigName"]
+    )
+    assert created["DataCaptureConfig"]["DestinationS3Uri"] == plan["shadow"]["capture_uri"]
+    for key in ("ProductionVariants", "ShadowProductionVariants"):
+        assert [v["ModelName"] for v in created[key]] == [
+            v["ModelName"] for v in shadow_config[key]
+        ]
+    assert run.path.index("ShadowWindow") < run.path.index("CompareShadow")
+    assert run.path.index("CompareShadow") < run.path.index("ArmLatencyAlarm")
+
+
+def test_a_discarded_shadow_test_returns_to_the_live_config_and_succeeds(
+    twin: Twin, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    plan = shadow_plan(twin)
+    endpoint = twin.endpoint(monkeypatch, ["InService"])
+    run = deploy(twin, plan, CompareShadowFunction=[judged("DISCARD")])
+    assert (run.status, run.path[-1]) == ("SUCCEEDED", "ShadowDiscarded")
+    assert [r[1]["EndpointConfigName"] for r in endpoint.requests] == [
+        plan["shadow"]["endpoint_config"]["EndpointConfigName"],
+        plan["previous_config"],
+    ]
+    assert all(r[1]["DeploymentConfig"] is None for r in endpoint.requests)
+    assert outcome(run) == "SHADOW_DISCARDED"
+    assert run.payloads("VerifyDeploymentFunction") == []
+
+
+def test_a_shadow_test_that_does_not_start_is_verified_as_a_failed_deployment(
+    twin: Twin, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    plan = shadow_plan(twin)
+    endpoint = twin.endpoint(monkeypatch, ["Failed"])
+    run = deploy(twin, plan, VerifyDeploymentFunction=[raises("DeploymentFailed", "Failed")])
+    assert (run.status, run.error) == ("FAILED", "DeploymentFailed"), (run.cause, run.path)
+    assert "ShadowWindow" not in run.path and len(endpoint.requests) == 1
