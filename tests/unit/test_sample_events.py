@@ -47,17 +47,17 @@ def _load(relative: str) -> Any:
 
 
 def _input_model_name(function: str) -> str:
-    """The `model=` of the handler's @event_parser, read from its source (importing the handler
-    would need its environment)."""
+    """The `model=` of the handler's @handler decorator, read from its source (importing the
+    handler would need its environment)."""
     tree = ast.parse((ROOT / "functions" / function / "app.py").read_text(encoding="utf-8"))
     names = [
         keyword.value.id
         for node in ast.walk(tree)
-        if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "event_parser"
+        if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "handler"
         for keyword in node.keywords
         if keyword.arg == "model" and isinstance(keyword.value, ast.Name)
     ]
-    assert len(names) == 1, f"{function}: expected one @event_parser(model=...), got {names}"
+    assert len(names) == 1, f"{function}: expected one @handler(model=...), got {names}"
     return names[0]
 
 

@@ -166,13 +166,13 @@ def _imported(tree: ast.Module) -> dict[str, str]:
 
 
 def input_model(function: str) -> type[BaseModel]:
-    """The `model=` of the handler's @event_parser (read from source: importing a handler
+    """The `model=` of the handler's @handler decorator (read from source: importing a handler
     needs its environment)."""
     tree = _handler_tree(function)
     [name] = [
         keyword.value.id
         for node in ast.walk(tree)
-        if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "event_parser"
+        if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "handler"
         for keyword in node.keywords
         if keyword.arg == "model" and isinstance(keyword.value, ast.Name)
     ]
@@ -180,17 +180,13 @@ def input_model(function: str) -> type[BaseModel]:
 
 
 def domain_call(function: str) -> Any:
-    """The domain function whose result the handler returns (`return x.model_dump(...)` where
-    `x = domain_function(...)`)."""
+    """The domain function whose result the handler returns (`return x` where
+    `x = domain_function(...)`; the decorator dumps it)."""
     tree = _handler_tree(function)
     [returned] = [
-        node.value.func.value.id
+        node.value.id
         for node in ast.walk(tree)
-        if isinstance(node, ast.Return)
-        and isinstance(node.value, ast.Call)
-        and isinstance(node.value.func, ast.Attribute)
-        and node.value.func.attr == "model_dump"
-        and isinstance(node.value.func.value, ast.Name)
+        if isinstance(node, ast.Return) and isinstance(node.value, ast.Name)
     ]
     [called] = [
         node.value.func.id

@@ -13,7 +13,6 @@ from typing import Any
 
 import botocore.session
 import pytest
-from conftest import Twin, fresh, raises, returns, sample
 from mlops_common.models import (
     CompareShadowInput,
     DeployPlan,
@@ -23,6 +22,7 @@ from mlops_common.models import (
     SmokeTestInput,
     VerifyDeploymentInput,
 )
+from workflow_harness import Twin, fresh, raises, returns, sample
 
 APPROVED = sample("rules/model_package_approved.json")
 ROLLOUT = sample("functions/verify_deployment.json")["plan"]

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 from asl_model import SUBSTITUTION, all_states, machines
-from conftest import Twin
+from workflow_harness import Twin
 
 MACHINES = sorted(machines())
 

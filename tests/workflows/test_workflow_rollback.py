@@ -12,7 +12,6 @@ import typing
 from typing import Any
 
 import pytest
-from conftest import Twin, fresh, raises, returns, sample
 from mlops_common.models import (
     OutcomeInput,
     RecordRollbackInput,
@@ -20,6 +19,7 @@ from mlops_common.models import (
     RollbackPlanInput,
     VerifyDeploymentInput,
 )
+from workflow_harness import Twin, fresh, raises, returns, sample
 
 PLAN = sample("functions/record_rollback.json")["plan"]
 OPERATOR = sample("functions/plan_rollback.json")["request"]

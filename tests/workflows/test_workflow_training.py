@@ -11,13 +11,13 @@ import json
 from typing import Any
 
 import pytest
-from conftest import Twin, raises, returns, sample
 from mlops_common.models import (
     OutcomeInput,
     SelectCandidateInput,
     ValidateDatasetInput,
     ValidateDatasetOutput,
 )
+from workflow_harness import Twin, raises, returns, sample
 
 UPLOAD = sample("rules/s3_object_created.json")
 RUN = sample("functions/register_model.json")["run"]
