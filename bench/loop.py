@@ -17,8 +17,8 @@ import time
 from datetime import datetime
 from typing import Any
 
-from mlops.twin.demo import loop_settled, workflows
-from mlops.twin.progress import Watcher
+from mlops.demo.loop import loop_settled, workflows
+from mlops.demo.progress import Watcher
 from mlops.twin.stack import start_stack
 
 

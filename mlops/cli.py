@@ -16,8 +16,8 @@ from pathlib import Path
 
 
 def _local_up(args: argparse.Namespace) -> int:
-    from .twin.demo import workflows
-    from .twin.progress import Watcher
+    from .demo.loop import workflows
+    from .demo.progress import Watcher
     from .twin.stack import start_stack
 
     twin = start_stack(port=args.port)
@@ -51,10 +51,10 @@ Ctrl-C stops it.""")
 
 def _local_demo(args: argparse.Namespace) -> int:
     if args.scenario == "canary-rollback":
-        from .twin.story import run_canary_rollback
+        from .demo.canary_rollback import run_canary_rollback
 
         return run_canary_rollback(timeout=args.timeout)
-    from .twin.demo import run_demo
+    from .demo.loop import run_demo
 
     return run_demo(timeout=args.timeout)
 

@@ -18,17 +18,17 @@ from moto.moto_api._internal.models import moto_api_backend
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 from werkzeug.serving import make_server
 
-from .alarms import AlarmEvaluator
-from .events_seam import EventDelivery
-from .gateway import AwsError, Gateway, json_response, lambda_log_header
-from .hosting import Hosting, HostingError, keep_shadow_variants
-from .lambda_runtime import InvalidRequestContent, LambdaRuntime
-from .registry_seam import install_registry_seam, uninstall_registry_seam
-from .replay_seam import install_replay_seam, uninstall_replay_seam
-from .s3_seams import install_s3_seams, uninstall_s3_seams
-from .sagemaker_events import SageMakerEvents
-from .sagemaker_jobs import JobRunner
-from .sfn_seams import install_sfn_seams
+from mlops.twin.cloudwatch.alarms import AlarmEvaluator
+from mlops.twin.events.delivery import EventDelivery
+from mlops.twin.events.replay import install_replay_seam, uninstall_replay_seam
+from mlops.twin.gateway import AwsError, Gateway, json_response, lambda_log_header
+from mlops.twin.lambda_.runtime import InvalidRequestContent, LambdaRuntime
+from mlops.twin.s3.notifications import install_s3_seams, uninstall_s3_seams
+from mlops.twin.sagemaker.events import SageMakerEvents
+from mlops.twin.sagemaker.hosting import Hosting, HostingError, keep_shadow_variants
+from mlops.twin.sagemaker.jobs.runner import JobRunner
+from mlops.twin.sagemaker.registry import install_registry_seam, uninstall_registry_seam
+from mlops.twin.stepfunctions.patches import install_sfn_seams
 
 ACCOUNT = "123456789012"
 CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}

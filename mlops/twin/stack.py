@@ -7,10 +7,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..code_package import publish_code
-from ..images import sklearn_image_uri
-from .cloud import LocalCloud
-from .provision import Provisioner, Stack
+from mlops.code_package import publish_code
+from mlops.images import sklearn_image_uri
+from mlops.twin.cloud import LocalCloud
+from mlops.twin.cloudformation.provision import Provisioner, Stack
 
 ROOT = Path(__file__).resolve().parents[2]
 STACK_NAME = "mlops-twin"

@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from mlops.twin.demo import workflows
-from mlops.twin.progress import Watcher
+from mlops.demo.loop import workflows
+from mlops.demo.progress import Watcher
 from mlops.twin.stack import TwinStack, start_stack
 
 DATASET = "ml/data/breast_cancer.csv"

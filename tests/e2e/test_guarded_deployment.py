@@ -16,8 +16,8 @@ from typing import Any
 
 import pytest
 
-from mlops.twin.demo import sample_rows
-from mlops.twin.scenarios import (
+from mlops.demo.loop import sample_rows
+from mlops.demo.scenarios import (
     TrafficClient,
     TrafficReport,
     publish_faulty_code,

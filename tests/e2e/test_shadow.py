@@ -8,8 +8,8 @@ import time
 
 import pytest
 
-from mlops.twin.demo import sample_rows
-from mlops.twin.scenarios import TrafficClient, publish_faulty_code, register_version
+from mlops.demo.loop import sample_rows
+from mlops.demo.scenarios import TrafficClient, publish_faulty_code, register_version
 
 pytestmark = [pytest.mark.e2e, pytest.mark.twin, pytest.mark.slow]
 

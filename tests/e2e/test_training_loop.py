@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from mlops.twin.demo import sample_rows
+from mlops.demo.loop import sample_rows
 
 pytestmark = [pytest.mark.e2e, pytest.mark.twin, pytest.mark.slow]
 

@@ -17,7 +17,14 @@ import boto3
 import pytest
 from moto.cloudwatch import models as cw_models
 
-from mlops.twin.alarms import MOTO_INITIAL_REASON, AlarmEvaluator, Point, aggregate, decide, spec_of
+from mlops.twin.cloudwatch.alarms import (
+    MOTO_INITIAL_REASON,
+    AlarmEvaluator,
+    Point,
+    aggregate,
+    decide,
+    spec_of,
+)
 
 pytestmark = pytest.mark.twin
 

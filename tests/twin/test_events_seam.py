@@ -1,4 +1,4 @@
-"""The twin's EventBridge delivery seam (mlops/twin/events_seam.py) against a real moto server."""
+"""The twin's EventBridge delivery seam (mlops/twin/events/) against a real moto server."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from botocore.exceptions import ClientError
 from moto.events import models as events_models
 from moto.server import ThreadedMotoServer
 
-from mlops.twin.events_seam import EventDelivery, put_aws_event, render_template
+from mlops.twin.events.delivery import EventDelivery, put_aws_event, render_template
 
 pytestmark = pytest.mark.twin
 

@@ -23,7 +23,7 @@ import botocore.session
 import pytest
 from moto.server import ThreadedMotoServer
 
-from mlops.twin.hosting import (
+from mlops.twin.sagemaker.hosting import (
     INVOKED_VARIANT_HEADER,
     Hosting,
     HostingError,
@@ -38,6 +38,7 @@ FIXTURES = Path(__file__).parent / "fixtures" / "hosting"
 IMAGE = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-scikit-learn:1.2-1-cpu-py3"
 CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
 JSON = "application/json"
+MODEL_SERVER = "mlops.twin.sagemaker.hosting.model_server"
 
 
 def _tarball(files: dict[str, bytes]) -> bytes:
@@ -206,7 +207,7 @@ def _server_pids(root: Path) -> list[int]:
             state = (entry / "stat").read_text().split()[2]
         except (OSError, IndexError):
             continue
-        if "mlops.twin.hosting.model_server" in cmdline and str(root) in cmdline and state != "Z":
+        if MODEL_SERVER in cmdline and str(root) in cmdline and state != "Z":
             pids.append(int(entry.name))
     return pids
 

@@ -24,8 +24,8 @@ import boto3
 import pytest
 from moto.server import ThreadedMotoServer
 
-from mlops.twin.hosting import Hosting, ModelError, capture_writer, keep_shadow_variants
-from mlops.twin.hosting.moto_store import load_endpoint_config
+from mlops.twin.sagemaker.hosting import Hosting, ModelError, capture_writer, keep_shadow_variants
+from mlops.twin.sagemaker.hosting.moto_store import load_endpoint_config
 
 pytestmark = pytest.mark.twin
 
@@ -35,6 +35,7 @@ FIXTURES = Path(__file__).parent / "fixtures" / "hosting"
 IMAGE = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-scikit-learn:1.2-1-cpu-py3"
 CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
 JSON, CSV = "application/json", "text/csv"
+MODEL_SERVER = "mlops.twin.sagemaker.hosting.model_server"
 # model key -> (model.json, source dir, SAGEMAKER_PROGRAM); `defaults` sums CSV rows.
 MODELS = {
     "blue": ({"version": "blue", "scale": 1}, "code", "inference.py"),
@@ -177,7 +178,7 @@ def _is_model_server(proc: Path, root: Path) -> bool:
         state = (proc / "stat").read_text().split()[2]
     except (OSError, IndexError):
         return False
-    return "mlops.twin.hosting.model_server" in cmdline and str(root) in cmdline and state != "Z"
+    return MODEL_SERVER in cmdline and str(root) in cmdline and state != "Z"
 
 
 def _endpoint(hosting: Hosting, request: dict) -> str:

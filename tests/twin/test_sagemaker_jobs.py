@@ -17,7 +17,7 @@ import pytest
 from moto.sagemaker.models import sagemaker_backends
 from moto.server import ThreadedMotoServer
 
-from mlops.twin.sagemaker_jobs import JobRunner
+from mlops.twin.sagemaker.jobs.runner import JobRunner
 
 pytestmark = [pytest.mark.twin, pytest.mark.slow]
 
@@ -585,7 +585,7 @@ def test_runner_refuses_a_non_loopback_endpoint(tmp_path: Path) -> None:
 
 
 def test_moto_job_objects_have_the_attributes_the_runner_relies_on(cloud: Cloud) -> None:
-    """Contract with moto 5.2.5 internals (see mlops/twin/sagemaker_jobs.py docstring)."""
+    """Contract with moto 5.2.5 internals (see the docstring of mlops/twin/sagemaker/jobs)."""
     request = _training_request(cloud, "train_ok.py")
     cloud.sagemaker.create_training_job(**request)
     training = sagemaker_backends[ACCOUNT][REGION].training_jobs[request["TrainingJobName"]]

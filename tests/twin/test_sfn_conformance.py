@@ -1,4 +1,4 @@
-"""Conformance of the twin's Step Functions (moto 5.2.5 interpreter + mlops.twin.sfn_seams) to AWS.
+"""Conformance of the twin's Step Functions (moto 5.2.5's interpreter + mlops/twin/stepfunctions).
 
 Every test runs real state machines on a threaded moto server (server mode, as the twin does:
 the interpreter calls SageMaker/Lambda over HTTP at MOTO_PORT) and asserts what the AWS
@@ -29,8 +29,8 @@ from moto.sagemaker.models import SageMakerModelBackend
 from moto.sagemaker.responses import SageMakerResponse
 from moto.server import ThreadedMotoServer
 
-from mlops.twin import sfn_sagemaker
-from mlops.twin.sfn_seams import install_sfn_seams
+from mlops.twin.stepfunctions import sagemaker_tasks
+from mlops.twin.stepfunctions.patches import install_sfn_seams
 
 pytestmark = pytest.mark.twin
 
@@ -75,7 +75,7 @@ def cloud() -> Iterator[Cloud]:
     with pytest.MonkeyPatch.context() as env:
         # The interpreter's boto clients call http://localhost:$MOTO_PORT.
         env.setenv("MOTO_PORT", endpoint.rsplit(":", 1)[1])
-        env.setenv(sfn_sagemaker.SYNC_POLL_SECONDS_ENV, "0.05")
+        env.setenv(sagemaker_tasks.SYNC_POLL_SECONDS_ENV, "0.05")
         try:
             yield Cloud(endpoint)
         finally:
@@ -601,7 +601,7 @@ def test_sagemaker_api_error_is_amazon_sagemaker_exception(cloud: Cloud) -> None
 def test_sagemaker_error_names_follow_the_java_sdk_exception_classes(code: str, error: str) -> None:
     # The doc's Retry example matches "SageMaker.ResourceLimitExceededException" (error code
     # ResourceLimitExceeded) and "SageMaker.AmazonSageMakerException".
-    assert sfn_sagemaker.error_name_for(code) == error
+    assert sagemaker_tasks.error_name_for(code) == error
 
 
 def test_sagemaker_training_sync_polls_until_completed_and_returns_describe(

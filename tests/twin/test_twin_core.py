@@ -12,9 +12,9 @@ import pytest
 from botocore.exceptions import ClientError
 
 from mlops.twin.cloud import LocalCloud
-from mlops.twin.provision import Provisioner
+from mlops.twin.cloudformation.provision import Provisioner
+from mlops.twin.cloudformation.template import TemplateError
 from mlops.twin.stack import ROOT, STACK_NAME, twin_parameters
-from mlops.twin.template import TemplateError
 
 pytestmark = pytest.mark.twin
 

@@ -1,0 +1,441 @@
+"""The twin's Lambda execution seam: runs real handlers in warm, isolated worker processes.
+
+moto runs Lambda code only in Docker; the twin has none. Each execution environment here is a
+`python -m mlops.twin.lambda_.worker` subprocess (see that module for the wire protocol) that
+imports the handler once (the cold start) and then serves one invocation at a time. Concurrent
+invocations of one function get separate workers, as Lambda scales by concurrency.
+
+Error documents follow the Lambda service. A handler exception is reported by the runtime
+(errorMessage/errorType/requestId/stackTrace); faults the service detects carry only
+errorMessage/errorType, in the current AWS shape, e.g. for a timeout
+    {"errorMessage": "RequestId: <id> Error: Task timed out after 3.00 seconds",
+     "errorType": "Sandbox.Timedout"}
+(the older "<iso time> <id> Task timed out after ..." text is what Lambda now writes to the log).
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import logging
+import math
+import os
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from mlops.twin.lambda_.worker import Outcome, WorkerProcess, error_document
+
+_log = logging.getLogger(__name__)
+
+# Lambda's init phase may take up to 10 s on its own; a slower init is retried within the
+# invocation's timeout. The twin folds both into one limit.
+INIT_LIMIT_S = 10.0
+LOG_TAIL_BYTES = 4096
+INVOCATION_TYPES = ("RequestResponse", "Event", "DryRun")
+
+LogSink = Callable[[str, list[str]], None]
+
+
+@dataclass(frozen=True)
+class FunctionSpec:
+    name: str
+    arn: str
+    code_dir: Path
+    handler: str
+    environment: dict[str, str]
+    timeout_s: int
+    memory_mb: int
+    layer_dirs: tuple[Path, ...] = ()
+
+
+@dataclass
+class InvocationResult:
+    status_code: int
+    payload: bytes
+    function_error: str | None
+    log_tail: str
+    duration_ms: float
+    init_duration_ms: float | None
+    request_id: str
+
+
+class InvalidRequestContent(ValueError):
+    """The payload is not JSON (Lambda: InvalidRequestContentException)."""
+
+
+@dataclass
+class _Function:
+    spec: FunctionSpec
+    generation: int
+    idle: list[WorkerProcess] = field(default_factory=list)
+
+
+def _new_stats() -> dict:
+    return {
+        "cold_starts": 0,
+        "warm_invocations": 0,
+        "errors": 0,
+        "cold_ms": [],
+        "warm_ms": [],
+        "init_ms": [],
+    }
+
+
+class LambdaRuntime:
+    def __init__(
+        self,
+        base_env: dict[str, str],
+        log_sink: LogSink | None = None,
+        idle_timeout_s: float = 300.0,
+        enforce_memory: bool = True,
+    ) -> None:
+        self._base_env = dict(base_env)
+        self._log_sink = log_sink
+        self._idle_timeout_s = idle_timeout_s
+        self._enforce_memory = enforce_memory
+        self._lock = threading.Condition()  # guards everything below; wakes the idle reaper
+        self._functions: dict[str, _Function] = {}
+        self._stats: dict[str, dict] = {}
+        self._workers: set[WorkerProcess] = set()
+        self._event_threads: set[threading.Thread] = set()
+        self._generation = 0
+        self._closed = False
+        self._reaper = threading.Thread(target=self._reap_idle, name="lambda-reaper", daemon=True)
+        self._reaper.start()
+
+    # -- registry ---------------------------------------------------------------------------
+    def register(self, spec: FunctionSpec) -> None:
+        with self._lock:
+            self._generation += 1
+            old = self._functions.get(spec.name)
+            self._functions[spec.name] = _Function(spec, self._generation)
+            self._stats.setdefault(spec.name, _new_stats())
+            retired = old.idle if old else []  # busy workers retire when they come back
+        for worker in retired:
+            self._retire(worker)
+
+    def has(self, name_or_arn: str) -> bool:
+        try:
+            self._resolve(name_or_arn)
+        except LookupError:
+            return False
+        return True
+
+    def _resolve(self, name_or_arn: str) -> _Function:
+        # Accepts a name, an ARN, a partial ARN ("<account>:function:<name>") and any qualifier
+        # (the twin has only $LATEST, so aliases and versions all run it).
+        name = name_or_arn
+        if ":function:" in name_or_arn:
+            name = name_or_arn.split(":function:", 1)[1].split(":", 1)[0]
+        with self._lock:
+            function = self._functions.get(name)
+        if function is None:
+            raise LookupError(f"Function not found: {name_or_arn}")
+        return function
+
+    def stats(self) -> dict[str, dict]:
+        with self._lock:
+            return copy.deepcopy(self._stats)
+
+    # -- invoke ---------------------------------------------------------------------------
+    def invoke(
+        self, name_or_arn: str, payload: bytes, invocation_type: str = "RequestResponse"
+    ) -> InvocationResult:
+        if invocation_type not in INVOCATION_TYPES:
+            raise ValueError(f"Unsupported InvocationType: {invocation_type}")
+        function = self._resolve(name_or_arn)
+        try:
+            text = payload.decode("utf-8") if payload and payload.strip() else "{}"
+            json.loads(text)
+        except ValueError as exc:  # UnicodeDecodeError is a ValueError too
+            raise InvalidRequestContent(f"Could not parse request body into json: {exc}") from exc
+        request_id = str(uuid.uuid4())
+        if invocation_type == "DryRun":
+            return InvocationResult(204, b"", None, "", 0.0, None, request_id)
+        if invocation_type == "RequestResponse":
+            return self._run(function, text, request_id, name_or_arn)
+        thread = threading.Thread(
+            target=self._run_event,
+            name=f"lambda-event-{request_id}",
+            args=(function, text, request_id, name_or_arn),
+        )
+        with self._lock:
+            if self._closed:
+                raise RuntimeError("LambdaRuntime is shut down")
+            self._event_threads.add(thread)
+        thread.start()
+        return InvocationResult(202, b"", None, "", 0.0, None, request_id)
+
+    def _run_event(self, function: _Function, payload: str, request_id: str, arn: str) -> None:
+        try:  # the result is dropped, as Lambda does; failures are already in the log sink
+            self._run(function, payload, request_id, arn)
+        except Exception:
+            _log.exception("asynchronous invocation %s of %s failed", request_id, arn)
+        finally:
+            with self._lock:
+                self._event_threads.discard(threading.current_thread())
+
+    def _run(
+        self, function: _Function, payload: str, request_id: str, invoked_as: str
+    ) -> InvocationResult:
+        spec = function.spec
+        started = time.monotonic()
+        worker = self._take_idle(function)
+        cold = worker is None
+        lines: list[str] = []
+        outcome: Outcome | None = None
+        if worker is None:
+            worker = self._start_worker(function)
+            lines.append("INIT_START Runtime Version: python:3.11 (twin)")
+            outcome = worker.initialise(max(INIT_LIMIT_S, float(spec.timeout_s)))
+            lines += outcome.lines
+        lines.append(f"START RequestId: {request_id} Version: $LATEST")
+        if outcome is None or outcome.ok:
+            arn = invoked_as if invoked_as.startswith("arn:") else spec.arn
+            outcome = worker.invoke(request_id, payload, arn, spec.timeout_s)
+            lines += outcome.lines
+        error = self._error_of(outcome, spec, request_id)
+        if error is None and self._enforce_memory and outcome.max_memory_mb > spec.memory_mb:
+            error = {
+                "errorMessage": f"RequestId: {request_id} Error: Runtime exited with error: "
+                "signal: killed",
+                "errorType": "Runtime.OutOfMemory",
+            }
+            outcome.healthy = False
+        if outcome.timed_out:
+            lines.append(
+                f"{_iso_now()} {request_id} Task timed out after {spec.timeout_s:.2f} seconds"
+            )
+        elif error is not None and "stackTrace" not in error:  # a service-side fault
+            lines += [error["errorMessage"], error["errorType"]]
+        lines.append(f"END RequestId: {request_id}")
+        lines.append(
+            _report_line(request_id, spec, outcome, worker.init_ms if cold else None, error)
+        )
+        self._release(function, worker, healthy=outcome.healthy)
+        total_ms = (time.monotonic() - started) * 1000
+        self._record(spec.name, cold, total_ms, worker.init_ms if cold else None, error)
+        self._emit(spec.name, lines)
+        payload_out = (json.dumps(error) if error is not None else outcome.result).encode()
+        return InvocationResult(
+            status_code=200,
+            payload=payload_out,
+            function_error="Unhandled" if error is not None else None,
+            log_tail=_tail(lines),
+            duration_ms=outcome.duration_ms,
+            init_duration_ms=worker.init_ms if cold else None,
+            request_id=request_id,
+        )
+
+    @staticmethod
+    def _error_of(outcome: Outcome, spec: FunctionSpec, request_id: str) -> dict | None:
+        if outcome.timed_out:
+            return {
+                "errorMessage": f"RequestId: {request_id} Error: Task timed out after "
+                f"{spec.timeout_s:.2f} seconds",
+                "errorType": "Sandbox.Timedout",
+            }
+        if outcome.exit_status is not None:
+            return {
+                "errorMessage": f"RequestId: {request_id} Error: Runtime exited with error: "
+                f"{outcome.exit_status}",
+                "errorType": "Runtime.ExitError",
+            }
+        if outcome.error is not None:
+            return outcome.error
+        if outcome.result is None:  # defensive: a reply without result or error
+            return error_document("Invalid worker reply", "Runtime.Unknown", request_id)
+        return None
+
+    # -- pool -----------------------------------------------------------------------------
+    def _take_idle(self, function: _Function) -> WorkerProcess | None:
+        found: WorkerProcess | None = None
+        dead: list[WorkerProcess] = []
+        with self._lock:
+            if self._closed:
+                raise RuntimeError("LambdaRuntime is shut down")
+            while function.idle and found is None:
+                worker = function.idle.pop()  # most recently used first: the warmest
+                if worker.alive:
+                    found = worker
+                else:  # it died while idle (e.g. a background thread of the handler crashed)
+                    self._workers.discard(worker)
+                    dead.append(worker)
+        for worker in dead:
+            worker.kill()
+        return found
+
+    def _start_worker(self, function: _Function) -> WorkerProcess:
+        spec = function.spec
+        worker = WorkerProcess(
+            spec.code_dir, _worker_environment(spec, self._base_env), function.generation
+        )
+        with self._lock:
+            if not self._closed:
+                self._workers.add(worker)
+                return worker
+        worker.kill()
+        raise RuntimeError("LambdaRuntime is shut down")
+
+    def _release(self, function: _Function, worker: WorkerProcess, healthy: bool) -> None:
+        with self._lock:
+            current = self._functions.get(function.spec.name)
+            keep = (
+                healthy
+                and not self._closed
+                and current is not None
+                and current.generation == worker.generation
+            )
+            if keep:
+                worker.last_used = time.monotonic()
+                current.idle.append(worker)
+                self._lock.notify_all()
+                return
+            self._workers.discard(worker)
+        worker.kill()
+
+    def _retire(self, worker: WorkerProcess) -> None:
+        with self._lock:
+            self._workers.discard(worker)
+        worker.kill()
+
+    def _reap_idle(self) -> None:
+        """Retires workers idle for idle_timeout_s; sleeps until the next one is due."""
+        while True:
+            with self._lock:
+                now = time.monotonic()
+                expired: list[WorkerProcess] = []
+                next_due: float | None = None
+                for function in self._functions.values():
+                    for worker in list(function.idle):
+                        due = worker.last_used + self._idle_timeout_s
+                        if due <= now:
+                            function.idle.remove(worker)
+                            expired.append(worker)
+                        else:
+                            next_due = due if next_due is None else min(next_due, due)
+                if not expired:
+                    if self._closed:
+                        return
+                    self._lock.wait(None if next_due is None else next_due - now)
+                    continue
+            for worker in expired:
+                self._retire(worker)
+
+    # -- bookkeeping ----------------------------------------------------------------------
+    def _record(
+        self, name: str, cold: bool, total_ms: float, init_ms: float | None, error: dict | None
+    ) -> None:
+        with self._lock:
+            stats = self._stats.setdefault(name, _new_stats())
+            stats["cold_starts" if cold else "warm_invocations"] += 1
+            stats["cold_ms" if cold else "warm_ms"].append(total_ms)
+            if init_ms is not None:
+                stats["init_ms"].append(init_ms)
+            stats["errors"] += error is not None
+
+    def _emit(self, name: str, lines: list[str]) -> None:
+        if self._log_sink is None:
+            return
+        try:
+            self._log_sink(name, lines)
+        except Exception:  # a broken sink must not fail the invocation
+            _log.exception("log sink failed for %s", name)
+
+    def shutdown(self) -> None:
+        with self._lock:
+            self._closed = True
+            workers = list(self._workers)
+            self._workers.clear()
+            for function in self._functions.values():
+                function.idle.clear()
+            threads = list(self._event_threads)
+            self._lock.notify_all()
+        for worker in workers:
+            worker.kill()
+        for thread in threads:
+            thread.join()
+        self._reaper.join()
+
+
+# Keys the Lambda service sets itself; a function's Environment cannot override them.
+_RESERVED_FROM_BASE = (
+    "AWS_REGION",
+    "AWS_DEFAULT_REGION",
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+)
+
+
+def _worker_environment(spec: FunctionSpec, base_env: dict[str, str]) -> dict[str, str]:
+    """A fresh Lambda-shaped environment: nothing leaks in from this process's os.environ."""
+    region = base_env.get("AWS_REGION") or base_env.get("AWS_DEFAULT_REGION") or "us-east-1"
+    today = datetime.now(UTC).strftime("%Y/%m/%d")
+    env = {
+        "PATH": os.pathsep.join(
+            [str(Path(sys.executable).parent), "/usr/local/bin", "/usr/bin", "/bin"]
+        ),
+        "LANG": "C.UTF-8",
+        "POWERTOOLS_TRACE_DISABLED": "true",  # no X-Ray daemon in the twin
+        # Keep the developer's ~/.aws config and credentials out of the sandbox.
+        "AWS_CONFIG_FILE": os.devnull,
+        "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+    }
+    env.update(base_env)
+    env.update(spec.environment)
+    env.update({key: base_env[key] for key in _RESERVED_FROM_BASE if key in base_env})
+    env.update(
+        {
+            "AWS_REGION": region,
+            "AWS_DEFAULT_REGION": env.get("AWS_DEFAULT_REGION", region),
+            "AWS_LAMBDA_FUNCTION_NAME": spec.name,
+            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(spec.memory_mb),
+            "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
+            "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{spec.name}",
+            "AWS_LAMBDA_LOG_STREAM_NAME": f"{today}/[$LATEST]{uuid.uuid4().hex}",
+            "AWS_LAMBDA_INITIALIZATION_TYPE": "on-demand",
+            "AWS_EXECUTION_ENV": "AWS_Lambda_python3.11",
+            "LAMBDA_TASK_ROOT": str(spec.code_dir),
+            "_HANDLER": spec.handler,
+            "TZ": ":UTC",
+            # Like /var/task then /opt/python; the interpreter's site-packages follow via `site`.
+            "PYTHONPATH": os.pathsep.join(str(p) for p in (spec.code_dir, *spec.layer_dirs)),
+            "PYTHONUNBUFFERED": "1",  # prints reach the log before a timeout kills the worker
+        }
+    )
+    return env
+
+
+def _iso_now() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+def _report_line(
+    request_id: str, spec: FunctionSpec, outcome: Outcome, init_ms: float | None, error: dict | None
+) -> str:
+    parts = [
+        f"REPORT RequestId: {request_id}",
+        f"Duration: {outcome.duration_ms:.2f} ms",
+        f"Billed Duration: {math.ceil(outcome.duration_ms)} ms",
+        f"Memory Size: {spec.memory_mb} MB",
+        f"Max Memory Used: {math.ceil(outcome.max_memory_mb)} MB",
+    ]
+    if init_ms is not None:
+        parts.append(f"Init Duration: {init_ms:.2f} ms")
+    if outcome.timed_out:
+        parts.append("Status: timeout")
+    elif error is not None and "stackTrace" not in error:
+        parts += ["Status: error", f"Error Type: {error['errorType']}"]
+    return "\t".join(parts)
+
+
+def _tail(lines: list[str]) -> str:
+    data = ("\n".join(lines) + "\n").encode()
+    return data[-LOG_TAIL_BYTES:].decode("utf-8", "ignore")
