@@ -18,11 +18,13 @@ from pathlib import Path
 def _local_up(args: argparse.Namespace) -> int:
     from .demo.loop import workflows
     from .demo.progress import Watcher
+    from .twin.cloud import TIME_SCALE, describe_clock
     from .twin.stack import start_stack
 
-    twin = start_stack(port=args.port)
+    twin = start_stack(port=args.port, time_scale=TIME_SCALE)
     out = twin.outputs
-    print(f"twin listening on {twin.cloud.url}; stack outputs:")
+    print(f"twin listening on {twin.cloud.url}; clock: {describe_clock(TIME_SCALE)}")
+    print("stack outputs:")
     for key, value in sorted(out.items()):
         print(f"  {key:<26} {value}")
     print(f"""

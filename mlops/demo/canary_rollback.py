@@ -15,12 +15,16 @@ from pathlib import Path
 from mlops.demo.loop import DATASET_KEY, loop_settled, sample_rows, summarize, workflows
 from mlops.demo.progress import Watcher
 from mlops.demo.scenarios import TrafficClient, publish_faulty_code, register_version
-from mlops.twin.stack import start_stack
+from mlops.twin.cloud import TIME_SCALE, describe_clock
+from mlops.twin.stack import start_stack, twin_parameters
 
 
 def run_canary_rollback(timeout: float = 300.0) -> int:
-    print("mlops twin: canary rollback scenario (strategy CANARY 25 %, 10 s bakes)")
-    twin = start_stack(DeploymentStrategy="CANARY", CanarySizePercent="25")
+    strategy = {"DeploymentStrategy": "CANARY", "CanarySizePercent": "25"}
+    bake = float(twin_parameters("us-east-1", **strategy)["BakeSeconds"]) * TIME_SCALE
+    print(f"mlops twin: canary rollback scenario (strategy CANARY 25 %, {bake:g} s bakes)")
+    print(f"  clock: {describe_clock(TIME_SCALE)}")
+    twin = start_stack(time_scale=TIME_SCALE, **strategy)
     try:
         dataset = (twin.root / "ml" / "data" / DATASET_KEY).read_bytes()
         watcher = Watcher(twin.client("stepfunctions"), workflows(twin))

@@ -9,6 +9,7 @@ import time
 from typing import Any
 
 from mlops.demo.progress import Watcher
+from mlops.twin.cloud import TIME_SCALE, describe_clock
 from mlops.twin.stack import TwinStack, start_stack
 
 DATASET_KEY = "breast_cancer.csv"
@@ -33,13 +34,14 @@ def loop_settled(watcher: Watcher) -> bool:
 def run_demo(timeout: float = 300.0) -> int:
     started = time.monotonic()
     print("mlops twin: starting the local cloud and provisioning template.yaml ...")
-    twin = start_stack()
+    twin = start_stack(time_scale=TIME_SCALE)
     try:
         print(
             f"  stack up in {time.monotonic() - started:.1f}s at {twin.cloud.url} "
             f"({len(twin.stack.physical_ids)} resources, "
             f"{len(twin.stack.functions)} functions)"
         )
+        print(f"  clock: {describe_clock(TIME_SCALE)}")
         dataset = (twin.root / "ml" / "data" / DATASET_KEY).read_bytes()
         print(
             f"uploading s3://{twin.outputs['DataBucketName']}/"

@@ -1,6 +1,15 @@
-"""Old import path of the Model Registry seam (mlops.twin.sagemaker.registry), kept for test
-modules outside the twin's own paths (tests/unit). Delete once they import the new path."""
+"""Old functions of the Model Registry seam, now `mlops.twin.sagemaker.registry.RegistrySeam`,
+kept for test modules outside the twin's own paths (tests/unit). Delete once they use the
+seam itself (`with RegistrySeam(): ...`)."""
 
-from mlops.twin.sagemaker.registry import install_registry_seam, uninstall_registry_seam
+from mlops.twin.sagemaker.registry import RegistrySeam
 
-__all__ = ["install_registry_seam", "uninstall_registry_seam"]
+_SEAM = RegistrySeam()
+
+
+def install_registry_seam() -> None:
+    _SEAM.install()
+
+
+def uninstall_registry_seam() -> None:
+    _SEAM.uninstall()

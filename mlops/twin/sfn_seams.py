@@ -1,6 +1,11 @@
-"""Old import path of the Step Functions seam (mlops.twin.stepfunctions.patches), kept for test
-modules outside the twin's own paths (tests/workflows). Delete once they import the new path."""
+"""Old function of the Step Functions seam, now `mlops.twin.stepfunctions.patches.
+StepFunctionsSeam`, kept for test modules outside the twin's own paths (tests/workflows), which
+install it for the rest of the process. Delete once they use the seam itself."""
 
-from mlops.twin.stepfunctions.patches import install_sfn_seams
+from mlops.twin.stepfunctions.patches import StepFunctionsSeam
 
-__all__ = ["install_sfn_seams"]
+_SEAM = StepFunctionsSeam()
+
+
+def install_sfn_seams() -> None:
+    _SEAM.install()

@@ -17,14 +17,8 @@ import boto3
 import pytest
 from moto.cloudwatch import models as cw_models
 
-from mlops.twin.cloudwatch.alarms import (
-    MOTO_INITIAL_REASON,
-    AlarmEvaluator,
-    Point,
-    aggregate,
-    decide,
-    spec_of,
-)
+from mlops.twin.cloudwatch.alarms import MOTO_INITIAL_REASON, AlarmEvaluator
+from mlops.twin.cloudwatch.evaluation import Point, aggregate, decide, spec_of
 
 pytestmark = pytest.mark.twin
 
@@ -387,7 +381,7 @@ def test_state_change_event_reaches_a_rule_on_the_default_bus(cw, aws):
 def test_background_thread_evaluates_until_stopped(cw, aws):
     alarm(cw, TreatMissingData="breaching")  # no datapoints at all: ALARM on the first pass
     evaluator = AlarmEvaluator(ACCOUNT, REGION, interval_s=0.01, emit_events=False)
-    evaluator.start()
+    evaluator.install()
     try:
         pause = threading.Event()  # never set: a bounded wait for the thread's first pass
         for _ in range(500):
@@ -396,7 +390,7 @@ def test_background_thread_evaluates_until_stopped(cw, aws):
             pause.wait(0.01)
         assert described(cw, "errors")["StateValue"] == "ALARM"
     finally:
-        evaluator.stop()
+        evaluator.uninstall()
     assert not [t for t in threading.enumerate() if t.name == "twin-alarms"]
 
 

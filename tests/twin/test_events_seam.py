@@ -16,7 +16,9 @@ from botocore.exceptions import ClientError
 from moto.events import models as events_models
 from moto.server import ThreadedMotoServer
 
-from mlops.twin.events.delivery import EventDelivery, put_aws_event, render_template
+from mlops.twin.events.delivery import EventDelivery
+from mlops.twin.events.emit import put_aws_event
+from mlops.twin.events.input import render_template
 
 pytestmark = pytest.mark.twin
 
@@ -107,7 +109,7 @@ def delivery(aws: Callable[[str], Any], fake_lambda: FakeLambda) -> Iterator[Eve
     seam.install()
     seam.install()  # idempotent
     yield seam
-    seam.shutdown()
+    seam.uninstall()
     assert events_models.Rule.send_to_targets is ORIGINAL_SEND
 
 
@@ -479,14 +481,14 @@ def test_replay_redrives_archived_event_to_state_machine_with_replay_name(aws, d
     assert events.describe_archive(ArchiveName="all")["EventCount"] == 1  # not re-archived
 
 
-def test_shutdown_drops_waiting_retries_and_leaves_no_threads(aws, fake_lambda):
+def test_uninstall_drops_waiting_retries_and_leaves_no_threads(aws, fake_lambda):
     fake_lambda.always = client_error("ServiceException", 500)
     seam = EventDelivery(lambda s: fake_lambda if s == "lambda" else aws(s), retry_base_delay_s=60)
     seam.install()
     rule(aws, "stuck", [{"Id": "fn", "Arn": f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:x"}])
     publish()
     assert fake_lambda.started.wait(10)
-    seam.shutdown()
+    seam.uninstall()
     [record] = seam.deliveries()
     assert (record["outcome"], record["attempts"]) == ("dropped", 1)
     assert "shut down" in record["error"]

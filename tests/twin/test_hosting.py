@@ -23,6 +23,7 @@ import botocore.session
 import pytest
 from moto.server import ThreadedMotoServer
 
+from mlops.twin.aws.responses import error_response
 from mlops.twin.sagemaker.hosting import (
     INVOKED_VARIANT_HEADER,
     Hosting,
@@ -191,8 +192,8 @@ def hosting(cloud: Cloud, recorder: Recorder, tmp_path: Path) -> Iterator[Hostin
         startup_timeout=60,
     )
     yield hosting
-    hosting.shutdown()
-    assert _server_pids(tmp_path) == [], "model servers outlived Hosting.shutdown()"
+    hosting.uninstall()
+    assert _server_pids(tmp_path) == [], "model servers outlived Hosting.uninstall()"
 
 
 def _server_pids(root: Path) -> list[int]:
@@ -336,7 +337,7 @@ def test_unsupported_content_type_is_model_error_with_original_415(
         hosting.invoke(name, b"1,2", "text/plain", JSON)
 
     error = caught.value
-    assert (error.code, error.http_status, error.original_status_code) == ("ModelError", 424, 415)
+    assert (error.code, error.status, error.original_status_code) == ("ModelError", 424, 415)
     assert error.message.startswith("Received client error (415) from primary with message")
     assert f"group=/aws/sagemaker/Endpoints/{name} in account {ACCOUNT}" in error.message
     assert "UnsupportedFormatError" in error.original_message
@@ -376,11 +377,8 @@ def test_model_exceptions_are_model_error_500(
 def test_model_error_document_parses_as_botocore_model_error() -> None:
     error = ModelError("Received client error (400) ...", 400, "bad", "arn:aws:logs:x")
     service = botocore.session.get_session().get_service_model("sagemaker-runtime")
-    response = {
-        "status_code": error.http_status,
-        "headers": {"x-amzn-ErrorType": error.code},
-        "body": json.dumps(error.aws_error_document()).encode(),
-    }
+    status, headers, body = error_response(error)  # what the gateway sends
+    response = {"status_code": status, "headers": headers, "body": body}
     parser = botocore.parsers.create_parser(service.metadata["protocol"])
 
     parsed = parser.parse(response, service.operation_model("InvokeEndpoint").output_shape)
@@ -395,11 +393,8 @@ def test_model_error_document_parses_as_botocore_model_error() -> None:
 def test_control_plane_error_document_parses_as_botocore_validation_exception() -> None:
     error = HostingError('Could not find endpoint "arn:aws:sagemaker:x".')
     service = botocore.session.get_session().get_service_model("sagemaker")
-    response = {
-        "status_code": error.http_status,
-        "headers": {},
-        "body": json.dumps(error.aws_error_document()).encode(),
-    }
+    status, headers, body = error_response(error)  # what the gateway sends
+    response = {"status_code": status, "headers": headers, "body": body}
     parser = botocore.parsers.create_parser(service.metadata["protocol"])
 
     parsed = parser.parse(response, service.operation_model("DescribeEndpoint").output_shape)

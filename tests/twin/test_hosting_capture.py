@@ -167,9 +167,9 @@ def hosting(cloud: Cloud, tmp_path: Path) -> Iterator[Hosting]:
         startup_timeout=60,
     )
     yield hosting
-    hosting.shutdown()
+    hosting.uninstall()
     servers = [p for p in Path("/proc").glob("[0-9]*") if _is_model_server(p, tmp_path)]
-    assert servers == [], "model servers outlived Hosting.shutdown()"
+    assert servers == [], "model servers outlived Hosting.uninstall()"
 
 
 def _is_model_server(proc: Path, root: Path) -> bool:

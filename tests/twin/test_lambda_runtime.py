@@ -12,12 +12,8 @@ from pathlib import Path
 import pytest
 
 from mlops.twin.lambda_ import worker
-from mlops.twin.lambda_.runtime import (
-    FunctionSpec,
-    InvalidRequestContent,
-    InvocationResult,
-    LambdaRuntime,
-)
+from mlops.twin.lambda_.function import FunctionSpec, InvalidRequestContent, InvocationResult
+from mlops.twin.lambda_.runtime import LambdaRuntime
 
 pytestmark = pytest.mark.twin
 
@@ -71,7 +67,7 @@ def sink() -> SinkRecorder:
 def runtime(sink: SinkRecorder) -> Iterator[LambdaRuntime]:
     lambda_runtime = LambdaRuntime(BASE_ENV, log_sink=sink)
     yield lambda_runtime
-    lambda_runtime.shutdown()
+    lambda_runtime.uninstall()
 
 
 def body(result: InvocationResult) -> dict:
@@ -395,7 +391,7 @@ def test_idle_workers_are_retired_after_the_idle_timeout(sink: SinkRecorder) -> 
         retired = wait_until(lambda: not is_running(body(first)["pid"]))
         second = lambda_runtime.invoke("idle", b"{}")
     finally:
-        lambda_runtime.shutdown()
+        lambda_runtime.uninstall()
 
     assert retired
     assert second.init_duration_ms is not None
@@ -418,10 +414,10 @@ def test_shutdown_leaves_no_child_processes(sink: SinkRecorder, tmp_path: Path) 
     assert wait_until(pid_file.exists)
     busy_pid = int(pid_file.read_text())
 
-    lambda_runtime.shutdown()
+    lambda_runtime.uninstall()
     busy.join()
 
-    # Workers are reaped by shutdown(); a handler's own subprocess (killed with the worker's
+    # Workers are reaped by uninstall(); a handler's own subprocess (killed with the worker's
     # process group) is reaped by init, so that one may take a moment to disappear.
     assert not is_running(spawned["pid"]) and not is_running(busy_pid)
     assert wait_until(lambda: not is_running(spawned["child_pid"]))

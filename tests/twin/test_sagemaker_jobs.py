@@ -119,7 +119,7 @@ def recorder() -> Recorder:
 def runner(cloud: Cloud, tmp_path: Path, recorder: Recorder) -> Iterator[JobRunner]:
     job_runner = _runner(cloud, tmp_path, recorder, stop_grace_seconds=2.0)
     yield job_runner
-    job_runner.shutdown()
+    job_runner.uninstall()
 
 
 def _training_request(cloud: Cloud, program: str, **overrides: Any) -> dict[str, Any]:
@@ -212,7 +212,7 @@ def completed_training(cloud: Cloud, tmp_path_factory: pytest.TempPathFactory) -
         _start_training(cloud, job_runner, request)
         assert job_runner.wait_idle(180)
     finally:
-        job_runner.shutdown()
+        job_runner.uninstall()
     name = request["TrainingJobName"]
     described = _describe(cloud, name)
     model = _tar_members(cloud, described["ModelArtifacts"]["S3ModelArtifacts"])
@@ -429,7 +429,7 @@ def test_stopping_a_queued_job_stops_it_without_running_it(
         (tmp_path / "open").write_text("")
         assert single.wait_idle(60)
     finally:
-        single.shutdown()
+        single.uninstall()
     assert recorder.statuses(queued["TrainingJobName"]) == ["InProgress", "Stopping", "Stopped"]
     assert recorder.statuses(running["TrainingJobName"]) == ["InProgress", "Completed"]
     assert not (tmp_path / f"started-{queued['TrainingJobName']}").exists()

@@ -30,7 +30,7 @@ from moto.sagemaker.responses import SageMakerResponse
 from moto.server import ThreadedMotoServer
 
 from mlops.twin.stepfunctions import sagemaker_tasks
-from mlops.twin.stepfunctions.patches import install_sfn_seams
+from mlops.twin.stepfunctions.patches import StepFunctionsSeam, iso_timestamps_in_place
 
 pytestmark = pytest.mark.twin
 
@@ -64,8 +64,13 @@ class Cloud:
 
 
 @pytest.fixture(scope="module")
-def cloud() -> Iterator[Cloud]:
-    install_sfn_seams()
+def sfn_seam() -> Iterator[StepFunctionsSeam]:
+    with StepFunctionsSeam() as seam:
+        yield seam
+
+
+@pytest.fixture(scope="module")
+def cloud(sfn_seam: StepFunctionsSeam) -> Iterator[Cloud]:
     config = default_user_config["stepfunctions"]
     was_executing = config["execute_state_machine"]
     config["execute_state_machine"] = True
@@ -778,7 +783,9 @@ def test_aws_sdk_sagemaker_describe_and_delete_endpoint(cloud: Cloud) -> None:
 # -- Contract tests: the moto 5.2.5 internals the seams patch ------------------------------------
 
 
-def test_contract_json_path_extract_json_is_where_the_interpreter_resolves_paths() -> None:
+def test_contract_json_path_extract_json_is_where_the_interpreter_resolves_paths(
+    sfn_seam: StepFunctionsSeam,
+) -> None:
     from moto.stepfunctions.parser.asl.component.common.string import string_expression
     from moto.stepfunctions.parser.asl.component.state.choice.comparison.operator.implementations import (  # noqa: E501
         numeric,
@@ -786,7 +793,6 @@ def test_contract_json_path_extract_json_is_where_the_interpreter_resolves_paths
     from moto.stepfunctions.parser.asl.eval import states
     from moto.stepfunctions.parser.asl.utils import json_path
 
-    install_sfn_seams()
     moto_extract = getattr(json_path.extract_json, "__wrapped__", None)
     assert moto_extract is not None, "json_path.extract_json is no longer our seam"
     assert list(inspect.signature(moto_extract).parameters) == ["path", "data"]
@@ -804,12 +810,11 @@ def test_contract_json_path_extract_json_is_where_the_interpreter_resolves_paths
     assert stale == [], f"modules holding moto's unpatched extract_json: {stale}"
 
 
-def test_contract_start_execution_takes_the_name_second() -> None:
+def test_contract_start_execution_takes_the_name_second(sfn_seam: StepFunctionsSeam) -> None:
     from moto.stepfunctions.models import StepFunctionBackend
     from moto.stepfunctions.parser.models import StepFunctionsParserBackend
     from moto.stepfunctions.responses import StepFunctionResponse
 
-    install_sfn_seams()
     for backend in (StepFunctionBackend, StepFunctionsParserBackend):
         moto_start = backend.__dict__["start_execution"].__wrapped__
         assert list(inspect.signature(moto_start).parameters)[:3] == [
@@ -820,13 +825,14 @@ def test_contract_start_execution_takes_the_name_second() -> None:
     assert "start_execution" in StepFunctionResponse.start_execution.__code__.co_names
 
 
-def test_contract_task_factory_looks_up_state_task_service_for_at_call_time() -> None:
+def test_contract_task_factory_looks_up_state_task_service_for_at_call_time(
+    sfn_seam: StepFunctionsSeam,
+) -> None:
     from moto.stepfunctions.parser.asl.component.state.exec.state_task import state_task_factory
     from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import (
         state_task_service_factory,
     )
 
-    install_sfn_seams()
     assert "state_task_service_for" in state_task_factory.state_task_for.__code__.co_names
     moto_factory = state_task_factory.state_task_service_for.__wrapped__
     assert moto_factory is state_task_service_factory.state_task_service_for.__wrapped__
@@ -871,16 +877,15 @@ def test_contract_task_service_hooks_used_by_the_sagemaker_integration() -> None
     assert callable(Environment.is_running)
 
 
-def test_contract_aws_sdk_result_hook_and_parser_error_codes() -> None:
+def test_contract_aws_sdk_result_hook_and_parser_error_codes(
+    sfn_seam: StepFunctionsSeam,
+) -> None:
     from moto.stepfunctions.parser import api as parser_api
     from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_aws_sdk import (  # noqa: E501
         StateTaskServiceAwsSdk,
     )
 
-    install_sfn_seams()
-    assert getattr(
-        StateTaskServiceAwsSdk.__dict__["_normalise_response"], "__mlops_twin_seam__", False
-    )
+    assert StateTaskServiceAwsSdk.__dict__["_normalise_response"] is iso_timestamps_in_place
     assert issubclass(parser_api.InvalidDefinition, AWSError)
     assert (
         parser_api.InvalidDefinition.code
@@ -890,10 +895,26 @@ def test_contract_aws_sdk_result_hook_and_parser_error_codes() -> None:
     assert "TYPE" in AWSError.__init__.__code__.co_names, "AWSError no longer reads TYPE"
 
 
-def test_install_sfn_seams_is_idempotent() -> None:
+def test_installing_twice_patches_once_and_uninstalling_restores_moto() -> None:
+    from moto.stepfunctions.parser import api as parser_api
     from moto.stepfunctions.parser.asl.utils import json_path
 
-    install_sfn_seams()
+    def interpreter() -> dict[str, Any]:
+        """Every attribute the seam patches, as the process holds it now."""
+        held = {
+            name: module.extract_json
+            for name, module in list(sys.modules.items())
+            if name.startswith("moto.stepfunctions.parser.") and hasattr(module, "extract_json")
+        }
+        held["InvalidDefinition.TYPE"] = vars(parser_api.InvalidDefinition).get("TYPE")
+        return held
+
+    before = interpreter()
+    seam = StepFunctionsSeam()
+    seam.install()
     patched = json_path.extract_json
-    install_sfn_seams()
-    assert json_path.extract_json is patched
+    seam.install()
+    assert json_path.extract_json is patched, "a second install patched again"
+    assert parser_api.InvalidDefinition.TYPE == "InvalidDefinition"
+    seam.uninstall()
+    assert interpreter() == before

@@ -13,6 +13,7 @@ import copy
 import json
 import re
 from dataclasses import dataclass, field
+from graphlib import CycleError, TopologicalSorter
 from pathlib import Path
 from typing import Any
 
@@ -217,21 +218,13 @@ def dependencies(resource: dict[str, Any]) -> set[str]:
 
 
 def creation_order(resources: dict[str, dict[str, Any]]) -> list[str]:
-    order: list[str] = []
-    state: dict[str, str] = {}
-
-    def visit(name: str, path: tuple[str, ...]) -> None:
-        if state.get(name) == "done":
-            return
-        if state.get(name) == "visiting":
-            raise TemplateError(f"circular dependency: {' -> '.join(path + (name,))}")
-        state[name] = "visiting"
-        for dep in sorted(dependencies(resources[name])):
-            if dep in resources:
-                visit(dep, path + (name,))
-        state[name] = "done"
-        order.append(name)
-
+    """Logical ids, each after every resource it depends on (dependencies outside the
+    template, such as parameters, do not count)."""
+    graph = TopologicalSorter()
     for name in sorted(resources):
-        visit(name, ())
-    return order
+        graph.add(name, *sorted(d for d in dependencies(resources[name]) if d in resources))
+    try:
+        return list(graph.static_order())
+    except CycleError as error:
+        cycle = error.args[1]
+        raise TemplateError(f"circular dependency: {' -> '.join(cycle)}") from None

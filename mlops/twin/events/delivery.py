@@ -17,192 +17,21 @@ from __future__ import annotations
 import copy
 import json
 import logging
-import re
 import threading
 import time as _time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
-from botocore.exceptions import ClientError, HTTPClientError
-from botocore.exceptions import ConnectionError as BotoConnectionError
-from jsonpath_ng import parse as jsonpath
 from moto.events import models as events_models
 
+from mlops.twin.aws.arns import Arn
+from mlops.twin.events.failures import SHUT_DOWN, DeliveryError, classify
+from mlops.twin.events.input import INPUT_KEYS, envelope, target_input
+from mlops.twin.seam import Patch, Seam
+
 log = logging.getLogger(__name__)
-
-_INPUT_KEYS = ("Input", "InputPath", "InputTransformer")
-_ENVELOPE_KEYS = (
-    "version",
-    "id",
-    "detail-type",
-    "source",
-    "account",
-    "time",
-    "region",
-    "resources",
-    "detail",
-)
-_PLACEHOLDER = re.compile(r"<([A-Za-z0-9_.\-]+)>")
-_MISSING = object()
-_THROTTLING = {
-    "Throttling",
-    "ThrottlingException",
-    "TooManyRequestsException",
-    "RequestLimitExceeded",
-    "ExecutionLimitExceeded",
-}
-_active: EventDelivery | None = None
-
-
-class DeliveryError(Exception):
-    """A failed target call, with the DLQ ERROR_CODE and whether EventBridge would retry it."""
-
-    def __init__(self, code: str, message: str, retryable: bool) -> None:
-        super().__init__(f"{code}: {message}")
-        self.code, self.message, self.retryable = code, message, retryable
-
-
-def _arn_parts(arn: str) -> tuple[str, str, str, str, str]:
-    """(service, region, account, resource type, resource name) of an ARN."""
-    _, _, service, region, account, resource = (arn.split(":", 5) + [""] * 6)[:6]
-    rtype, _, name = resource.replace("/", ":", 1).partition(":")
-    return service, region, account, rtype, name
-
-
-def _iso(value: Any) -> str:
-    if isinstance(value, int | float):
-        return datetime.fromtimestamp(value, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-    return str(value)
-
-
-def envelope(event: dict[str, Any]) -> dict[str, Any]:
-    """The event as targets receive it (eb-events): moto's internal float times made ISO 8601."""
-    out = {key: copy.deepcopy(event.get(key)) for key in _ENVELOPE_KEYS}
-    out["version"] = event.get("version") or "0"
-    out["time"] = _iso(event.get("time", _time.time()))
-    if "replay-name" in event:
-        out["replay-name"] = event["replay-name"]
-    return out
-
-
-def _path_value(document: Any, path: str) -> Any:
-    try:
-        matches = [m.value for m in jsonpath(path).find(document)]
-    except Exception as exc:  # noqa: BLE001 - jsonpath_ng raises plain Exception subclasses
-        raise DeliveryError("INVALID_PARAMETER", f"bad JSON path {path!r}: {exc}", False) from exc
-    if not matches:
-        return _MISSING
-    return matches[0] if len(matches) == 1 and "*" not in path else matches
-
-
-def render_template(template: str, values: dict[str, Any]) -> str:
-    """Fill <name> placeholders as EventBridge does (eb-transform-target-input).
-
-    In a JSON template a placeholder outside quotes becomes the JSON value (strings quoted); inside
-    a JSON string it becomes the raw text, unescaped. Plain-text templates get raw text. A variable
-    whose path is missing is not created: empty text in a string, `null` elsewhere (the `null` is
-    inferred so the JSON stays valid). moto's EventTemplateParser is not reused: it writes
-    booleans as `False`, turns lists of numbers into lists of strings, leaves missing values as
-    literal `<name>`, and lacks rule-arn, rule-name and aws.events.event.
-    """
-    json_shaped = template.lstrip()[:1] in ("{", "[", '"')
-    out: list[str] = []
-    in_string, i = False, 0
-    while i < len(template):
-        char = template[i]
-        match = _PLACEHOLDER.match(template, i) if char == "<" else None
-        if match and match.group(1) in values:
-            value = values[match.group(1)]
-            raw = in_string or not json_shaped
-            if value is _MISSING:
-                out.append("" if raw else "null")
-            else:
-                out.append(value if raw and isinstance(value, str) else json.dumps(value))
-            i = match.end()
-            continue
-        if json_shaped and in_string and char == "\\":
-            out.append(template[i : i + 2])
-            i += 2
-            continue
-        if json_shaped and char == '"':
-            in_string = not in_string
-        out.append(char)
-        i += 1
-    return "".join(out)
-
-
-def _minified(text: str) -> str:
-    # "The JSON that is passed to the target is minified" (eb-transform-target-input).
-    try:
-        return json.dumps(json.loads(text), separators=(",", ":"))
-    except ValueError:
-        return text
-
-
-def target_input(
-    target: dict[str, Any], event: dict[str, Any], rule_arn: str, rule_name: str
-) -> str:
-    """The text a target receives: whole event, Input, InputPath or InputTransformer."""
-    chosen = [key for key in _INPUT_KEYS if target.get(key) is not None]
-    if len(chosen) > 1:  # PutTargets allows only one; moto does not check
-        raise DeliveryError("INVALID_PARAMETER", f"only one of {chosen} may be set", False)
-    whole = envelope(event)
-    if not chosen:
-        return json.dumps(whole, separators=(",", ":"))
-    if chosen[0] == "Input":
-        return target["Input"]
-    if chosen[0] == "InputPath":
-        value = _path_value(whole, target["InputPath"])
-        return json.dumps(None if value is _MISSING else value, separators=(",", ":"))
-    transformer = target["InputTransformer"]
-    values = {
-        name: _path_value(whole, path)
-        for name, path in (transformer.get("InputPathsMap") or {}).items()
-    }
-    values.update(
-        {  # reserved names win: they "can't be overwritten"
-            "aws.events.rule-arn": rule_arn,
-            "aws.events.rule-name": rule_name,
-            "aws.events.event.ingestion-time": _iso(event.get("ingestion-time", _time.time())),
-            "aws.events.event": {k: v for k, v in whole.items() if k != "detail"},
-            "aws.events.event.json": whole,
-        }
-    )
-    template = transformer["InputTemplate"]
-    rendered = render_template(template, values)
-    return _minified(rendered) if template.lstrip()[:1] in ("{", "[") else rendered
-
-
-def _classify(exc: Exception) -> DeliveryError:
-    """Map a target failure to a DLQ ERROR_CODE and retryability (eb-rule-dlq: missing
-    permissions or a target that no longer exists are not retried; throttling, 5xx and network
-    faults are). Other 4xx are not retried either (inferred: they would fail the same way)."""
-    if isinstance(exc, DeliveryError):
-        return exc
-    if isinstance(exc, ClientError):
-        code = exc.response.get("Error", {}).get("Code", "Unknown")
-        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 400)
-        message = f"{code}: {exc.response.get('Error', {}).get('Message', '')}"
-        if code in _THROTTLING or status == 429:
-            return DeliveryError("THROTTLING", message, True)
-        if status >= 500:
-            return DeliveryError("SDK_CLIENT_ERROR", message, True)
-        if "NotFound" in code or "DoesNotExist" in code or status == 404:
-            return DeliveryError("NO_RESOURCE", message, False)
-        if "AccessDenied" in code or "NotAuthorized" in code or status == 403:
-            return DeliveryError("NO_PERMISSIONS", message, False)
-        if code in ("InvalidExecutionInput", "InvalidRequestContentException"):
-            return DeliveryError("INVALID_JSON", message, False)
-        return DeliveryError("INVALID_PARAMETER", message, False)
-    if isinstance(exc, HTTPClientError | BotoConnectionError | ConnectionError | TimeoutError):
-        return DeliveryError("CONNECTION_FAILURE", repr(exc), True)
-    return DeliveryError("INTERNAL_ERROR", repr(exc), False)  # a twin bug: fail fast, loudly
-
-
-_SHUT_DOWN = DeliveryError("INTERNAL_ERROR", "twin event delivery shut down", False)
 
 
 class _TargetsView:
@@ -226,8 +55,10 @@ class _Job:
     attempts: int = 0
 
 
-class EventDelivery:
+class EventDelivery(Seam):
     """Delivers matched events to Step Functions, Lambda, event-bus and transformed SQS targets."""
+
+    _active: EventDelivery | None = None  # the installed one: two would deliver every event twice
 
     def __init__(
         self,
@@ -246,14 +77,15 @@ class EventDelivery:
         self._timers: set[threading.Timer] = set()
         self._records: list[dict[str, Any]] = []
         self._original: Callable[..., None] | None = None
+        self._patch: Patch | None = None
         self._closed = False
 
-    # -- patch management -------------------------------------------------------------------
+    # -- seam ---------------------------------------------------------------------------------
     def install(self) -> None:
-        global _active
-        if _active is self:
+        """Route moto's Rule.send_to_targets through this delivery (one at a time)."""
+        if EventDelivery._active is self:
             return
-        if _active is not None:
+        if EventDelivery._active is not None:
             raise RuntimeError("another EventDelivery is installed; uninstall it first")
         self._original = events_models.Rule.send_to_targets
         delivery = self
@@ -263,25 +95,24 @@ class EventDelivery:
         ) -> None:
             delivery._route(rule, original_event, transform_input)
 
-        events_models.Rule.send_to_targets = send_to_targets  # type: ignore[method-assign]
-        _active = self
+        self._patch = Patch(events_models.Rule, "send_to_targets", send_to_targets)
+        self._patch.apply()
+        EventDelivery._active = self
 
     def uninstall(self) -> None:
-        global _active
-        if _active is self and self._original is not None:
-            events_models.Rule.send_to_targets = self._original  # type: ignore[method-assign]
-            _active = None
-
-    def shutdown(self) -> None:
-        """Uninstall, drop retries still waiting, and wait for deliveries in flight."""
-        self.uninstall()
+        """Give moto its send_to_targets back, drop retries still waiting, and wait for the
+        deliveries in flight."""
+        if EventDelivery._active is self:
+            assert self._patch is not None
+            self._patch.restore()
+            EventDelivery._active = None
         with self._lock:
             self._closed = True
             timers, self._timers = list(self._timers), set()
         for timer in timers:
             timer.cancel()
             timer.join()
-            self._finish(timer.args[0], "dropped", _SHUT_DOWN, None)
+            self._finish(timer.args[0], "dropped", SHUT_DOWN, None)
         self._pool.shutdown(wait=True, cancel_futures=True)
 
     def wait_idle(self, timeout: float) -> bool:
@@ -307,11 +138,12 @@ class EventDelivery:
 
     @staticmethod
     def _moto_handles(target: dict[str, Any]) -> bool:
-        service, _, _, rtype, _ = _arn_parts(target["Arn"])
+        arn = Arn.parse(target["Arn"])
+        service, rtype = arn.service, arn.resource_type
         if service == "events":  # archive ("arn:aws:events:<region>:::") and API destinations
             return rtype in ("", "api-destination")
         if service == "sqs":  # moto ignores Input/InputPath and mis-renders templates
-            return not any(target.get(key) is not None for key in _INPUT_KEYS)
+            return not any(target.get(key) is not None for key in INPUT_KEYS)
         return service == "logs"
 
     def _enqueue(self, job: _Job, delay: float = 0.0) -> None:
@@ -328,13 +160,13 @@ class EventDelivery:
         if not closed:
             self._submit(job)
         else:
-            self._finish(job, "dropped", _SHUT_DOWN, None)
+            self._finish(job, "dropped", SHUT_DOWN, None)
 
     def _submit(self, job: _Job) -> None:
         try:
             self._pool.submit(self._attempt, job)
         except RuntimeError:  # the pool shut down between the check and the submit
-            self._finish(job, "dropped", _SHUT_DOWN, None)
+            self._finish(job, "dropped", SHUT_DOWN, None)
 
     def _submit_later(self, job: _Job) -> None:
         with self._lock:  # a Timer runs its callback on itself; shutdown may have taken it
@@ -350,15 +182,16 @@ class EventDelivery:
         try:
             self._deliver(job)
         except Exception as exc:  # noqa: BLE001 - every failure is classified and recorded
-            self._after_failure(job, _classify(exc))
+            self._after_failure(job, classify(exc))
         else:
             self._finish(job, "delivered", None, None)
 
     def _deliver(self, job: _Job) -> None:
         arn = job.target["Arn"]
-        service, region, account, rtype, name = _arn_parts(arn)
+        parsed = Arn.parse(arn)
+        service, rtype = parsed.service, parsed.resource_type
         if service == "events" and rtype == "event-bus":
-            self._forward(job.event, account, region, name)
+            self._forward(job.event, parsed.account, parsed.region, parsed.resource_name)
             return
         text = target_input(job.target, job.event, job.rule_arn, job.rule_name)
         if service == "states" and rtype == "stateMachine":
@@ -477,35 +310,7 @@ class EventDelivery:
             return self._clients[service]
 
     def _queue_url(self, queue_arn: str) -> str:
-        account, queue_name = queue_arn.split(":")[4:6]
+        queue = Arn.parse(queue_arn)  # an SQS queue's ARN ends in the bare queue name
         return self._client("sqs").get_queue_url(
-            QueueName=queue_name, QueueOwnerAWSAccountId=account
+            QueueName=queue.resource, QueueOwnerAWSAccountId=queue.account
         )["QueueUrl"]
-
-
-def put_aws_event(
-    account: str,
-    region: str,
-    source: str,
-    detail_type: str,
-    detail: dict[str, Any],
-    resources: list[str],
-    bus: str = "default",
-    time: datetime | None = None,
-) -> str:
-    """Emit an AWS-service event (e.g. aws.sagemaker) through moto's EventsBackend.put_events,
-    which builds the full envelope (version, id, detail-type, source, account, time, region,
-    resources, detail). In-process: AWS services, unlike callers of PutEvents, may use aws.*."""
-    entry: dict[str, Any] = {
-        "Source": source,
-        "DetailType": detail_type,
-        "Detail": json.dumps(detail),
-        "Resources": list(resources),
-        "EventBusName": bus,
-    }
-    if time is not None:
-        entry["Time"] = (time if time.tzinfo else time.replace(tzinfo=UTC)).timestamp()
-    result = events_models.events_backends[account][region].put_events([entry])[0]
-    if "ErrorCode" in result:
-        raise ValueError(f"{result['ErrorCode']}: {result.get('ErrorMessage')}")
-    return str(result["EventId"])

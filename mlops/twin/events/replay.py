@@ -9,34 +9,33 @@ workflow. Events still carry a new id and `replay-name`, as on AWS.
 
 from __future__ import annotations
 
-from datetime import datetime
+from collections.abc import Sequence
 from typing import Any
 
 from moto.events import models as events_models
 from moto.moto_api._internal import mock_random
 
-_original = events_models.Replay.replay_events
+from mlops.twin.aws.arns import Arn
+from mlops.twin.aws.timestamps import epoch_seconds
+from mlops.twin.seam import Patch, PatchSeam
 
 
-def _seconds(value: Any) -> float:
-    if isinstance(value, datetime):
-        return value.timestamp()
-    if isinstance(value, str):
-        return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
-    return float(value)
+class ReplaySeam(PatchSeam):
+    def patches(self) -> Sequence[Patch]:
+        return [Patch(events_models.Replay, "replay_events", _replay_events)]
 
 
 def _in_window(replay: Any, event: dict[str, Any]) -> bool:
     return (
-        _seconds(replay.event_start_time)
-        <= _seconds(event["time"])
-        <= _seconds(replay.event_end_time)
+        epoch_seconds(replay.event_start_time)
+        <= epoch_seconds(event["time"])
+        <= epoch_seconds(replay.event_end_time)
     )
 
 
 def _replay_events(self: Any, archive: Any) -> None:
     backend = events_models.events_backends[self.account_id][self.region]
-    bus = backend.describe_event_bus(self.destination["Arn"].split("/")[-1])
+    bus = backend.describe_event_bus(Arn.parse(self.destination["Arn"]).resource_name)
     allowed = set(self.destination.get("FilterArns") or [])
     rules = [r for r in bus.rules.values() if not allowed or r.arn in allowed]
     for event in archive.events:
@@ -47,11 +46,3 @@ def _replay_events(self: Any, archive: Any) -> None:
             rule.send_to_targets(replayed, transform_input=False)
     self.state = events_models.ReplayState.COMPLETED
     self.end_time = events_models.unix_time()
-
-
-def install_replay_seam() -> None:
-    events_models.Replay.replay_events = _replay_events  # type: ignore[method-assign]
-
-
-def uninstall_replay_seam() -> None:
-    events_models.Replay.replay_events = _original  # type: ignore[method-assign]

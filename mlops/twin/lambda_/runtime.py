@@ -1,7 +1,7 @@
 """The twin's Lambda execution seam: runs real handlers in warm, isolated worker processes.
 
 moto runs Lambda code only in Docker; the twin has none. Each execution environment here is a
-`python -m mlops.twin.lambda_.worker` subprocess (see that module for the wire protocol) that
+`python -m mlops.twin.lambda_.worker` subprocess (worker.py and process.py: the wire protocol) that
 imports the handler once (the cold start) and then serves one invocation at a time. Concurrent
 invocations of one function get separate workers, as Lambda scales by concurrency.
 
@@ -18,55 +18,28 @@ from __future__ import annotations
 import copy
 import json
 import logging
-import math
-import os
-import sys
 import threading
 import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from pathlib import Path
 
-from mlops.twin.lambda_.worker import Outcome, WorkerProcess, error_document
+from mlops.twin.aws.timestamps import iso_millis
+from mlops.twin.lambda_.environment import worker_environment
+from mlops.twin.lambda_.function import FunctionSpec, InvalidRequestContent, InvocationResult
+from mlops.twin.lambda_.logs import log_tail, report_line
+from mlops.twin.lambda_.process import Outcome, WorkerProcess
+from mlops.twin.lambda_.worker import error_document, fault_document
+from mlops.twin.seam import Seam
 
 _log = logging.getLogger(__name__)
 
 # Lambda's init phase may take up to 10 s on its own; a slower init is retried within the
 # invocation's timeout. The twin folds both into one limit.
 INIT_LIMIT_S = 10.0
-LOG_TAIL_BYTES = 4096
 INVOCATION_TYPES = ("RequestResponse", "Event", "DryRun")
 
 LogSink = Callable[[str, list[str]], None]
-
-
-@dataclass(frozen=True)
-class FunctionSpec:
-    name: str
-    arn: str
-    code_dir: Path
-    handler: str
-    environment: dict[str, str]
-    timeout_s: int
-    memory_mb: int
-    layer_dirs: tuple[Path, ...] = ()
-
-
-@dataclass
-class InvocationResult:
-    status_code: int
-    payload: bytes
-    function_error: str | None
-    log_tail: str
-    duration_ms: float
-    init_duration_ms: float | None
-    request_id: str
-
-
-class InvalidRequestContent(ValueError):
-    """The payload is not JSON (Lambda: InvalidRequestContentException)."""
 
 
 @dataclass
@@ -87,7 +60,7 @@ def _new_stats() -> dict:
     }
 
 
-class LambdaRuntime:
+class LambdaRuntime(Seam):
     def __init__(
         self,
         base_env: dict[str, str],
@@ -202,21 +175,18 @@ class LambdaRuntime:
             lines += outcome.lines
         error = self._error_of(outcome, spec, request_id)
         if error is None and self._enforce_memory and outcome.max_memory_mb > spec.memory_mb:
-            error = {
-                "errorMessage": f"RequestId: {request_id} Error: Runtime exited with error: "
-                "signal: killed",
-                "errorType": "Runtime.OutOfMemory",
-            }
+            detail = "Runtime exited with error: signal: killed"
+            error = fault_document(request_id, detail, "Runtime.OutOfMemory")
             outcome.healthy = False
         if outcome.timed_out:
             lines.append(
-                f"{_iso_now()} {request_id} Task timed out after {spec.timeout_s:.2f} seconds"
+                f"{iso_millis()} {request_id} Task timed out after {spec.timeout_s:.2f} seconds"
             )
         elif error is not None and "stackTrace" not in error:  # a service-side fault
             lines += [error["errorMessage"], error["errorType"]]
         lines.append(f"END RequestId: {request_id}")
         lines.append(
-            _report_line(request_id, spec, outcome, worker.init_ms if cold else None, error)
+            report_line(request_id, spec, outcome, worker.init_ms if cold else None, error)
         )
         self._release(function, worker, healthy=outcome.healthy)
         total_ms = (time.monotonic() - started) * 1000
@@ -227,7 +197,7 @@ class LambdaRuntime:
             status_code=200,
             payload=payload_out,
             function_error="Unhandled" if error is not None else None,
-            log_tail=_tail(lines),
+            log_tail=log_tail(lines),
             duration_ms=outcome.duration_ms,
             init_duration_ms=worker.init_ms if cold else None,
             request_id=request_id,
@@ -236,17 +206,11 @@ class LambdaRuntime:
     @staticmethod
     def _error_of(outcome: Outcome, spec: FunctionSpec, request_id: str) -> dict | None:
         if outcome.timed_out:
-            return {
-                "errorMessage": f"RequestId: {request_id} Error: Task timed out after "
-                f"{spec.timeout_s:.2f} seconds",
-                "errorType": "Sandbox.Timedout",
-            }
+            detail = f"Task timed out after {spec.timeout_s:.2f} seconds"
+            return fault_document(request_id, detail, "Sandbox.Timedout")
         if outcome.exit_status is not None:
-            return {
-                "errorMessage": f"RequestId: {request_id} Error: Runtime exited with error: "
-                f"{outcome.exit_status}",
-                "errorType": "Runtime.ExitError",
-            }
+            detail = f"Runtime exited with error: {outcome.exit_status}"
+            return fault_document(request_id, detail, "Runtime.ExitError")
         if outcome.error is not None:
             return outcome.error
         if outcome.result is None:  # defensive: a reply without result or error
@@ -274,7 +238,7 @@ class LambdaRuntime:
     def _start_worker(self, function: _Function) -> WorkerProcess:
         spec = function.spec
         worker = WorkerProcess(
-            spec.code_dir, _worker_environment(spec, self._base_env), function.generation
+            spec.code_dir, worker_environment(spec, self._base_env), function.generation
         )
         with self._lock:
             if not self._closed:
@@ -348,7 +312,11 @@ class LambdaRuntime:
         except Exception:  # a broken sink must not fail the invocation
             _log.exception("log sink failed for %s", name)
 
-    def shutdown(self) -> None:
+    def install(self) -> None:
+        """Nothing to start: a function's first invocation starts its first worker."""
+
+    def uninstall(self) -> None:
+        """Kill every worker, wait for asynchronous invocations, stop the idle reaper."""
         with self._lock:
             self._closed = True
             workers = list(self._workers)
@@ -362,80 +330,3 @@ class LambdaRuntime:
         for thread in threads:
             thread.join()
         self._reaper.join()
-
-
-# Keys the Lambda service sets itself; a function's Environment cannot override them.
-_RESERVED_FROM_BASE = (
-    "AWS_REGION",
-    "AWS_DEFAULT_REGION",
-    "AWS_ACCESS_KEY_ID",
-    "AWS_SECRET_ACCESS_KEY",
-    "AWS_SESSION_TOKEN",
-)
-
-
-def _worker_environment(spec: FunctionSpec, base_env: dict[str, str]) -> dict[str, str]:
-    """A fresh Lambda-shaped environment: nothing leaks in from this process's os.environ."""
-    region = base_env.get("AWS_REGION") or base_env.get("AWS_DEFAULT_REGION") or "us-east-1"
-    today = datetime.now(UTC).strftime("%Y/%m/%d")
-    env = {
-        "PATH": os.pathsep.join(
-            [str(Path(sys.executable).parent), "/usr/local/bin", "/usr/bin", "/bin"]
-        ),
-        "LANG": "C.UTF-8",
-        "POWERTOOLS_TRACE_DISABLED": "true",  # no X-Ray daemon in the twin
-        # Keep the developer's ~/.aws config and credentials out of the sandbox.
-        "AWS_CONFIG_FILE": os.devnull,
-        "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
-    }
-    env.update(base_env)
-    env.update(spec.environment)
-    env.update({key: base_env[key] for key in _RESERVED_FROM_BASE if key in base_env})
-    env.update(
-        {
-            "AWS_REGION": region,
-            "AWS_DEFAULT_REGION": env.get("AWS_DEFAULT_REGION", region),
-            "AWS_LAMBDA_FUNCTION_NAME": spec.name,
-            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(spec.memory_mb),
-            "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
-            "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{spec.name}",
-            "AWS_LAMBDA_LOG_STREAM_NAME": f"{today}/[$LATEST]{uuid.uuid4().hex}",
-            "AWS_LAMBDA_INITIALIZATION_TYPE": "on-demand",
-            "AWS_EXECUTION_ENV": "AWS_Lambda_python3.11",
-            "LAMBDA_TASK_ROOT": str(spec.code_dir),
-            "_HANDLER": spec.handler,
-            "TZ": ":UTC",
-            # Like /var/task then /opt/python; the interpreter's site-packages follow via `site`.
-            "PYTHONPATH": os.pathsep.join(str(p) for p in (spec.code_dir, *spec.layer_dirs)),
-            "PYTHONUNBUFFERED": "1",  # prints reach the log before a timeout kills the worker
-        }
-    )
-    return env
-
-
-def _iso_now() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
-
-
-def _report_line(
-    request_id: str, spec: FunctionSpec, outcome: Outcome, init_ms: float | None, error: dict | None
-) -> str:
-    parts = [
-        f"REPORT RequestId: {request_id}",
-        f"Duration: {outcome.duration_ms:.2f} ms",
-        f"Billed Duration: {math.ceil(outcome.duration_ms)} ms",
-        f"Memory Size: {spec.memory_mb} MB",
-        f"Max Memory Used: {math.ceil(outcome.max_memory_mb)} MB",
-    ]
-    if init_ms is not None:
-        parts.append(f"Init Duration: {init_ms:.2f} ms")
-    if outcome.timed_out:
-        parts.append("Status: timeout")
-    elif error is not None and "stackTrace" not in error:
-        parts += ["Status: error", f"Error Type: {error['errorType']}"]
-    return "\t".join(parts)
-
-
-def _tail(lines: list[str]) -> str:
-    data = ("\n".join(lines) + "\n").encode()
-    return data[-LOG_TAIL_BYTES:].decode("utf-8", "ignore")

@@ -1,6 +1,6 @@
-"""SageMaker state-change events onto the default bus, shaped as AWS documents them
-(SageMaker developer guide, automating-sagemaker-with-eventbridge; aws-contracts.md §2).
-moto emits none of them."""
+"""SageMaker state-change events onto the default bus, shaped as AWS documents them (SageMaker
+developer guide, "Events that Amazon SageMaker AI sends to Amazon EventBridge",
+automating-sagemaker-with-eventbridge.html). moto emits none of them."""
 
 from __future__ import annotations
 
@@ -8,21 +8,21 @@ import json
 from datetime import datetime
 from typing import Any
 
-from moto.sagemaker.models import sagemaker_backends
-
-from mlops.twin.events.delivery import put_aws_event
-from mlops.twin.gateway import json_default
+from mlops.twin.events.emit import put_aws_event
+from mlops.twin.sagemaker.backend import sagemaker_backend
 
 SOURCE = "aws.sagemaker"
 
 
+def _isoformat(value: Any) -> str:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+
+
 def _plain(value: Any) -> Any:
     """Datetimes as ISO strings, as the event details carry them."""
-    return json.loads(
-        json.dumps(
-            value, default=lambda v: v.isoformat() if isinstance(v, datetime) else json_default(v)
-        )
-    )
+    return json.loads(json.dumps(value, default=_isoformat))
 
 
 class SageMakerEvents:
@@ -39,7 +39,7 @@ class SageMakerEvents:
     def package_changed(self, request: dict[str, Any], response: dict[str, Any]) -> None:
         """After CreateModelPackage / UpdateModelPackage: the package as it now is."""
         arn = response.get("ModelPackageArn") or request["ModelPackageArn"]
-        backend = sagemaker_backends[self.account][self.region]
+        backend = sagemaker_backend(self.account, self.region)
         package = backend.describe_model_package(arn).gen_response_object()
         keys = (
             "ModelPackageGroupName",

@@ -1,8 +1,8 @@
 """Runtime patches that make moto 5.2.5's Step Functions interpreter behave like AWS.
 
-The gateway calls ``install_sfn_seams()`` once at start (calling it again is harmless). Each
-patch replaces one moto internal; tests/twin/test_sfn_conformance.py holds a contract test per
-internal so a moto upgrade that moves one fails loudly instead of silently un-patching:
+`StepFunctionsSeam` applies them while installed (mlops/twin/seam.py). Each patch replaces one
+moto internal; tests/twin/test_sfn_conformance.py holds a contract test per internal so a moto
+upgrade that moves one fails loudly instead of silently un-patching:
 
 1. ``moto.stepfunctions.parser.asl.utils.json_path.extract_json`` (and every interpreter module
    that imported it by name): definite paths such as ``$.out[0].v`` yield the value, not a list.
@@ -27,12 +27,9 @@ Running state machines at all is moto config, not a patch:
 
 from __future__ import annotations
 
-import datetime
 import functools
-import sys
-import threading
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from moto.core.exceptions import AWSError
@@ -50,59 +47,43 @@ from moto.stepfunctions.parser.asl.utils.encoding import to_json_str
 from moto.stepfunctions.parser.backend.execution import BaseExecutionWorkerCommunication
 from moto.stepfunctions.parser.models import StepFunctionsParserBackend
 
+from mlops.twin.aws.timestamps import iso_millis, render_datetimes
+from mlops.twin.seam import ImportedPatch, Patch, PatchSeam
 from mlops.twin.stepfunctions.jsonpath import make_extract_json
 from mlops.twin.stepfunctions.sagemaker_tasks import StateTaskServiceSageMaker
 
 INTERPRETER_PACKAGE = "moto.stepfunctions.parser."
-_SEAM_MARK = "__mlops_twin_seam__"
 _OUTPUT_IS_JSON = "_mlops_twin_output_is_json"
-_install_lock = threading.Lock()
 
 
-def _mark(function: Callable[..., Any]) -> Callable[..., Any]:
-    setattr(function, _SEAM_MARK, True)
-    return function
+class StepFunctionsSeam(PatchSeam):
+    """The six patches of this module's docstring, in that order."""
+
+    def patches(self) -> Sequence[Patch]:
+        return [
+            _definite_jsonpaths(),
+            *_generated_execution_names(),
+            *_sagemaker_integration(),
+            Patch(StateTaskServiceAwsSdk, "_normalise_response", iso_timestamps_in_place),
+            *_parser_error_codes(),
+            _json_execution_output(),
+        ]
 
 
-def _is_seam(function: object) -> bool:
-    return getattr(function, _SEAM_MARK, False)
-
-
-def install_sfn_seams() -> None:
-    """Apply every Step Functions seam to the moto in this process; idempotent."""
-    with _install_lock:
-        _install_definite_jsonpaths()
-        _install_generated_execution_names()
-        _install_sagemaker_integration()
-        _install_aws_sdk_timestamps()
-        _install_parser_error_codes()
-        _install_json_execution_output()
-
-
-def _install_definite_jsonpaths() -> None:
+def _definite_jsonpaths() -> Patch:
     original = json_path.extract_json
-    if _is_seam(original):
-        return
-    patched = _mark(make_extract_json(original, json_path.NoSuchJsonPathError))
+    patched = make_extract_json(original, json_path.NoSuchJsonPathError)
     patched.__wrapped__ = original  # type: ignore[attr-defined]  # lets contract tests see moto's
-    json_path.extract_json = patched
-    # Interpreter modules bound the function at import (`from ...json_path import extract_json`);
-    # rebind those already loaded. Modules imported later pick up the patched attribute.
-    for module in list(sys.modules.values()):
-        name = getattr(module, "__name__", "")
-        if (
-            name.startswith(INTERPRETER_PACKAGE)
-            and getattr(module, "extract_json", None) is original
-        ):
-            module.extract_json = patched
+    # Interpreter modules bound the function at import (`from ...json_path import extract_json`).
+    return ImportedPatch(json_path, "extract_json", patched, package=INTERPRETER_PACKAGE)
 
 
-def _install_generated_execution_names() -> None:
+def _generated_execution_names() -> list[Patch]:
     # The parser backend overrides start_execution without calling super(), so both need it.
-    for backend in (StepFunctionBackend, StepFunctionsParserBackend):
-        original = backend.__dict__["start_execution"]
-        if not _is_seam(original):
-            backend.start_execution = _mark(_with_generated_name(original))
+    return [
+        Patch(backend, "start_execution", _with_generated_name(backend.__dict__["start_execution"]))
+        for backend in (StepFunctionBackend, StepFunctionsParserBackend)
+    ]
 
 
 def _with_generated_name(start_execution: Callable[..., Any]) -> Callable[..., Any]:
@@ -117,29 +98,24 @@ def _with_generated_name(start_execution: Callable[..., Any]) -> Callable[..., A
     return start_execution_with_name
 
 
-def _install_sagemaker_integration() -> None:
+def _sagemaker_integration() -> list[Patch]:
     original = state_task_factory.state_task_service_for
-    if _is_seam(original):
-        return
 
-    @_mark
     @functools.wraps(original)
     def state_task_service_for(service_name: str) -> Any:
         if service_name == "sagemaker":
             return StateTaskServiceSageMaker()
         return original(service_name=service_name)
 
-    state_task_factory.state_task_service_for = state_task_service_for
-    state_task_service_factory.state_task_service_for = state_task_service_for
+    return [
+        Patch(module, "state_task_service_for", state_task_service_for)
+        for module in (state_task_factory, state_task_service_factory)
+    ]
 
 
-def _install_aws_sdk_timestamps() -> None:
-    if not _is_seam(StateTaskServiceAwsSdk.__dict__.get("_normalise_response")):
-        StateTaskServiceAwsSdk._normalise_response = _mark(_iso_timestamps_in_place)
-
-
-def _iso_timestamps_in_place(self: Any, response: Any, *_: Any, **__: Any) -> None:
-    # moto's hook contract: mutate the task result in place (it is already on the eval stack).
+def iso_timestamps_in_place(self: Any, response: Any, *_: Any, **__: Any) -> None:
+    """moto's hook contract: mutate the task result in place (it is already on the eval
+    stack)."""
     if isinstance(response, dict):
         for key, value in response.items():
             response[key] = iso_timestamps(value)
@@ -147,32 +123,24 @@ def _iso_timestamps_in_place(self: Any, response: Any, *_: Any, **__: Any) -> No
 
 def iso_timestamps(value: Any) -> Any:
     """Datetimes -> "YYYY-MM-DDTHH:MM:SS.mmmZ" (UTC, milliseconds), recursively."""
-    if isinstance(value, datetime.datetime):
-        utc = value.astimezone(datetime.UTC) if value.tzinfo else value
-        return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"
-    if isinstance(value, dict):
-        return {key: iso_timestamps(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [iso_timestamps(item) for item in value]
-    return value
+    return render_datetimes(value, iso_millis)
 
 
-def _install_parser_error_codes() -> None:
+def _parser_error_codes() -> list[Patch]:
+    patches = []
     for error_class in vars(parser_api).values():
         is_parser_error = isinstance(error_class, type) and issubclass(error_class, AWSError)
         code = getattr(error_class, "code", None)
         if is_parser_error and error_class.TYPE is None and isinstance(code, str):
-            error_class.TYPE = code
-            error_class.STATUS = getattr(error_class, "status_code", error_class.STATUS)
+            status = getattr(error_class, "status_code", error_class.STATUS)
+            patches += [Patch(error_class, "TYPE", code), Patch(error_class, "STATUS", status)]
+    return patches
 
 
-def _install_json_execution_output() -> None:
+def _json_execution_output() -> Patch:
     worker = BaseExecutionWorkerCommunication
     original = worker.__dict__["_reflect_execution_status"]
-    if _is_seam(original):
-        return
 
-    @_mark
     @functools.wraps(original)
     def reflect_execution_status(self: Any) -> None:
         original(self)
@@ -182,4 +150,4 @@ def _install_json_execution_output() -> None:
             execution.output = to_json_str(execution.output, separators=(",", ":"))
             setattr(execution, _OUTPUT_IS_JSON, True)
 
-    worker._reflect_execution_status = reflect_execution_status
+    return Patch(worker, "_reflect_execution_status", reflect_execution_status)

@@ -29,7 +29,6 @@ docs.aws.amazon.com/step-functions/latest/dg/connect-sagemaker.html):
 from __future__ import annotations
 
 import contextlib
-import datetime
 import functools
 import os
 import time
@@ -71,6 +70,8 @@ from moto.stepfunctions.parser.asl.eval.environment import Environment
 from moto.stepfunctions.parser.asl.eval.event.event_detail import EventDetails
 from moto.stepfunctions.parser.asl.utils.boto_client import boto_client_for
 from moto.stepfunctions.parser.asl.utils.encoding import to_json_str
+
+from mlops.twin.aws.timestamps import epoch_millis, render_datetimes
 
 SYNC_POLL_SECONDS_ENV: Final = "MLOPS_TWIN_SYNC_POLL_SECONDS"
 DEFAULT_SYNC_POLL_SECONDS: Final = 0.5
@@ -150,13 +151,7 @@ def error_name_for(error_code: str) -> str:
 
 def to_step_functions_json(value: Any) -> Any:
     """Render a boto3 response the way the optimized integration does (dates as epoch ms)."""
-    if isinstance(value, datetime.datetime):
-        return int(value.timestamp() * 1000)
-    if isinstance(value, dict):
-        return {key: to_step_functions_json(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [to_step_functions_json(item) for item in value]
-    return value
+    return render_datetimes(value, epoch_millis)
 
 
 class StateTaskServiceSageMaker(StateTaskServiceCallback):
@@ -257,19 +252,8 @@ class StateTaskServiceSageMaker(StateTaskServiceCallback):
     # -- errors ------------------------------------------------------------------------------
 
     def _task_failed_event(self, env: Environment, cause: str) -> FailureEvent:
-        return FailureEvent(
-            env=env,
-            error_name=StatesErrorName(typ=StatesErrorNameType.StatesTaskFailed),
-            event_type=HistoryEventType.TaskFailed,
-            event_details=EventDetails(
-                taskFailedEventDetails=TaskFailedEventDetails(
-                    error=StatesErrorNameType.StatesTaskFailed.to_name(),
-                    cause=cause,
-                    resource=self._get_sfn_resource(),
-                    resourceType=self._get_sfn_resource_type(),
-                )
-            ),
-        )
+        states_task_failed = StatesErrorName(typ=StatesErrorNameType.StatesTaskFailed)
+        return self._failure(env, states_task_failed, states_task_failed.error_name, cause)
 
     def _from_error(self, env: Environment, ex: Exception) -> FailureEvent:
         if not isinstance(ex, ClientError):
@@ -286,14 +270,18 @@ class StateTaskServiceSageMaker(StateTaskServiceCallback):
             ]
         )
         error = error_name_for(code)
+        cause = f"{ex.response['Error']['Message']} ({details})"
+        return self._failure(env, CustomErrorName(error), error, cause)
+
+    def _failure(self, env: Environment, name: Any, error: str, cause: str) -> FailureEvent:
         return FailureEvent(
             env=env,
-            error_name=CustomErrorName(error),
+            error_name=name,
             event_type=HistoryEventType.TaskFailed,
             event_details=EventDetails(
                 taskFailedEventDetails=TaskFailedEventDetails(
                     error=error,
-                    cause=f"{ex.response['Error']['Message']} ({details})",
+                    cause=cause,
                     resource=self._get_sfn_resource(),
                     resourceType=self._get_sfn_resource_type(),
                 )

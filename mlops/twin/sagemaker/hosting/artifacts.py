@@ -12,7 +12,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlparse
+
+from mlops.twin.aws.s3_uri import S3UriError, split_s3_uri
 
 CONTAINER_MODEL_DIR = "/opt/ml/model"
 
@@ -28,15 +29,11 @@ class StagedModel:
     program: str | None
 
 
-def _split_s3(url: str) -> tuple[str, str]:
-    parsed = urlparse(url)
-    if parsed.scheme != "s3" or not parsed.netloc:
-        raise StagingError(f"Not an S3 URL: {url}")
-    return parsed.netloc, parsed.path.lstrip("/")
-
-
 def _download_and_extract(s3: Any, url: str, into: Path) -> None:
-    bucket, key = _split_s3(url)
+    try:
+        bucket, key = split_s3_uri(url)
+    except S3UriError as exc:
+        raise StagingError(f"Not an S3 URL: {url}") from exc
     into.mkdir(parents=True, exist_ok=True)
     archive = into.parent / f"{into.name}.tar.gz"
     try:

@@ -36,7 +36,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
-from urllib.parse import urlparse
+
+from mlops.twin.aws.timestamps import iso_seconds
 
 INPUT_MODES = {"Input", "InputAndOutput"}
 OUTPUT_MODES = {"Output", "InputAndOutput"}
@@ -156,21 +157,8 @@ def capture_record(
     metadata = {"eventId": event.event_id}
     if event.inference_id:
         metadata["inferenceId"] = event.inference_id
-    metadata["inferenceTime"] = inference_time.strftime("%Y-%m-%dT%H:%M:%SZ")
+    metadata["inferenceTime"] = iso_seconds(inference_time)
     return {"captureData": data, "eventMetadata": metadata, "eventVersion": "0"}
-
-
-def split_destination(uri: str) -> tuple[str, str]:
-    """DestinationS3Uri (s3:// or https://, per its documented pattern) -> (bucket, prefix)."""
-    parsed = urlparse(uri)
-    path = parsed.path.strip("/")
-    if parsed.scheme == "s3":
-        return parsed.netloc, path
-    host = parsed.netloc.split(":", 1)[0]
-    if ".s3" in host and not host.startswith("s3"):  # virtual-hosted: bucket.s3.<region>...
-        return host.split(".s3", 1)[0], path
-    bucket, _, prefix = path.partition("/")  # path-style: s3.<region>.amazonaws.com/bucket
-    return bucket, prefix
 
 
 def capture_file_key(prefix: str, endpoint: str, variant: str, first: datetime) -> str:

@@ -18,11 +18,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from mlops.twin.aws.s3_uri import split_s3_location
 from mlops.twin.sagemaker.hosting.capture import (
     CaptureEvent,
     capture_file_key,
     capture_record,
-    split_destination,
 )
 
 log = logging.getLogger(__name__)
@@ -114,7 +114,8 @@ class CaptureWriter:
                 self._upload(group, batch)
 
     def _upload(self, group: _FileGroup, batch: _Batch) -> None:
-        bucket, prefix = split_destination(group.destination)
+        # DestinationS3Uri: s3:// or https://, per its documented pattern
+        bucket, prefix = split_s3_location(group.destination)
         key = capture_file_key(prefix, group.endpoint, group.variant, batch.first)
         extra: dict[str, str] = {}
         if group.kms_key_id:  # DataCaptureConfig.KmsKeyId: SSE-KMS of the captured data

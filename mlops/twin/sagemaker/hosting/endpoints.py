@@ -17,6 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from mlops.twin.aws.arns import arn
 from mlops.twin.sagemaker.hosting.capture import sample_request
 from mlops.twin.sagemaker.hosting.capture_writer import CaptureWriter
 from mlops.twin.sagemaker.hosting.deployment import build_plan
@@ -29,13 +30,14 @@ from mlops.twin.sagemaker.hosting.routing import SeededRandom
 from mlops.twin.sagemaker.hosting.runtime import ShadowRunner, call_server, route
 from mlops.twin.sagemaker.hosting.server_process import ModelServerProcess
 from mlops.twin.sagemaker.hosting.state import Endpoint
+from mlops.twin.seam import Seam
 
 INVOKED_VARIANT_HEADER = "x-Amzn-Invoked-Production-Variant"  # botocore's locationName
 
 log = logging.getLogger(__name__)
 
 
-class Hosting:
+class Hosting(Seam):
     def __init__(
         self,
         account: str,
@@ -71,7 +73,7 @@ class Hosting:
 
     # -- helpers -------------------------------------------------------------------------
     def _arn(self, name: str) -> str:
-        return f"arn:aws:sagemaker:{self.region}:{self.account}:endpoint/{name}"
+        return arn("sagemaker", self.region, self.account, f"endpoint/{name}")
 
     def _get(self, name: str) -> Endpoint:
         endpoint = self._endpoints.get(name)
@@ -297,7 +299,11 @@ class Hosting:
         self._metrics.flush()
         self._capture.flush()
 
-    def shutdown(self) -> None:
+    def install(self) -> None:
+        """Nothing to start: an endpoint's servers start on CreateEndpoint."""
+
+    def uninstall(self) -> None:
+        """Stop every endpoint's servers, then publish what metrics and captures remain."""
         with self._lock:
             endpoints = list(self._endpoints.values())
             self._endpoints.clear()

@@ -10,24 +10,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from mlops.twin.aws.arns import arn
+from mlops.twin.aws.responses import AwsError
 
-class HostingError(Exception):
-    """An AWS error: `code` is the error code, `message` the text AWS would return."""
 
-    code = "ValidationException"
-    http_status = 400
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
-
-    def members(self) -> dict[str, Any]:
-        """Modelled members of the error shape besides Message (none by default)."""
-        return {}
-
-    def aws_error_document(self) -> dict[str, Any]:
-        """JSON error body both awsJson and restJson botocore parsers understand."""
-        return {"__type": self.code, "Message": self.message, **self.members()}
+class HostingError(AwsError):
+    """A control-plane error: `ValidationException` with the text AWS would return."""
 
 
 class RuntimeValidationError(HostingError):
@@ -40,7 +28,7 @@ class ModelError(HostingError):
     """The container answered 4xx/5xx; sagemaker-runtime wraps it as ModelError (424)."""
 
     code = "ModelError"
-    http_status = 424
+    status = 424
 
     def __init__(
         self, message: str, original_status_code: int, original_message: str, log_stream_arn: str
@@ -78,5 +66,5 @@ def model_error(
         f'Received {kind} error ({status}) from primary with message "{text}". '
         f"See {console} in account {account} for more information."
     )
-    log_stream_arn = f"arn:aws:logs:{region}:{account}:log-group:{group}"
+    log_stream_arn = arn("logs", region, account, f"log-group:{group}")
     return ModelError(message, status, text, log_stream_arn)

@@ -21,6 +21,8 @@ import copy
 from dataclasses import dataclass
 from typing import Any
 
+from mlops.twin.aws.arns import arn
+from mlops.twin.sagemaker.backend import sagemaker_backend
 from mlops.twin.sagemaker.hosting.capture import DataCaptureSpec
 from mlops.twin.sagemaker.hosting.errors import HostingError
 
@@ -61,16 +63,6 @@ class EndpointConfigSpec:
     data_capture: DataCaptureSpec | None = None
 
 
-def config_arn(account: str, region: str, name: str) -> str:
-    return f"arn:aws:sagemaker:{region}:{account}:endpoint-config/{name}"
-
-
-def _backend(account: str, region: str) -> Any:
-    from moto.sagemaker.models import sagemaker_backends
-
-    return sagemaker_backends[account][region]
-
-
 def _container(backend: Any, model_name: str) -> dict[str, Any]:
     try:
         model = backend.describe_model(model_name)
@@ -99,11 +91,11 @@ def _variant(backend: Any, raw: dict[str, Any]) -> VariantSpec:
 
 
 def load_endpoint_config(account: str, region: str, name: str) -> EndpointConfigSpec:
-    backend = _backend(account, region)
+    backend = sagemaker_backend(account, region)
     config = backend.endpoint_configs.get(name)
     if config is None:
-        arn = config_arn(account, region, name)
-        raise HostingError(f'Could not find endpoint configuration "{arn}".')
+        config_arn = arn("sagemaker", region, account, f"endpoint-config/{name}")
+        raise HostingError(f'Could not find endpoint configuration "{config_arn}".')
     shadows = getattr(config, "shadow_production_variants", None) or []
     return EndpointConfigSpec(
         name=name,
@@ -123,6 +115,7 @@ def keep_shadow_variants(account: str, region: str, request: dict[str, Any]) -> 
     shadows = request.get("ShadowProductionVariants")
     if not shadows:
         return
-    config = _backend(account, region).endpoint_configs.get(request.get("EndpointConfigName"))
+    configs = sagemaker_backend(account, region).endpoint_configs
+    config = configs.get(request.get("EndpointConfigName"))
     if config is not None:
         config.shadow_production_variants = copy.deepcopy(list(shadows))

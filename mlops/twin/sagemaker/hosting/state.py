@@ -12,15 +12,12 @@ from __future__ import annotations
 import copy
 import threading
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
+from mlops.twin.aws.timestamps import utcnow
 from mlops.twin.sagemaker.hosting.fleet import Fleet
 from mlops.twin.sagemaker.hosting.moto_store import EndpointConfigSpec, VariantSpec
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 @dataclass

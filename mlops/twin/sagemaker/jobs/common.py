@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+from mlops.twin.aws.arns import Arn
+
 # Only the SageMaker scikit-learn framework images are runnable: the twin emulates that
 # container (sagemaker-training toolkit + this venv's scikit-learn), nothing else.
 SUPPORTED_IMAGE_REPOSITORY = "sagemaker-scikit-learn"
@@ -190,9 +192,26 @@ def container_env(
     return env
 
 
-def job_region(job: Any) -> str:
-    """The region is the 4th field of the job ARN (moto's FakeTrainingJob/FakeProcessingJob.arn)."""
-    return str(job.arn).split(":")[3]
+class Execution:
+    """One run of a job: what the SageMaker platform does around the container (staging,
+    status, uploads), given the runner (`host`), the run, an S3 client and the twin's endpoint."""
+
+    def __init__(self, host: JobHost, run: JobRun, s3: Any, env: dict[str, str], endpoint: str):
+        self.host, self.run, self.s3, self.job = host, run, s3, run.job
+        self.base_env, self.endpoint = env, endpoint
+        self.dir = run.job_dir
+
+    def execute(self) -> None:
+        """Run the job to a terminal state (subclasses)."""
+        raise NotImplementedError
+
+    def container_env(self, extra: Mapping[str, str]) -> dict[str, str]:
+        region = Arn.parse(str(self.job.arn)).region  # moto's job records carry their ARN
+        return container_env(self.base_env, self.endpoint, region, extra)
+
+    def run_container(self, command: list[str], env: dict[str, str]) -> ProcessOutcome:
+        max_runtime = (self.job.stopping_condition or {}).get("MaxRuntimeInSeconds")
+        return run_container_process(self.host, self.run, command, env, self.dir, max_runtime)
 
 
 def notify_safely(callback: Callable[[str, Any], None] | None, kind: str, job: Any) -> None:

@@ -17,17 +17,13 @@ from moto.core.utils import utcnow
 
 from mlops.twin.sagemaker.jobs import staging
 from mlops.twin.sagemaker.jobs.common import (
+    Execution,
     JobFailure,
-    JobHost,
-    JobRun,
     algorithm_error,
     check_image,
-    container_env,
-    job_region,
     limit_reason,
     log_tail,
     read_text,
-    run_container_process,
 )
 
 CONTAINER_ROOT = "/opt/ml"
@@ -48,12 +44,7 @@ def local_path(container_path: str, job_dir: Path) -> Path:
     return Path(container_to_local(container_path, job_dir))
 
 
-class ProcessingExecution:
-    def __init__(self, host: JobHost, run: JobRun, s3: Any, env: dict[str, str], endpoint: str):
-        self.host, self.run, self.s3, self.job = host, run, s3, run.job
-        self.base_env, self.endpoint = env, endpoint
-        self.dir = run.job_dir
-
+class ProcessingExecution(Execution):
     def execute(self) -> None:
         job = self.job
         self.host.update(self.run, processing_start_time=utcnow())
@@ -65,14 +56,7 @@ class ProcessingExecution:
             outputs = self._outputs()  # validated (and created) before the script runs
             if self.run.stop_reason:
                 return self._finish("Stopped")
-            outcome = run_container_process(
-                self.host,
-                self.run,
-                command,
-                self._env(),
-                self.dir,
-                (job.stopping_condition or {}).get("MaxRuntimeInSeconds"),
-            )
+            outcome = self.run_container(command, self.container_env(self._environment()))
             if self.run.stop_reason:
                 return self._finish("Stopped")
             if outcome.returncode != 0:
@@ -109,7 +93,7 @@ class ProcessingExecution:
             "AppSpecification": self.job.app_specification,
             "ProcessingInputs": self.job.processing_inputs or [],
             "ProcessingOutputConfig": self.job.processing_output_config or {},
-            "Environment": dict(self.run.request.get("Environment") or {}),
+            "Environment": self._environment(),
         }
         (config / "processingjobconfig.json").write_text(json.dumps(description, indent=2))
         resources = {"current_host": "algo-1", "hosts": ["algo-1"]}
@@ -117,14 +101,7 @@ class ProcessingExecution:
 
     def _stage_inputs(self) -> None:
         for item in self.job.processing_inputs or []:
-            source = item.get("S3Input")
-            if not source:
-                raise JobFailure(
-                    f"ClientError: input {item.get('InputName')} has no S3Input; "
-                    "the twin stages only S3 inputs"
-                )
-            target = local_path(source["LocalPath"], self.dir)
-            target.mkdir(parents=True, exist_ok=True)
+            target, source = self._local_s3(item, "input", "S3Input", "stages only S3 inputs")
             data_type = source.get("S3DataType", "S3Prefix")
             if data_type == "S3Prefix":
                 staging.stage_prefix(self.s3, source["S3Uri"], target)
@@ -139,21 +116,25 @@ class ProcessingExecution:
     def _outputs(self) -> list[tuple[Path, str]]:
         outputs = []
         for item in (self.job.processing_output_config or {}).get("Outputs", []):
-            target = item.get("S3Output")
-            if not target:
-                raise JobFailure(
-                    f"ClientError: output {item.get('OutputName')} has no S3Output; "
-                    "the twin uploads only to S3"
-                )
-            local = local_path(target["LocalPath"], self.dir)
-            local.mkdir(parents=True, exist_ok=True)
+            local, target = self._local_s3(item, "output", "S3Output", "uploads only to S3")
             # Continuous upload mode is uploaded at the end too: nothing reads it mid-job here.
             outputs.append((local, target["S3Uri"]))
         return outputs
 
-    def _env(self) -> dict[str, str]:
-        extra = dict(self.run.request.get("Environment") or {})
-        return container_env(self.base_env, self.endpoint, job_region(self.job), extra)
+    def _local_s3(
+        self, item: dict[str, Any], kind: str, field: str, twin_does: str
+    ) -> tuple[Path, dict[str, Any]]:
+        """(the container directory, created; the S3Input/S3Output) of an input or output."""
+        s3 = item.get(field)
+        if not s3:
+            name = item.get("InputName" if kind == "input" else "OutputName")
+            raise JobFailure(f"ClientError: {kind} {name} has no {field}; the twin {twin_does}")
+        local = local_path(s3["LocalPath"], self.dir)
+        local.mkdir(parents=True, exist_ok=True)
+        return local, s3
+
+    def _environment(self) -> dict[str, str]:
+        return dict(self.run.request.get("Environment") or {})
 
     def _finish(self, status: str, **attributes: Any) -> None:
         message = read_text(self.dir / "output" / "message")

@@ -34,6 +34,7 @@ from moto.core.utils import utcnow
 from mlops.twin.sagemaker.jobs.common import STOP_REQUESTED, JobRun, notify_safely, terminate_group
 from mlops.twin.sagemaker.jobs.processing import ProcessingExecution
 from mlops.twin.sagemaker.jobs.training import TrainingExecution, metric_definitions, transition
+from mlops.twin.seam import Seam
 
 log = logging.getLogger(__name__)
 _LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1"}
@@ -64,7 +65,7 @@ _PROCESSING_RESET = dict.fromkeys(
 )
 
 
-class JobRunner:
+class JobRunner(Seam):
     def __init__(
         self,
         s3_client_factory: Callable[[], Any],
@@ -167,7 +168,10 @@ class JobRunner:
                 for r in self._runs.values()
             ]
 
-    def shutdown(self) -> None:
+    def install(self) -> None:
+        """Nothing to start: a job starts when moto has recorded its Create*Job."""
+
+    def uninstall(self) -> None:
         """Stop every queued/running job and join the worker threads."""
         with self._lock:
             self._closed = True

@@ -9,22 +9,18 @@ from __future__ import annotations
 import tarfile
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlparse
 
 from botocore.exceptions import ClientError
 
+from mlops.twin.aws import s3_uri
 from mlops.twin.sagemaker.jobs.common import JobFailure
 
 
 def split_s3_uri(uri: str) -> tuple[str, str]:
-    parsed = urlparse(uri)
-    if parsed.scheme != "s3" or not parsed.netloc:
-        raise JobFailure(f"ClientError: {uri!r} is not an s3:// URI")
-    return parsed.netloc, parsed.path.lstrip("/")
-
-
-def join_s3(uri: str, *parts: str) -> str:
-    return "/".join([uri.rstrip("/"), *(p.strip("/") for p in parts)])
+    try:
+        return s3_uri.split_s3_uri(uri)
+    except s3_uri.S3UriError as error:
+        raise JobFailure(f"ClientError: {error}") from error
 
 
 def stage_prefix(s3: Any, uri: str, destination: Path) -> list[Path]:
@@ -100,7 +96,7 @@ def upload_file(s3: Any, source: Path, uri: str) -> str:
 def upload_directory(s3: Any, directory: Path, uri: str) -> list[str]:
     """ProcessingOutput (EndOfJob): every file under LocalPath to S3Uri/<relative path>."""
     return [
-        upload_file(s3, path, join_s3(uri, path.relative_to(directory).as_posix()))
+        upload_file(s3, path, s3_uri.join_s3_uri(uri, path.relative_to(directory).as_posix()))
         for path in sorted(directory.rglob("*"))
         if path.is_file()
     ]

@@ -17,20 +17,19 @@ from typing import Any
 
 from moto.core.utils import utcnow
 
+from mlops.twin.aws.s3_uri import join_s3_uri
 from mlops.twin.sagemaker.jobs import staging
 from mlops.twin.sagemaker.jobs.common import (
     MAX_RUNTIME_EXCEEDED,
+    Execution,
     JobFailure,
     JobHost,
     JobRun,
     algorithm_error,
     check_image,
-    container_env,
-    job_region,
     limit_reason,
     log_tail,
     read_text,
-    run_container_process,
 )
 
 HOST = "algo-1"  # SageMaker's name for the first training instance
@@ -83,12 +82,7 @@ def set_secondary(host: JobHost, run: JobRun, status: str, message: str | None =
     )
 
 
-class TrainingExecution:
-    def __init__(self, host: JobHost, run: JobRun, s3: Any, env: dict[str, str], endpoint: str):
-        self.host, self.run, self.s3, self.job = host, run, s3, run.job
-        self.base_env, self.endpoint = env, endpoint
-        self.dir = run.job_dir
-
+class TrainingExecution(Execution):
     def execute(self) -> None:
         """Runs the job to a terminal state; JobFailure texts become FailureReason."""
         job = self.job
@@ -101,13 +95,8 @@ class TrainingExecution:
             if self.run.stop_reason:
                 return self._finish_stopped()
             set_secondary(self.host, self.run, "Training")
-            outcome = run_container_process(
-                self.host,
-                self.run,
-                [sys.executable, "-m", "sagemaker_training.cli.train"],
-                self._env(),
-                self.dir,
-                (job.stopping_condition or {}).get("MaxRuntimeInSeconds"),
+            outcome = self.run_container(
+                [sys.executable, "-m", "sagemaker_training.cli.train"], self._env()
             )
             if self.run.stop_reason:
                 return self._finish_stopped()
@@ -189,7 +178,6 @@ class TrainingExecution:
             staging.stage_prefix(self.s3, source["S3Uri"], target)
 
     def _env(self) -> dict[str, str]:
-        region = job_region(self.job)
         extra = {
             **(self.run.request.get("Environment") or {}),
             "SAGEMAKER_BASE_DIR": str(self.dir),  # the toolkit's stand-in for /opt/ml
@@ -200,7 +188,7 @@ class TrainingExecution:
             "TRAINING_JOB_NAME": self.job.training_job_name,
             "TRAINING_JOB_ARN": self.job.arn,
         }
-        return container_env(self.base_env, self.endpoint, region, extra)
+        return self.container_env(extra)
 
     # -- results -----------------------------------------------------------------------------
     def _failure_reason(self, stderr_path: Path) -> str:
@@ -218,16 +206,16 @@ class TrainingExecution:
         return algorithm_error(log_tail(script_stderr(read_text(stderr_path) or "")))
 
     def _upload_artifacts(self) -> dict[str, str]:
-        output = staging.join_s3(
+        output = join_s3_uri(
             self.job.output_data_config["S3OutputPath"], self.job.training_job_name, "output"
         )
         model_tar = staging.tar_directory(self.dir / "model", self.dir / "model.tar.gz")
-        staging.upload_file(self.s3, model_tar, staging.join_s3(output, "model.tar.gz"))
+        staging.upload_file(self.s3, model_tar, join_s3_uri(output, "model.tar.gz"))
         data_dir = self.dir / "output" / "data"
         if staging.has_files(data_dir):
             data_tar = staging.tar_directory(data_dir, self.dir / "output.tar.gz")
-            staging.upload_file(self.s3, data_tar, staging.join_s3(output, "output.tar.gz"))
-        return {"S3ModelArtifacts": staging.join_s3(output, "model.tar.gz")}
+            staging.upload_file(self.s3, data_tar, join_s3_uri(output, "output.tar.gz"))
+        return {"S3ModelArtifacts": join_s3_uri(output, "model.tar.gz")}
 
     def _final_metrics(self, logs: list[Path]) -> list[dict[str, Any]]:
         """Last value each MetricDefinitions regex (group 1) matched in the job's output."""
