@@ -237,7 +237,8 @@ def test_percentiles_use_statistic_sets_only_when_their_samples_are_equal():
 
 def test_time_scale_shrinks_the_periods(cw, aws):
     evaluator = AlarmEvaluator(ACCOUNT, REGION, time_scale=0.01, emit_events=False)
-    # The guardrail alarm of aws-contracts.md §1.10: Period 600 x 2 = 12 s at time_scale 0.01.
+    # A rollback alarm as the SageMaker guide "Auto-Rollback Configuration and Monitoring"
+    # sets one up (Period 600, 2 evaluation periods): 600 x 2 = 12 s at time_scale 0.01.
     alarm(cw, "guardrail", Period=600, EvaluationPeriods=2)
     now = at(30)
     put(cw, "Invocation5XXErrors", now - timedelta(seconds=13), Value=1.0)  # outside 12 s

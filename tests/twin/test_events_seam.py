@@ -5,20 +5,20 @@ from __future__ import annotations
 import inspect
 import json
 import threading
-import urllib.request
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import boto3
 import pytest
 from botocore.exceptions import ClientError
 from moto.events import models as events_models
-from moto.server import ThreadedMotoServer
 
 from mlops.twin.events.delivery import EventDelivery
 from mlops.twin.events.emit import put_aws_event
 from mlops.twin.events.input import render_template
+
+if TYPE_CHECKING:
+    from conftest import MotoServer
 
 pytestmark = pytest.mark.twin
 
@@ -71,29 +71,11 @@ def client_error(code: str, status: int) -> ClientError:
     )
 
 
-@pytest.fixture(scope="module")
-def endpoint() -> Iterator[str]:
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
-    server.stop()
-
-
 @pytest.fixture
-def aws(endpoint: str) -> Callable[[str], Any]:
-    urllib.request.urlopen(urllib.request.Request(f"{endpoint}/moto-api/reset", method="POST"))
-
-    def make(service: str) -> Any:
-        return boto3.client(
-            service,
-            endpoint_url=endpoint,
-            region_name=REGION,
-            aws_access_key_id="testing",
-            aws_secret_access_key="testing",
-        )
-
-    return make
+def aws(moto_server: MotoServer) -> Callable[[str], Any]:
+    """A client factory for an empty account (every test starts from one)."""
+    moto_server.reset()
+    return moto_server.client
 
 
 @pytest.fixture

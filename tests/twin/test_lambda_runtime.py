@@ -399,7 +399,7 @@ def test_idle_workers_are_retired_after_the_idle_timeout(sink: SinkRecorder) -> 
 
 
 @needs_proc
-def test_shutdown_leaves_no_child_processes(sink: SinkRecorder, tmp_path: Path) -> None:
+def test_uninstall_leaves_no_child_processes(sink: SinkRecorder, tmp_path: Path) -> None:
     lambda_runtime = LambdaRuntime(BASE_ENV, log_sink=sink)
     lambda_runtime.register(spec("spawner", "app.spawns"))
     lambda_runtime.register(spec("blocker", "app.blocks"))

@@ -13,13 +13,11 @@ import json
 import re
 import sys
 import time
-import urllib.request
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import boto3
 import pytest
 from botocore.exceptions import ClientError
 from moto.awslambda.models import LambdaBackend
@@ -27,10 +25,12 @@ from moto.core.config import default_user_config
 from moto.core.exceptions import AWSError, JsonRESTError
 from moto.sagemaker.models import SageMakerModelBackend
 from moto.sagemaker.responses import SageMakerResponse
-from moto.server import ThreadedMotoServer
 
 from mlops.twin.stepfunctions import sagemaker_tasks
 from mlops.twin.stepfunctions.patches import StepFunctionsSeam, iso_timestamps_in_place
+
+if TYPE_CHECKING:
+    from conftest import MotoServer
 
 pytestmark = pytest.mark.twin
 
@@ -45,7 +45,7 @@ EXECUTION_TIMEOUT_SECONDS = 60
 
 @dataclass
 class Cloud:
-    endpoint: str
+    moto: MotoServer
     sfn: Any = field(init=False)
     sagemaker: Any = field(init=False)
 
@@ -54,13 +54,7 @@ class Cloud:
         self.sagemaker = self.client("sagemaker")
 
     def client(self, service: str) -> Any:
-        return boto3.client(
-            service,
-            endpoint_url=self.endpoint,
-            region_name=REGION,
-            aws_access_key_id="testing",
-            aws_secret_access_key="testing",
-        )
+        return self.moto.client(service)
 
 
 @pytest.fixture(scope="module")
@@ -70,22 +64,17 @@ def sfn_seam() -> Iterator[StepFunctionsSeam]:
 
 
 @pytest.fixture(scope="module")
-def cloud(sfn_seam: StepFunctionsSeam) -> Iterator[Cloud]:
+def cloud(sfn_seam: StepFunctionsSeam, moto_server: MotoServer) -> Iterator[Cloud]:
     config = default_user_config["stepfunctions"]
     was_executing = config["execute_state_machine"]
     config["execute_state_machine"] = True
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    endpoint = f"http://127.0.0.1:{server.get_host_and_port()[1]}"
     with pytest.MonkeyPatch.context() as env:
         # The interpreter's boto clients call http://localhost:$MOTO_PORT.
-        env.setenv("MOTO_PORT", endpoint.rsplit(":", 1)[1])
+        env.setenv("MOTO_PORT", str(moto_server.port))
         env.setenv(sagemaker_tasks.SYNC_POLL_SECONDS_ENV, "0.05")
         try:
-            yield Cloud(endpoint)
+            yield Cloud(moto_server)
         finally:
-            urllib.request.urlopen(urllib.request.Request(f"{endpoint}/moto-api/reset", b""))
-            server.stop()
             config["execute_state_machine"] = was_executing
 
 
