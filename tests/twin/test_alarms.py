@@ -1,4 +1,4 @@
-"""The twin's CloudWatch alarm evaluation seam (mlops/twin/alarms.py), in-process under mock_aws.
+"""The twin's CloudWatch alarm evaluation seam (mlops/twin/cloudwatch), in-process under mock_aws.
 
 Every evaluation passes an explicit `now` and every datapoint an explicit Timestamp, so nothing
 depends on the clock. Reasons are compared with the wording CloudWatch uses (user guide pages

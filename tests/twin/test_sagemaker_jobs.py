@@ -573,7 +573,7 @@ def test_runner_refuses_a_non_loopback_endpoint(tmp_path: Path) -> None:
 
 
 def test_moto_job_objects_have_the_attributes_the_runner_relies_on(cloud: Cloud) -> None:
-    """Contract with moto 5.2.5 internals (see the docstring of mlops/twin/sagemaker/jobs)."""
+    """Contract with moto 5.2.5 internals (see the docstring of sagemaker/jobs/runner.py)."""
     request = _training_request(cloud, "train_ok.py")
     cloud.sagemaker.create_training_job(**request)
     training = sagemaker_backends[ACCOUNT][REGION].training_jobs[request["TrainingJobName"]]

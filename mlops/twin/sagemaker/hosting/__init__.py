@@ -1,9 +1,12 @@
 """SageMaker hosting for the twin: real inference servers behind moto's endpoint configs.
 
-`Hosting` is the gateway's seam for CreateEndpoint, UpdateEndpoint, DeleteEndpoint,
-DescribeEndpoint, ListEndpoints, UpdateEndpointWeightsAndCapacities and sagemaker-runtime
-InvokeEndpoint. Errors are `HostingError` subclasses carrying the AWS code and message.
-`keep_shadow_variants` is the gateway's hook after moto's CreateEndpointConfig.
+`Hosting` (endpoints.py) is the seam that serves CreateEndpoint, UpdateEndpoint,
+DeleteEndpoint, DescribeEndpoint, ListEndpoints, UpdateEndpointWeightsAndCapacities and
+sagemaker-runtime InvokeEndpoint; api.py connects them to the gateway, with
+`keep_shadow_variants` after moto's CreateEndpointConfig. Errors are `HostingError` subclasses
+(AWS errors: code, message, status). One module per concept: endpoints and their state, the
+deployment plan and its lifecycle (blue/green, guardrails), fleets of model servers and the
+servers themselves, routing, shadow copies, data capture, metrics.
 """
 
 from mlops.twin.sagemaker.hosting.endpoints import INVOKED_VARIANT_HEADER, Hosting

@@ -22,7 +22,7 @@ from mlops.twin.sagemaker.hosting.capture import sample_request
 from mlops.twin.sagemaker.hosting.capture_writer import CaptureWriter
 from mlops.twin.sagemaker.hosting.deployment import build_plan
 from mlops.twin.sagemaker.hosting.errors import HostingError, RuntimeValidationError, model_error
-from mlops.twin.sagemaker.hosting.fleet import Fleet, start_fleet
+from mlops.twin.sagemaker.hosting.fleet import Fleet, Launch, start_fleet
 from mlops.twin.sagemaker.hosting.lifecycle import Deployer
 from mlops.twin.sagemaker.hosting.metrics import MetricsBuffer, invocation_datums
 from mlops.twin.sagemaker.hosting.moto_store import EndpointConfigSpec, load_endpoint_config
@@ -102,10 +102,7 @@ class Hosting(Seam):
             config,
             generation,
             self._work_root / endpoint.name,
-            self._s3_client_factory,
-            self._base_env,
-            self._startup_timeout,
-            endpoint.cancel,
+            Launch(self._s3_client_factory, self._base_env, self._startup_timeout, endpoint.cancel),
         )
 
     def _run(self, endpoint: Endpoint, target: Callable[..., None], *args: Any) -> None:

@@ -53,20 +53,28 @@ def _container_env(base_env: dict[str, str], variant: VariantSpec) -> dict[str, 
     return env
 
 
+@dataclass(frozen=True)
+class Launch:
+    """How every server of an endpoint starts: where its artefacts come from, the environment
+    it starts with, how long it may take to pass /ping, and the endpoint's cancel signal."""
+
+    s3_client_factory: Callable[[], Any]
+    base_env: dict[str, str]
+    startup_timeout: float
+    cancel: threading.Event | None = None
+
+
 def _start_one(
     variant: VariantSpec,
     kind: str,
     config_name: str,
     instance_dir: Path,
-    s3_client_factory: Callable[[], Any],
-    base_env: dict[str, str],
-    startup_timeout: float,
+    launch: Launch,
     on_started: Callable[[ModelServerProcess], None],
-    cancel: threading.Event | None,
 ) -> ModelServerProcess:
     url = variant.container.get("ModelDataUrl", "")
     try:
-        staged = stage_model(variant.container, instance_dir, s3_client_factory)
+        staged = stage_model(variant.container, instance_dir, launch.s3_client_factory)
     except StagingError as exc:
         raise FleetStartError(
             f'Failed to download model data for container "primary" from URL: "{url}". '
@@ -74,11 +82,11 @@ def _start_one(
             f"passed to CreateModel has permissions to download the model. (twin: {exc})"
         ) from exc
     server = ModelServerProcess.start(
-        staged, variant.name, config_name, instance_dir, _container_env(base_env, variant)
+        staged, variant.name, config_name, instance_dir, _container_env(launch.base_env, variant)
     )
     on_started(server)  # registered before waiting, so a failed fleet still stops it
     try:
-        server.wait_healthy(startup_timeout, cancel)
+        server.wait_healthy(launch.startup_timeout, launch.cancel)
     except ServerStartError as exc:
         raise FleetStartError(
             f"The primary container for {kind} variant {variant.name} did not pass the ping "
@@ -88,13 +96,7 @@ def _start_one(
 
 
 def start_fleet(
-    config: EndpointConfigSpec,
-    generation: int,
-    endpoint_dir: Path,
-    s3_client_factory: Callable[[], Any],
-    base_env: dict[str, str],
-    startup_timeout: float,
-    cancel: threading.Event | None = None,
+    config: EndpointConfigSpec, generation: int, endpoint_dir: Path, launch: Launch
 ) -> Fleet:
     """Stage and start every variant in parallel; on any failure stop them all and raise."""
     fleet = Fleet(config, generation)
@@ -109,11 +111,8 @@ def start_fleet(
                 kind,
                 config.name,
                 endpoint_dir / f"{variant.name}-{generation}",
-                s3_client_factory,
-                base_env,
-                startup_timeout,
+                launch,
                 started.append,
-                cancel,
             )
             for variant, kind, _ in jobs
         ]

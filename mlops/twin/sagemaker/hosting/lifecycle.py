@@ -56,8 +56,18 @@ class Deployer:
         if emit:
             self._emit(ep)
 
-    def _provision(self, ep: Endpoint, config: EndpointConfigSpec) -> Fleet:
-        fleet = self._start_fleet(ep, config)
+    def _start_pending(
+        self, ep: Endpoint, config: EndpointConfigSpec, if_unhealthy: str
+    ) -> Fleet | None:
+        """Show `config` as the pending deployment and start its fleet. A fleet that cannot
+        get healthy ends the operation: status `if_unhealthy`, the reason as FailureReason."""
+        self._step(ep, lambda: setattr(ep, "pending", self._pending(config)))
+        try:
+            fleet = self._start_fleet(ep, config)
+        except FleetStartError as exc:
+            reason = str(exc)
+            self._step(ep, lambda: self._finish(ep, if_unhealthy, reason))
+            return None
         if ep.cancel.is_set():
             fleet.stop()
             raise Cancelled
@@ -101,12 +111,8 @@ class Deployer:
     # -- operations ----------------------------------------------------------------------
     def create(self, ep: Endpoint, config: EndpointConfigSpec) -> None:
         try:
-            self._step(ep, lambda: setattr(ep, "pending", self._pending(config)))
-            try:
-                fleet = self._provision(ep, config)
-            except FleetStartError as exc:
-                reason = str(exc)
-                self._step(ep, lambda: self._finish(ep, "Failed", reason))
+            fleet = self._start_pending(ep, config, if_unhealthy="Failed")
+            if fleet is None:
                 return
 
             def attach() -> None:
@@ -125,12 +131,8 @@ class Deployer:
 
     def _update(self, ep: Endpoint, config: EndpointConfigSpec, plan: DeploymentPlan) -> None:
         deadline = time.monotonic() + plan.max_execution * self._scale
-        self._step(ep, lambda: setattr(ep, "pending", self._pending(config)))
-        try:
-            green = self._provision(ep, config)
-        except FleetStartError as exc:
-            reason = str(exc)
-            self._step(ep, lambda: self._finish(ep, "InService", reason))
+        green = self._start_pending(ep, config, if_unhealthy="InService")  # blue keeps serving
+        if green is None:
             return
         # Attaching green changes nothing visible: the first traffic shift reports it.
         self._attach_or_stop(ep, green, lambda: setattr(ep, "green", green), emit=False)
