@@ -20,7 +20,6 @@ from typing import Any
 
 import boto3
 from botocore.config import Config
-from moto.core.config import default_user_config
 from moto.moto_api._internal.models import moto_api_backend
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 from werkzeug.serving import BaseWSGIServer, make_server
@@ -41,6 +40,7 @@ from mlops.twin.sagemaker.hosting.endpoints import Hosting
 from mlops.twin.sagemaker.jobs import api as jobs_api
 from mlops.twin.sagemaker.jobs.runner import JobRunner
 from mlops.twin.sagemaker.registry import RegistrySeam
+from mlops.twin.seam import ItemPatch, Patches
 from mlops.twin.stepfunctions.patches import StepFunctionsSeam
 
 ACCOUNT = "123456789012"
@@ -105,7 +105,7 @@ class LocalCloud:
             server = seams.enter_context(_Server(gateway, self._requested_port))
             self.port = server.port
             # moto's ASL interpreter calls services at http://localhost:$MOTO_PORT (server mode).
-            os.environ["MOTO_PORT"] = str(self.port)
+            seams.enter_context(Patches(ItemPatch(os.environ, "MOTO_PORT", str(self.port))))
             self._install_services(seams)
             self._connect(gateway)
             server.serve()
@@ -140,7 +140,6 @@ class LocalCloud:
             logging.getLogger("moto").setLevel(logging.CRITICAL)
         # moto's backends are process-wide: each local cloud starts from an empty account.
         moto_api_backend.reset()
-        default_user_config["stepfunctions"]["execute_state_machine"] = True
 
     def _install_services(self, seams: ExitStack) -> None:
         base_env = {

@@ -77,6 +77,28 @@ class Patch:
 
 
 @dataclass
+class ItemPatch(Patch):
+    """`owner[name]` (an item of a mapping: moto's config, os.environ) replaced, then put back
+    as it was, or removed if it was not there."""
+
+    def apply(self) -> None:
+        if self.applied:
+            return
+        self._saved = self.owner.get(self.name, _ABSENT)
+        self.owner[self.name] = self.replacement
+        self.applied = True
+
+    def restore(self) -> None:
+        if not self.applied:
+            return
+        if self._saved is _ABSENT:
+            del self.owner[self.name]
+        else:
+            self.owner[self.name] = self._saved
+        self._saved, self.applied = _ABSENT, False
+
+
+@dataclass
 class ImportedPatch(Patch):
     """A module function other modules imported by name (`from owner import name`): replaced
     in `owner` and in every loaded module under `package` that holds it, and restored in every
@@ -132,3 +154,14 @@ class PatchSeam(Seam):
     def uninstall(self) -> None:
         while self._applied:
             self._applied.pop().restore()
+
+
+class Patches(PatchSeam):
+    """A seam of the patches given: for a one-off change, such as an environment variable."""
+
+    def __init__(self, *patches: Patch) -> None:
+        super().__init__()
+        self._patches = patches
+
+    def patches(self) -> Sequence[Patch]:
+        return self._patches

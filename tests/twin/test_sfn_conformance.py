@@ -65,17 +65,11 @@ def sfn_seam() -> Iterator[StepFunctionsSeam]:
 
 @pytest.fixture(scope="module")
 def cloud(sfn_seam: StepFunctionsSeam, moto_server: MotoServer) -> Iterator[Cloud]:
-    config = default_user_config["stepfunctions"]
-    was_executing = config["execute_state_machine"]
-    config["execute_state_machine"] = True
     with pytest.MonkeyPatch.context() as env:
         # The interpreter's boto clients call http://localhost:$MOTO_PORT.
         env.setenv("MOTO_PORT", str(moto_server.port))
         env.setenv(sagemaker_tasks.SYNC_POLL_SECONDS_ENV, "0.05")
-        try:
-            yield Cloud(moto_server)
-        finally:
-            config["execute_state_machine"] = was_executing
+        yield Cloud(moto_server)
 
 
 def unique(prefix: str) -> str:
@@ -896,6 +890,9 @@ def test_installing_twice_patches_once_and_uninstalling_restores_moto() -> None:
             if name.startswith("moto.stepfunctions.parser.") and hasattr(module, "extract_json")
         }
         held["InvalidDefinition.TYPE"] = vars(parser_api.InvalidDefinition).get("TYPE")
+        held["execute_state_machine"] = default_user_config["stepfunctions"].get(
+            "execute_state_machine"
+        )
         return held
 
     before = interpreter()
@@ -905,5 +902,6 @@ def test_installing_twice_patches_once_and_uninstalling_restores_moto() -> None:
     seam.install()
     assert json_path.extract_json is patched, "a second install patched again"
     assert parser_api.InvalidDefinition.TYPE == "InvalidDefinition"
+    assert default_user_config["stepfunctions"]["execute_state_machine"] is True
     seam.uninstall()
     assert interpreter() == before

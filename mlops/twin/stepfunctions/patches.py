@@ -21,7 +21,7 @@ upgrade that moves one fails loudly instead of silently un-patching:
    is stored as JSON text. moto kept the Python value and DescribeExecution then sent a string
    result unquoted (``b`` instead of ``"b"``) and failed with HTTP 500 on datetimes.
 
-Running state machines at all is moto config, not a patch:
+Running state machines at all is moto config, which the seam sets while installed too:
 ``default_user_config["stepfunctions"]["execute_state_machine"] = True``.
 """
 
@@ -32,6 +32,7 @@ import uuid
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from moto.core.config import default_user_config
 from moto.core.exceptions import AWSError
 from moto.stepfunctions.models import StepFunctionBackend
 from moto.stepfunctions.parser import api as parser_api
@@ -48,7 +49,7 @@ from moto.stepfunctions.parser.backend.execution import BaseExecutionWorkerCommu
 from moto.stepfunctions.parser.models import StepFunctionsParserBackend
 
 from mlops.twin.aws.timestamps import iso_millis, render_datetimes
-from mlops.twin.seam import ImportedPatch, Patch, PatchSeam
+from mlops.twin.seam import ImportedPatch, ItemPatch, Patch, PatchSeam
 from mlops.twin.stepfunctions.jsonpath import make_extract_json
 from mlops.twin.stepfunctions.sagemaker_tasks import StateTaskServiceSageMaker
 
@@ -57,10 +58,11 @@ _OUTPUT_IS_JSON = "_mlops_twin_output_is_json"
 
 
 class StepFunctionsSeam(PatchSeam):
-    """The six patches of this module's docstring, in that order."""
+    """moto's interpreter switched on, and the six patches of this module's docstring."""
 
     def patches(self) -> Sequence[Patch]:
         return [
+            ItemPatch(default_user_config["stepfunctions"], "execute_state_machine", True),
             _definite_jsonpaths(),
             *_generated_execution_names(),
             *_sagemaker_integration(),
