@@ -10,6 +10,7 @@ import tarfile
 import urllib.request
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,7 +20,7 @@ import pytest
 from moto.server import ThreadedMotoServer
 
 from mlops.twin.cloud import LocalCloud
-from mlops.twin.sagemaker.hosting import keep_shadow_variants
+from mlops.twin.sagemaker.hosting import Hosting, keep_shadow_variants
 
 ACCOUNT, REGION = "123456789012", "us-east-1"
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -175,6 +176,24 @@ class HostingWorld:
         self.requests[request["EndpointConfigName"]] = request
         return request["EndpointConfigName"]
 
+    @contextmanager
+    def hosting(self, root: Path, **hooks: Any) -> Iterator[Hosting]:
+        """A Hosting seam on this world (a fast clock, seeded routing) working under `root`,
+        with the listeners given; no model server may outlive it."""
+        with Hosting(
+            ACCOUNT,
+            REGION,
+            self.s3_factory,
+            root / "work",
+            base_env={"AWS_ENDPOINT_URL": self.moto.url, "AWS_DEFAULT_REGION": REGION},
+            time_scale=0.001,
+            rng_seed=7,
+            startup_timeout=60,
+            **hooks,
+        ) as hosting:
+            yield hosting
+        assert model_server_pids(root) == [], "model servers outlived Hosting.uninstall()"
+
     def captured(self, prefix: str) -> dict[str, list[str]]:
         """S3 key -> JSON lines under s3://<capture bucket>/<prefix>/."""
         listed = self.s3.list_objects_v2(Bucket=self.capture_bucket, Prefix=prefix + "/")
@@ -195,20 +214,21 @@ def world(moto_server: MotoServer) -> HostingWorld:
     return world
 
 
+def model_server_pids(root: Path) -> list[int]:
+    """Live model servers whose command line mentions `root` (Linux /proc)."""
+    found = []
+    for entry in Path("/proc").glob("[0-9]*"):
+        try:
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+            state = (entry / "stat").read_text().split()[2]
+        except (OSError, IndexError):
+            continue
+        if MODEL_SERVER in cmdline and str(root) in cmdline and state != "Z":
+            found.append(int(entry.name))
+    return found
+
+
 @pytest.fixture
 def model_servers() -> ServerPids:
     """model_servers(root): pids of live model servers whose command line mentions `root`."""
-
-    def pids(root: Path) -> list[int]:
-        found = []
-        for entry in Path("/proc").glob("[0-9]*"):  # Linux: every process's command line
-            try:
-                cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
-                state = (entry / "stat").read_text().split()[2]
-            except (OSError, IndexError):
-                continue
-            if MODEL_SERVER in cmdline and str(root) in cmdline and state != "Z":
-                found.append(int(entry.name))
-        return found
-
-    return pids
+    return model_server_pids

@@ -76,25 +76,14 @@ def recorder() -> Recorder:
 
 
 @pytest.fixture
-def hosting(
-    world: HostingWorld, recorder: Recorder, tmp_path: Path, model_servers: ServerPids
-) -> Iterator[Hosting]:
-    hosting = Hosting(
-        ACCOUNT,
-        REGION,
-        world.s3_factory,
-        tmp_path / "work",
-        base_env={"AWS_ENDPOINT_URL": world.moto.url, "AWS_DEFAULT_REGION": REGION},
+def hosting(world: HostingWorld, recorder: Recorder, tmp_path: Path) -> Iterator[Hosting]:
+    with world.hosting(
+        tmp_path,
         on_endpoint_change=recorder.on_change,
         put_metrics=recorder.put_metrics,
         alarm_state=recorder.alarm_state,
-        time_scale=0.001,
-        rng_seed=7,
-        startup_timeout=60,
-    )
-    yield hosting
-    hosting.uninstall()
-    assert model_servers(tmp_path) == [], "model servers outlived Hosting.uninstall()"
+    ) as hosting:
+        yield hosting
 
 
 def _answer(hosting: Hosting, endpoint: str, body: dict | None = None, **kwargs: Any):

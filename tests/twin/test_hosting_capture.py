@@ -23,7 +23,7 @@ from mlops.twin.sagemaker.hosting import Hosting, ModelError, capture_writer, ke
 from mlops.twin.sagemaker.hosting.moto_store import load_endpoint_config
 
 if TYPE_CHECKING:
-    from conftest import HostingWorld, ServerPids
+    from conftest import HostingWorld
 
 pytestmark = pytest.mark.twin
 
@@ -56,20 +56,9 @@ def only_explicit_flushes(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture
-def hosting(world: HostingWorld, tmp_path: Path, model_servers: ServerPids) -> Iterator[Hosting]:
-    hosting = Hosting(
-        ACCOUNT,
-        REGION,
-        world.s3_factory,
-        tmp_path / "work",
-        base_env={"AWS_ENDPOINT_URL": world.moto.url, "AWS_DEFAULT_REGION": REGION},
-        time_scale=0.001,
-        rng_seed=7,
-        startup_timeout=60,
-    )
-    yield hosting
-    hosting.uninstall()
-    assert model_servers(tmp_path) == [], "model servers outlived Hosting.uninstall()"
+def hosting(world: HostingWorld, tmp_path: Path) -> Iterator[Hosting]:
+    with world.hosting(tmp_path) as hosting:
+        yield hosting
 
 
 def _endpoint(hosting: Hosting, config: str) -> str:
