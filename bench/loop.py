@@ -17,8 +17,9 @@ import time
 from datetime import datetime
 from typing import Any
 
-from mlops.twin.demo import loop_settled, workflows
-from mlops.twin.progress import Watcher
+from mlops.demo.loop import loop_settled, workflows
+from mlops.demo.progress import Watcher
+from mlops.twin.cloud import TIME_SCALE, describe_clock
 from mlops.twin.stack import start_stack
 
 
@@ -50,7 +51,7 @@ def _job_intervals(sagemaker: Any) -> list[tuple[float, float]]:
 
 
 def run_once() -> dict[str, Any]:
-    twin = start_stack()
+    twin = start_stack(time_scale=TIME_SCALE)
     try:
         dataset = (twin.root / "ml" / "data" / "breast_cancer.csv").read_bytes()
         watcher = Watcher(twin.client("stepfunctions"), workflows(twin), emit=lambda _l: None)
@@ -118,6 +119,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=1)
     args = parser.parse_args()
+    print(f"clock: {describe_clock(TIME_SCALE)}")
     runs = []
     for index in range(args.runs):
         runs.append(run_once())

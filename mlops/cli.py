@@ -16,13 +16,15 @@ from pathlib import Path
 
 
 def _local_up(args: argparse.Namespace) -> int:
-    from .twin.demo import workflows
-    from .twin.progress import Watcher
+    from .demo.loop import workflows
+    from .demo.progress import Watcher
+    from .twin.cloud import TIME_SCALE, describe_clock
     from .twin.stack import start_stack
 
-    twin = start_stack(port=args.port)
+    twin = start_stack(port=args.port, time_scale=TIME_SCALE)
     out = twin.outputs
-    print(f"twin listening on {twin.cloud.url}; stack outputs:")
+    print(f"twin listening on {twin.cloud.url}; clock: {describe_clock(TIME_SCALE)}")
+    print("stack outputs:")
     for key, value in sorted(out.items()):
         print(f"  {key:<26} {value}")
     print(f"""
@@ -51,10 +53,10 @@ Ctrl-C stops it.""")
 
 def _local_demo(args: argparse.Namespace) -> int:
     if args.scenario == "canary-rollback":
-        from .twin.story import run_canary_rollback
+        from .demo.canary_rollback import run_canary_rollback
 
         return run_canary_rollback(timeout=args.timeout)
-    from .twin.demo import run_demo
+    from .demo.loop import run_demo
 
     return run_demo(timeout=args.timeout)
 

@@ -1,58 +1,15 @@
-"""UpdateModelPackage as AWS documents it (SageMaker API reference, UpdateModelPackage):
-CustomerMetadataProperties given are added or updated, CustomerMetadataPropertiesToRemove are
-removed, and fields not given keep their values.
+"""Old functions of the Model Registry seam, now `mlops.twin.sagemaker.registry.RegistrySeam`,
+kept for test modules outside the twin's own paths (tests/unit). Delete once they use the
+seam itself (`with RegistrySeam(): ...`)."""
 
-moto 5.2.5 (moto/sagemaker/models.py `update_model_package`) replaces the properties, the
-approval description and the approval status with None when the request omits them, so an
-approval erased a package's lineage (and the smoke test lost the dataset it reads).
-"""
+from mlops.twin.sagemaker.registry import RegistrySeam
 
-from __future__ import annotations
-
-from typing import Any
-
-from moto.sagemaker import models as sagemaker_models
-
-_original = sagemaker_models.SageMakerModelBackend.update_model_package
-
-
-def _update_model_package(
-    self: Any,
-    model_package_arn: str,
-    model_approval_status: Any,
-    approval_description: Any,
-    customer_metadata_properties: Any,
-    customer_metadata_properties_to_remove: Any,
-    additional_inference_specifications_to_add: Any,
-) -> str:
-    mapped = self.model_package_name_mapping.get(model_package_arn, model_package_arn)
-    package = self.model_packages.get(mapped)
-    previous = dict(package.customer_metadata_properties or {}) if package else {}
-    previous_description = package.approval_description if package else None
-    if model_approval_status is None and package is not None:
-        model_approval_status = package.model_approval_status
-    arn = _original(
-        self,
-        model_package_arn,
-        model_approval_status,
-        approval_description,
-        customer_metadata_properties,
-        customer_metadata_properties_to_remove,
-        additional_inference_specifications_to_add,
-    )
-    merged = previous | (customer_metadata_properties or {})
-    for key in customer_metadata_properties_to_remove or []:
-        merged.pop(key, None)
-    package = self.model_packages[mapped]
-    package.customer_metadata_properties = merged or None
-    if approval_description is None:
-        package.approval_description = previous_description
-    return arn
+_SEAM = RegistrySeam()
 
 
 def install_registry_seam() -> None:
-    sagemaker_models.SageMakerModelBackend.update_model_package = _update_model_package
+    _SEAM.install()
 
 
 def uninstall_registry_seam() -> None:
-    sagemaker_models.SageMakerModelBackend.update_model_package = _original
+    _SEAM.uninstall()

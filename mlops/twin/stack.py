@@ -7,10 +7,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..code_package import publish_code
-from ..images import sklearn_image_uri
-from .cloud import LocalCloud
-from .provision import Provisioner, Stack
+from mlops.code_package import publish_code
+from mlops.images import sklearn_image_uri
+from mlops.twin.cloud import TIME_SCALE, LocalCloud
+from mlops.twin.cloudformation.provision import Provisioner, Stack
 
 ROOT = Path(__file__).resolve().parents[2]
 STACK_NAME = "mlops-twin"
@@ -27,10 +27,10 @@ def twin_parameters(region: str, **overrides: str) -> dict[str, str]:
         "EndpointPollSeconds": "1",
         "AutoApprove": "true",
         "Environment": "dev",
-        # AWS-valid values that the twin's clock (x0.05) turns into seconds: a 200 s bake
-        # lasts 10 s, a 30 s alarm period 1.5 s, the 20 s termination wait 1 s. Each bake
-        # spans several alarm periods (as it should on AWS too), with room for a busy CI
-        # machine to be slow to start the canary's model server.
+        # AWS-valid values that the twin's clock (TIME_SCALE, 1/100) turns into seconds: a
+        # 200 s bake lasts 2 s, a 30 s alarm period 0.3 s, the 20 s termination wait 0.2 s.
+        # Each bake spans several alarm periods (as it should on AWS too), with room for a busy
+        # CI machine to be slow to start the canary's model server.
         "BakeSeconds": "200",
         "TerminationWaitSeconds": "20",
         "MaxExecutionTimeoutSeconds": "900",
@@ -71,8 +71,13 @@ class TwinStack:
         self.cloud.stop()
 
 
-def start_stack(port: int = 0, root: Path = ROOT, **parameters: str) -> TwinStack:
-    cloud = LocalCloud(port=port).start()
+def start_stack(
+    port: int = 0, root: Path = ROOT, time_scale: float = TIME_SCALE, **parameters: str
+) -> TwinStack:
+    """Start a local cloud on `port` (0: any free port) whose clock runs at `time_scale` (real
+    seconds per AWS second), provision template.yaml into it with `parameters` over the twin's
+    defaults, and publish ml/."""
+    cloud = LocalCloud(port=port, time_scale=time_scale).start()
     try:
         stack = Provisioner(cloud.client, cloud.runtime, root, cloud.account, cloud.region).deploy(
             STACK_NAME, root / "template.yaml", twin_parameters(cloud.region, **parameters)

@@ -1,11 +1,12 @@
-"""Guarded deployment and rollback, in the twin, as one production story on one stack:
+"""Guarded deployment and rollback, in the twin, on one stack deploying with CANARY 25 %:
 
-v1 trained and live -> a faulty v2 canary under traffic is rolled back by guardrails -> a good
-v3 passes the canary and goes live -> rejecting v3 rolls production back to v1 -> an operator
-asks for a rollback with nothing older to go to -> a v4 with a latent fault goes live and its
-regression alarm rolls it back -> a good v5 goes live and an operator rolls it back.
+a faulty canary under traffic is rolled back by guardrails; a good canary passes and goes live;
+rejecting the live version rolls production back to the last known-good one; an operator asks
+for a rollback with nothing older to go to; a version with a latent fault goes live and its
+regression alarm rolls it back; an operator rolls a good version back.
 
-Tests run in file order and each checks its own starting point, so a failure names the step.
+Each test starts from whatever version is live (always an approved, good one: every test ends
+there) and makes the versions it needs, so the tests pass in any order.
 """
 
 from __future__ import annotations
@@ -16,8 +17,8 @@ from typing import Any
 
 import pytest
 
-from mlops.twin.demo import sample_rows
-from mlops.twin.scenarios import (
+from mlops.demo.loop import sample_rows
+from mlops.demo.scenarios import (
     TrafficClient,
     TrafficReport,
     publish_faulty_code,
@@ -26,12 +27,18 @@ from mlops.twin.scenarios import (
 
 pytestmark = [pytest.mark.e2e, pytest.mark.twin, pytest.mark.slow]
 
+TRAINED = 1  # the version the fixture's upload trained: a good model, every copy serves well
+
 
 def live_version(h: Any) -> int:
     config = h.client("sagemaker").describe_endpoint(EndpointName=h.twin.outputs["EndpointName"])[
         "EndpointConfigName"
     ]
     return int(config.rsplit("-v", 1)[1].split("-")[0])
+
+
+def version_of(package_arn: str) -> int:
+    return int(package_arn.rsplit("/", 1)[1])
 
 
 def package_arn(h: Any, version: int) -> str:
@@ -44,12 +51,13 @@ def approval(h: Any, version: int) -> dict:
     return h.client("sagemaker").describe_model_package(ModelPackageName=package_arn(h, version))
 
 
-def settle(h: Any, before: set, timeout: float = 120) -> list:
-    """Waits for every execution started after `before` (and those they trigger) to end."""
-    h.wait_for(lambda w: set(w.executions) - before and not w.running(), timeout)
-    time.sleep(1.5)  # events of the last outcome (rejections, alarms) start further runs
-    h.wait_for(lambda w: not w.running(), timeout)
-    return [v for arn, v in h.watcher.executions.items() if arn not in before]
+def deploy_good(h: Any) -> tuple[int, list]:
+    """Registers the trained model again (Approved) and waits until it is live."""
+    before = set(h.watcher.executions)
+    version = version_of(register_version(h.twin, package_arn(h, TRAINED)))
+    runs = h.settle(before)
+    assert live_version(h) == version, [(v.workflow, v.status, v.error) for v in runs]
+    return version, runs
 
 
 def rows(h: Any) -> bytes:
@@ -77,31 +85,31 @@ def report(label: str, traffic: TrafficReport, started: float | None, back: floa
 
 
 def test_faulty_canary_under_traffic_is_rolled_back_by_guardrails(story, tmp_path):
-    assert live_version(story) == 1
+    live = live_version(story)
     faulty = publish_faulty_code(story.twin, "faulty", tmp_path)
     traffic = TrafficClient(story.twin, rows(story)).start()
     before = set(story.watcher.executions)
-    register_version(story.twin, package_arn(story, 1), faulty)
-    runs = settle(story, before)
+    candidate = version_of(register_version(story.twin, package_arn(story, TRAINED), faulty))
+    runs = story.settle(before)
     time.sleep(1.0)  # traffic after the rollback
     result = traffic.stop()
 
     (deploy,) = [v for v in runs if v.workflow == "DeployPipeline"]
     assert deploy.status == "FAILED" and deploy.error == "DeploymentRolledBack"
-    assert live_version(story) == 1
-    v2 = approval(story, 2)
-    assert v2["ModelApprovalStatus"] == "Rejected"
-    assert "went to ALARM while baking" in v2["ApprovalDescription"]
+    assert live_version(story) == live
+    rejected = approval(story, candidate)
+    assert rejected["ModelApprovalStatus"] == "Rejected"
+    assert "went to ALARM while baking" in rejected["ApprovalDescription"]
     # Errors came only while the canary took traffic; every request after the rollback worked.
     started = result.when(lambda status, _config: status == "Updating")
     back, config = next(
         (t, c) for t, status, c in result.timeline if t > started and status == "InService"
     )
-    assert "-v1-" in config
+    assert f"-v{live}-" in config
     assert result.errors >= 1 and result.first_error >= started
     assert result.last_error <= back + 0.5  # the last in-flight canary answer
     assert result.sent > result.errors * 5
-    failures = [m["body"] for m in story.notifications() if m["body"]["outcome"] == "FAILED"]
+    failures = [m["body"] for m in story.notifications(runs) if m["body"]["outcome"] == "FAILED"]
     assert any(f["error"] == "DeploymentRolledBack" for f in failures)
     # The rejection and the alarm also reached the RollbackPipeline, which found nothing to do.
     rollbacks = [v for v in runs if v.workflow == "RollbackPipeline"]
@@ -110,13 +118,9 @@ def test_faulty_canary_under_traffic_is_rolled_back_by_guardrails(story, tmp_pat
 
 
 def test_good_canary_passes_every_step_and_the_old_fleet_is_gone(story):
-    assert live_version(story) == 1
-    before = set(story.watcher.executions)
-    register_version(story.twin, package_arn(story, 1))  # v3: the same good model
-    runs = settle(story, before)
+    _, runs = deploy_good(story)
     (deploy,) = [v for v in runs if v.workflow == "DeployPipeline"]
     assert deploy.status == "SUCCEEDED"
-    assert live_version(story) == 3
     endpoint = story.client("sagemaker").describe_endpoint(
         EndpointName=story.twin.outputs["EndpointName"]
     )
@@ -129,30 +133,49 @@ def test_good_canary_passes_every_step_and_the_old_fleet_is_gone(story):
 
 
 def test_rejecting_the_live_version_rolls_back_to_the_last_known_good(story):
-    assert live_version(story) == 3
+    previous = live_version(story)
+    # A version between the two that is not approved: the rollback must pass over it.
+    before = set(story.watcher.executions)
+    register_version(story.twin, package_arn(story, TRAINED), status="Rejected")
+    story.settle(before)
+    live, _ = deploy_good(story)
     before = set(story.watcher.executions)
     story.client("sagemaker").update_model_package(
-        ModelPackageArn=package_arn(story, 3),
+        ModelPackageArn=package_arn(story, live),
         ModelApprovalStatus="Rejected",
-        ApprovalDescription="customer complaints about v3",
+        ApprovalDescription=f"customer complaints about v{live}",
     )
-    runs = settle(story, before)
+    runs = story.settle(before)
     (rollback,) = [v for v in runs if v.workflow == "RollbackPipeline"]
     assert rollback.status == "SUCCEEDED"
     assert story.states_entered(rollback.arn)[-1] == "RolledBack"
-    assert live_version(story) == 1  # v2 is Rejected, so v1 is the last known-good
+    assert live_version(story) == previous
     entry = audit(story)[-1]
     assert (entry["trigger"], entry["from_version"], entry["to_version"]) == (
         "rejected-package",
-        "3",
-        "1",
+        str(live),
+        str(previous),
     )
-    outcomes = {m["body"]["outcome"] for m in story.notifications()}
-    assert "ROLLED_BACK" in outcomes
+    assert "ROLLED_BACK" in {m["body"]["outcome"] for m in story.notifications(runs)}
 
 
 def test_rollback_with_nothing_older_ends_named_and_keeps_the_model(story):
-    assert live_version(story) == 1
+    live = live_version(story)
+    sagemaker = story.client("sagemaker")
+    older = [
+        p["ModelPackageArn"]
+        for p in sagemaker.list_model_packages(
+            ModelPackageGroupName=story.twin.outputs["ModelPackageGroupName"],
+            ModelApprovalStatus="Approved",
+        )["ModelPackageSummaryList"]
+        if p["ModelPackageVersion"] < live
+    ]
+    if older:  # retire them; each rejection finds its version not live and changes nothing
+        before = set(story.watcher.executions)
+        for arn in older:
+            sagemaker.update_model_package(ModelPackageArn=arn, ModelApprovalStatus="Rejected")
+        story.settle(before)
+    assert live_version(story) == live
     sfn = story.client("stepfunctions")
     arn = sfn.start_execution(
         stateMachineArn=story.twin.outputs["RollbackPipelineArn"],
@@ -162,21 +185,19 @@ def test_rollback_with_nothing_older_ends_named_and_keeps_the_model(story):
     described = sfn.describe_execution(executionArn=arn)
     assert described["status"] == "FAILED" and described["error"] == "NothingToRollBack"
     assert "keeps serving it" in described["cause"]
-    endpoint = story.client("sagemaker").describe_endpoint(
-        EndpointName=story.twin.outputs["EndpointName"]
-    )
-    assert endpoint["EndpointStatus"] == "InService" and live_version(story) == 1
-    assert "NOTHING_TO_ROLL_BACK" in {m["body"]["outcome"] for m in story.notifications()}
+    endpoint = sagemaker.describe_endpoint(EndpointName=story.twin.outputs["EndpointName"])
+    assert endpoint["EndpointStatus"] == "InService" and live_version(story) == live
+    assert "NOTHING_TO_ROLL_BACK" in {m["body"]["outcome"] for m in story.notifications([arn])}
 
 
 def test_regression_alarm_after_a_finished_deployment_rolls_back(story, tmp_path):
-    assert live_version(story) == 1
+    previous = live_version(story)
     # A latent fault: healthy through the quiet rollout and the smoke test, faulty under load.
     latent = publish_faulty_code(story.twin, "latent", tmp_path, healthy_calls=3)
     before = set(story.watcher.executions)
-    register_version(story.twin, package_arn(story, 1), latent)  # v4
-    settle(story, before)
-    assert live_version(story) == 4
+    live = version_of(register_version(story.twin, package_arn(story, TRAINED), latent))
+    story.settle(before)
+    assert live_version(story) == live
     before = set(story.watcher.executions)
     traffic = TrafficClient(story.twin, rows(story)).start()
     story.wait_for(
@@ -188,20 +209,18 @@ def test_regression_alarm_after_a_finished_deployment_rolls_back(story, tmp_path
         90,
     )
     result = traffic.stop()
-    assert live_version(story) == 1
-    assert approval(story, 4)["ModelApprovalStatus"] == "Rejected"
+    assert live_version(story) == previous
+    assert approval(story, live)["ModelApprovalStatus"] == "Rejected"
     entry = audit(story)[-1]
-    assert entry["trigger"] == "alarm" and entry["from_version"] == "4"
+    assert entry["trigger"] == "alarm" and entry["from_version"] == str(live)
     assert entry["requested_by"].startswith("alarm ")
+    story.settle(before)  # the rejection's own RollbackPipeline run, before the next test
     report("regression alarm", result, 0.0, result.last_error)
 
 
 def test_operator_rollback_returns_to_the_previous_good_version(story):
-    assert live_version(story) == 1
-    before = set(story.watcher.executions)
-    register_version(story.twin, package_arn(story, 1))  # v5, good
-    settle(story, before)
-    assert live_version(story) == 5
+    previous = live_version(story)
+    live, _ = deploy_good(story)
     before = set(story.watcher.executions)
     story.client("stepfunctions").start_execution(
         stateMachineArn=story.twin.outputs["RollbackPipelineArn"],
@@ -209,18 +228,18 @@ def test_operator_rollback_returns_to_the_previous_good_version(story):
     )
     ends = sorted(
         story.states_entered(v.arn)[-1]
-        for v in settle(story, before)
+        for v in story.settle(before)
         if v.workflow == "RollbackPipeline"
     )
-    # The operator's run rolls back; rejecting v5 afterwards starts a second run that finds
-    # v5 no longer live.
+    # The operator's run rolls back; rejecting the rolled-back version afterwards starts a
+    # second run that finds it no longer live.
     assert ends == ["NotNeeded", "RolledBack"]
-    assert live_version(story) == 1
+    assert live_version(story) == previous
     entry = audit(story)[-1]
     assert (
         entry["trigger"],
         entry["requested_by"],
         entry["from_version"],
         entry["to_version"],
-    ) == ("operator", "alice", "5", "1")
+    ) == ("operator", "alice", str(live), str(previous))
     assert "latency report" in entry["why"]

@@ -4,12 +4,10 @@ come only from the live variant throughout."""
 
 from __future__ import annotations
 
-import time
-
 import pytest
 
-from mlops.twin.demo import sample_rows
-from mlops.twin.scenarios import TrafficClient, publish_faulty_code, register_version
+from mlops.demo.loop import sample_rows
+from mlops.demo.scenarios import TrafficClient, publish_faulty_code, register_version
 
 pytestmark = [pytest.mark.e2e, pytest.mark.twin, pytest.mark.slow]
 
@@ -45,10 +43,8 @@ def deploy_under_traffic(h, register) -> tuple[list, object]:
     traffic = TrafficClient(h.twin, sample_rows(h.dataset(), 1)[0].encode()).start()
     before = set(h.watcher.executions)
     register()
-    h.wait_for(lambda w: set(w.executions) - before and not w.running(), 180)
-    time.sleep(1.5)  # a rejection starts a RollbackPipeline run a moment later
-    h.wait_for(lambda w: not w.running(), 60)
-    return [v for arn, v in h.watcher.executions.items() if arn not in before], traffic.stop()
+    runs = h.settle(before)  # a rejection starts a RollbackPipeline run a moment later
+    return runs, traffic.stop()
 
 
 def test_shadow_promotes_a_good_candidate_and_discards_a_faulty_one(make_stack, tmp_path):
@@ -84,7 +80,7 @@ def test_shadow_promotes_a_good_candidate_and_discards_a_faulty_one(make_stack, 
     assert float(v3["CustomerMetadataProperties"]["shadow_error_rate"]) > 0.2
     assert traffic.errors == 0, "production answers came from the live variant only"
     (message,) = [
-        m["body"] for m in h.notifications() if m["body"]["outcome"] == "SHADOW_DISCARDED"
+        m["body"] for m in h.notifications(runs) if m["body"]["outcome"] == "SHADOW_DISCARDED"
     ]
     assert message["shadow_result"]["decision"] == "DISCARD"
     assert "error rate" in message["shadow_result"]["reason"]

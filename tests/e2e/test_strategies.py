@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from mlops.twin.scenarios import register_version
+from mlops.demo.scenarios import register_version
 
 pytestmark = [pytest.mark.e2e, pytest.mark.twin, pytest.mark.slow]
 

@@ -11,10 +11,6 @@ import pytest
 pytestmark = [pytest.mark.e2e, pytest.mark.twin, pytest.mark.slow]
 
 
-def training_jobs(harness) -> list[dict]:
-    return harness.client("sagemaker").list_training_jobs(MaxResults=100)["TrainingJobSummaries"]
-
-
 def test_crashing_training_script_fails_the_job_and_the_run_with_named_errors(fresh, tmp_path):
     # Given a code version whose train.py crashes,
     broken_ml = tmp_path / "ml"
@@ -26,7 +22,7 @@ def test_crashing_training_script_fails_the_job_and_the_run_with_named_errors(fr
     # when a dataset arrives,
     (run,) = fresh.run_upload("data.csv", fresh.dataset())
     # then each job ends Failed with the script's reason and the run fails by name.
-    jobs = training_jobs(fresh)
+    jobs = fresh.training_jobs()
     assert len(jobs) == 3 and {j["TrainingJobStatus"] for j in jobs} == {"Failed"}
     reason = fresh.client("sagemaker").describe_training_job(
         TrainingJobName=jobs[0]["TrainingJobName"]
@@ -35,5 +31,5 @@ def test_crashing_training_script_fails_the_job_and_the_run_with_named_errors(fr
     assert run.status == "FAILED" and run.error == "TrainingFailed"
     assert "simulated crash" in run.cause
     assert fresh.model_packages() == []
-    (failure,) = [m["body"] for m in fresh.notifications() if m["body"]["outcome"] == "FAILED"]
+    (failure,) = [m["body"] for m in fresh.notifications([run]) if m["body"]["outcome"] == "FAILED"]
     assert failure["error"] == "TrainingFailed"

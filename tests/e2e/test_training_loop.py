@@ -5,33 +5,23 @@ from __future__ import annotations
 
 import json
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pytest
 
-from mlops.twin.demo import sample_rows
+from mlops.demo.loop import sample_rows
 
 pytestmark = [pytest.mark.e2e, pytest.mark.twin, pytest.mark.slow]
 
 
-def outcome(harness, workflow: str) -> str:
-    """Last state entered by the newest execution of a workflow."""
-    newest = [v for v in harness.watcher.executions.values() if v.workflow == workflow][-1]
-    return harness.states_entered(newest.arn)[-1]
-
-
-def training_jobs(harness) -> list[dict]:
-    return harness.client("sagemaker").list_training_jobs(MaxResults=100)["TrainingJobSummaries"]
-
-
 def test_upload_trains_registers_deploys_and_serves_the_new_model(served):
-    runs = {v.workflow: v for v in served.first_run}
+    runs = {v.workflow: v for v in served.first.executions}
     assert runs["TrainingPipeline"].status == "SUCCEEDED"
     assert runs["DeployPipeline"].status == "SUCCEEDED"
     assert served.states_entered(runs["TrainingPipeline"].arn)[-1] == "Registered"
     assert served.states_entered(runs["DeployPipeline"].arn)[-1] == "Deployed"
     # Every configured candidate trained for real, in its own job.
-    jobs = training_jobs(served)
+    jobs = [j for j in served.training_jobs() if j["TrainingJobName"] in served.first.training_jobs]
     assert len(jobs) == 3 and {j["TrainingJobStatus"] for j in jobs} == {"Completed"}
     # One version, approved (AutoApprove in the twin), with lineage back to the upload.
     (package,) = served.model_packages()
@@ -42,7 +32,7 @@ def test_upload_trains_registers_deploys_and_serves_the_new_model(served):
     lineage = described["CustomerMetadataProperties"]
     assert lineage["dataset_uri"].endswith("/datasets/first.csv")
     assert float(lineage["score"]) >= 0.9
-    # The endpoint serves that version, and answers for real.
+    # The endpoint serves that version (no later upload registers one), and answers for real.
     endpoint = served.client("sagemaker").describe_endpoint(
         EndpointName=served.twin.outputs["EndpointName"]
     )
@@ -62,8 +52,8 @@ def test_upload_trains_registers_deploys_and_serves_the_new_model(served):
 
 
 def test_success_paths_notify(served):
-    # notifications() drains the inbox; the first call sees the first run's messages.
-    outcomes = {(m["body"]["workflow"], m["body"]["outcome"]) for m in served.notifications()}
+    messages = served.notifications(served.first.executions)
+    outcomes = {(m["body"]["workflow"], m["body"]["outcome"]) for m in messages}
     assert {("training", "REGISTERED"), ("deploy", "DEPLOYED")} <= outcomes
 
 
@@ -76,7 +66,9 @@ def test_second_upload_is_judged_against_the_champion_and_not_registered(served)
     assert served.states_entered(training.arn)[-1] == "NotBetter"
     assert not [v for v in new_runs if v.workflow == "DeployPipeline"]
     assert len(served.model_packages()) == 1
-    (message,) = [m["body"] for m in served.notifications() if m["body"]["outcome"] == "NOT_BETTER"]
+    (message,) = [
+        m["body"] for m in served.notifications(new_runs) if m["body"]["outcome"] == "NOT_BETTER"
+    ]
     gate = message["selection"]["gate"]
     assert gate["champion_score"] is not None
     assert gate["score"] < gate["to_beat"] == pytest.approx(gate["champion_score"] + gate["margin"])
@@ -91,34 +83,35 @@ def test_replaying_the_archived_upload_does_not_train_twice(served):
         for r in events.list_rules(EventBusName=bus)["Rules"]
         if "TrainingPipelineNewDataset" in r["Name"]
     )
-    jobs_before, packages_before = len(training_jobs(served)), len(served.model_packages())
+    jobs_before, packages_before = len(served.training_jobs()), len(served.model_packages())
     before = set(served.watcher.executions)
-    now = datetime.now(UTC)
+    # The window holds the first upload alone, whatever the other tests uploaded since.
+    start, end = served.first.uploaded
     events.start_replay(
         ReplayName=f"replay-{int(time.time())}",
         EventSourceArn=archive["ArchiveArn"],
-        EventStartTime=now - timedelta(hours=1),
-        EventEndTime=now + timedelta(minutes=1),
+        EventStartTime=start - timedelta(seconds=1),
+        EventEndTime=end,
         Destination={"Arn": archive["EventSourceArn"], "FilterArns": [rule["Arn"]]},
     )
     served.wait_for(lambda w: set(w.executions) - before and not w.running(), 60)
     replayed = [v for arn, v in served.watcher.executions.items() if arn not in before]
     assert replayed and all(v.workflow == "TrainingPipeline" for v in replayed)
     assert {served.states_entered(v.arn)[-1] for v in replayed} == {"AlreadyHandled"}
-    assert len(training_jobs(served)) == jobs_before
+    assert len(served.training_jobs()) == jobs_before
     assert len(served.model_packages()) == packages_before
 
 
 def test_broken_dataset_ends_dataset_invalid_and_trains_nothing(served):
-    jobs_before = len(training_jobs(served))
+    jobs_before = len(served.training_jobs())
     broken = b"mean_radius,mean_texture\n1.0,2.0\n"  # no label column
     (run,) = served.run_upload("broken.csv", broken)
     assert run.status == "FAILED"
     assert run.error == "DatasetInvalid"
     assert "no label column 'malignant'" in run.cause
-    assert len(training_jobs(served)) == jobs_before
+    assert len(served.training_jobs()) == jobs_before
     assert len(served.model_packages()) == 1
-    failures = [m["body"] for m in served.notifications() if m["body"]["outcome"] == "FAILED"]
+    failures = [m["body"] for m in served.notifications([run]) if m["body"]["outcome"] == "FAILED"]
     assert [f["error"] for f in failures] == ["DatasetInvalid"]
 
 

@@ -1,4 +1,4 @@
-"""The twin's CloudWatch alarm evaluation seam (mlops/twin/alarms.py), in-process under mock_aws.
+"""The twin's CloudWatch alarm evaluation seam (mlops/twin/cloudwatch), in-process under mock_aws.
 
 Every evaluation passes an explicit `now` and every datapoint an explicit Timestamp, so nothing
 depends on the clock. Reasons are compared with the wording CloudWatch uses (user guide pages
@@ -17,7 +17,8 @@ import boto3
 import pytest
 from moto.cloudwatch import models as cw_models
 
-from mlops.twin.alarms import MOTO_INITIAL_REASON, AlarmEvaluator, Point, aggregate, decide, spec_of
+from mlops.twin.cloudwatch.alarms import MOTO_INITIAL_REASON, AlarmEvaluator
+from mlops.twin.cloudwatch.evaluation import Point, aggregate, decide, spec_of
 
 pytestmark = pytest.mark.twin
 
@@ -236,7 +237,8 @@ def test_percentiles_use_statistic_sets_only_when_their_samples_are_equal():
 
 def test_time_scale_shrinks_the_periods(cw, aws):
     evaluator = AlarmEvaluator(ACCOUNT, REGION, time_scale=0.01, emit_events=False)
-    # The guardrail alarm of aws-contracts.md §1.10: Period 600 x 2 = 12 s at time_scale 0.01.
+    # A rollback alarm as the SageMaker guide "Auto-Rollback Configuration and Monitoring"
+    # sets one up (Period 600, 2 evaluation periods): 600 x 2 = 12 s at time_scale 0.01.
     alarm(cw, "guardrail", Period=600, EvaluationPeriods=2)
     now = at(30)
     put(cw, "Invocation5XXErrors", now - timedelta(seconds=13), Value=1.0)  # outside 12 s
@@ -380,7 +382,7 @@ def test_state_change_event_reaches_a_rule_on_the_default_bus(cw, aws):
 def test_background_thread_evaluates_until_stopped(cw, aws):
     alarm(cw, TreatMissingData="breaching")  # no datapoints at all: ALARM on the first pass
     evaluator = AlarmEvaluator(ACCOUNT, REGION, interval_s=0.01, emit_events=False)
-    evaluator.start()
+    evaluator.install()
     try:
         pause = threading.Event()  # never set: a bounded wait for the thread's first pass
         for _ in range(500):
@@ -389,7 +391,7 @@ def test_background_thread_evaluates_until_stopped(cw, aws):
             pause.wait(0.01)
         assert described(cw, "errors")["StateValue"] == "ALARM"
     finally:
-        evaluator.stop()
+        evaluator.uninstall()
     assert not [t for t in threading.enumerate() if t.name == "twin-alarms"]
 
 

@@ -1,22 +1,24 @@
-"""The twin's EventBridge delivery seam (mlops/twin/events_seam.py) against a real moto server."""
+"""The twin's EventBridge delivery seam (mlops/twin/events/) against a real moto server."""
 
 from __future__ import annotations
 
 import inspect
 import json
 import threading
-import urllib.request
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import boto3
 import pytest
 from botocore.exceptions import ClientError
 from moto.events import models as events_models
-from moto.server import ThreadedMotoServer
 
-from mlops.twin.events_seam import EventDelivery, put_aws_event, render_template
+from mlops.twin.events.delivery import EventDelivery
+from mlops.twin.events.emit import put_aws_event
+from mlops.twin.events.input import render_template
+
+if TYPE_CHECKING:
+    from conftest import MotoServer
 
 pytestmark = pytest.mark.twin
 
@@ -69,29 +71,11 @@ def client_error(code: str, status: int) -> ClientError:
     )
 
 
-@pytest.fixture(scope="module")
-def endpoint() -> Iterator[str]:
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
-    server.stop()
-
-
 @pytest.fixture
-def aws(endpoint: str) -> Callable[[str], Any]:
-    urllib.request.urlopen(urllib.request.Request(f"{endpoint}/moto-api/reset", method="POST"))
-
-    def make(service: str) -> Any:
-        return boto3.client(
-            service,
-            endpoint_url=endpoint,
-            region_name=REGION,
-            aws_access_key_id="testing",
-            aws_secret_access_key="testing",
-        )
-
-    return make
+def aws(moto_server: MotoServer) -> Callable[[str], Any]:
+    """A client factory for an empty account (every test starts from one)."""
+    moto_server.reset()
+    return moto_server.client
 
 
 @pytest.fixture
@@ -107,7 +91,7 @@ def delivery(aws: Callable[[str], Any], fake_lambda: FakeLambda) -> Iterator[Eve
     seam.install()
     seam.install()  # idempotent
     yield seam
-    seam.shutdown()
+    seam.uninstall()
     assert events_models.Rule.send_to_targets is ORIGINAL_SEND
 
 
@@ -479,14 +463,14 @@ def test_replay_redrives_archived_event_to_state_machine_with_replay_name(aws, d
     assert events.describe_archive(ArchiveName="all")["EventCount"] == 1  # not re-archived
 
 
-def test_shutdown_drops_waiting_retries_and_leaves_no_threads(aws, fake_lambda):
+def test_uninstall_drops_waiting_retries_and_leaves_no_threads(aws, fake_lambda):
     fake_lambda.always = client_error("ServiceException", 500)
     seam = EventDelivery(lambda s: fake_lambda if s == "lambda" else aws(s), retry_base_delay_s=60)
     seam.install()
     rule(aws, "stuck", [{"Id": "fn", "Arn": f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:x"}])
     publish()
     assert fake_lambda.started.wait(10)
-    seam.shutdown()
+    seam.uninstall()
     [record] = seam.deliveries()
     assert (record["outcome"], record["attempts"]) == ("dropped", 1)
     assert "shut down" in record["error"]

@@ -7,23 +7,20 @@ boto3 against it, artefacts are uploaded to its S3, and `Hosting` is driven dire
 from __future__ import annotations
 
 import copy
-import io
 import json
-import tarfile
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import boto3
 import botocore.parsers
 import botocore.session
 import pytest
-from moto.server import ThreadedMotoServer
 
-from mlops.twin.hosting import (
+from mlops.twin.aws.responses import error_response
+from mlops.twin.sagemaker.hosting import (
     INVOKED_VARIANT_HEADER,
     Hosting,
     HostingError,
@@ -31,109 +28,13 @@ from mlops.twin.hosting import (
     RuntimeValidationError,
 )
 
+if TYPE_CHECKING:
+    from conftest import HostingWorld, ServerPids
+
 pytestmark = pytest.mark.twin
 
-ACCOUNT, REGION, BUCKET = "123456789012", "us-east-1", "hosting-artifacts"
-FIXTURES = Path(__file__).parent / "fixtures" / "hosting"
-IMAGE = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-scikit-learn:1.2-1-cpu-py3"
-CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
+ACCOUNT, REGION = "123456789012", "us-east-1"
 JSON = "application/json"
-
-
-def _tarball(files: dict[str, bytes]) -> bytes:
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
-        for name, data in files.items():
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            tar.addfile(info, io.BytesIO(data))
-    return buffer.getvalue()
-
-
-def _code_tarball(directory: Path) -> bytes:
-    return _tarball({p.name: p.read_bytes() for p in directory.glob("*.py")})
-
-
-# model key -> (model.json content, source dir, SAGEMAKER_PROGRAM)
-MODELS: dict[str, tuple[dict[str, Any], str, str]] = {
-    "blue": ({"version": "blue", "scale": 1}, "code", "inference.py"),
-    "green": ({"version": "green", "scale": 10}, "code", "inference.py"),
-    "broken": ({"version": "broken", "scale": 1, "fail_load": True}, "code", "inference.py"),
-    "defaults": ({}, "code_defaults", "serve.py"),
-}
-
-
-@dataclass
-class Cloud:
-    url: str
-    sagemaker: Any
-    s3: Any
-
-    def s3_factory(self) -> Any:
-        return boto3.client("s3", region_name=REGION, endpoint_url=self.url, **CREDENTIALS)
-
-    def model(self, key: str) -> str:
-        """Create a moto model serving fixture `key` (unique name per call)."""
-        name = f"{key}-{uuid.uuid4().hex[:8]}"
-        _, code_dir, program = MODELS[key]
-        self.sagemaker.create_model(
-            ModelName=name,
-            ExecutionRoleArn=f"arn:aws:iam::{ACCOUNT}:role/sagemaker",
-            PrimaryContainer={
-                "Image": IMAGE,
-                "ModelDataUrl": f"s3://{BUCKET}/models/{key}/model.tar.gz",
-                "Environment": {
-                    "SAGEMAKER_PROGRAM": program,
-                    "SAGEMAKER_SUBMIT_DIRECTORY": f"s3://{BUCKET}/code/{code_dir}/sourcedir.tar.gz",
-                    "SAGEMAKER_REGION": REGION,
-                },
-            },
-        )
-        return name
-
-    def config(self, *variants: tuple[str, str, float, int], shadow: str | None = None) -> str:
-        """Endpoint config from (variant name, model key, weight, instance count) tuples."""
-        name = f"cfg-{uuid.uuid4().hex[:8]}"
-        self.sagemaker.create_endpoint_config(
-            EndpointConfigName=name,
-            ProductionVariants=[_variant(v, self.model(k), w, n) for v, k, w, n in variants],
-        )
-        if shadow is not None:
-            # moto 5.2.5 drops ShadowProductionVariants; the gateway stashes them like this.
-            from moto.sagemaker.models import sagemaker_backends
-
-            config = sagemaker_backends[ACCOUNT][REGION].endpoint_configs[name]
-            config.shadow_production_variants = [_variant("Shadow", self.model(shadow), 1.0, 1)]
-        return name
-
-
-def _variant(name: str, model: str, weight: float, count: int) -> dict[str, Any]:
-    return {
-        "VariantName": name,
-        "ModelName": model,
-        "InitialInstanceCount": count,
-        "InstanceType": "ml.m5.large",
-        "InitialVariantWeight": weight,
-    }
-
-
-@pytest.fixture(scope="module")
-def cloud() -> Iterator[Cloud]:
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    url = f"http://{host}:{port}"
-    clients = {"region_name": REGION, "endpoint_url": url, **CREDENTIALS}
-    cloud = Cloud(url, boto3.client("sagemaker", **clients), boto3.client("s3", **clients))
-    cloud.s3.create_bucket(Bucket=BUCKET)
-    for directory in ("code", "code_defaults"):
-        body = _code_tarball(FIXTURES / directory)
-        cloud.s3.put_object(Bucket=BUCKET, Key=f"code/{directory}/sourcedir.tar.gz", Body=body)
-    for key, (model_json, _, _) in MODELS.items():
-        body = _tarball({"model.json": json.dumps(model_json).encode()})
-        cloud.s3.put_object(Bucket=BUCKET, Key=f"models/{key}/model.tar.gz", Body=body)
-    yield cloud
-    server.stop()
 
 
 @dataclass
@@ -175,40 +76,14 @@ def recorder() -> Recorder:
 
 
 @pytest.fixture
-def hosting(cloud: Cloud, recorder: Recorder, tmp_path: Path) -> Iterator[Hosting]:
-    hosting = Hosting(
-        ACCOUNT,
-        REGION,
-        cloud.s3_factory,
-        tmp_path / "work",
-        base_env={"AWS_ENDPOINT_URL": cloud.url, "AWS_DEFAULT_REGION": REGION},
+def hosting(world: HostingWorld, recorder: Recorder, tmp_path: Path) -> Iterator[Hosting]:
+    with world.hosting(
+        tmp_path,
         on_endpoint_change=recorder.on_change,
         put_metrics=recorder.put_metrics,
         alarm_state=recorder.alarm_state,
-        time_scale=0.001,
-        rng_seed=7,
-        startup_timeout=60,
-    )
-    yield hosting
-    hosting.shutdown()
-    assert _server_pids(tmp_path) == [], "model servers outlived Hosting.shutdown()"
-
-
-def _server_pids(root: Path) -> list[int]:
-    """Live model_server processes whose command line mentions `root` (Linux /proc)."""
-    proc = Path("/proc")
-    if not proc.is_dir():
-        return []
-    pids = []
-    for entry in proc.iterdir():
-        try:
-            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
-            state = (entry / "stat").read_text().split()[2]
-        except (OSError, IndexError):
-            continue
-        if "mlops.twin.hosting.model_server" in cmdline and str(root) in cmdline and state != "Z":
-            pids.append(int(entry.name))
-    return pids
+    ) as hosting:
+        yield hosting
 
 
 def _answer(hosting: Hosting, endpoint: str, body: dict | None = None, **kwargs: Any):
@@ -219,9 +94,9 @@ def _answer(hosting: Hosting, endpoint: str, body: dict | None = None, **kwargs:
     return headers[INVOKED_VARIANT_HEADER], json.loads(reply)["predictions"][0]["version"]
 
 
-def _in_service(hosting: Hosting, cloud: Cloud, *variants, shadow: str | None = None) -> str:
+def _in_service(hosting: Hosting, world: HostingWorld, *variants, shadow: str | None = None) -> str:
     name = f"ep-{uuid.uuid4().hex[:8]}"
-    hosting.create_endpoint(name, cloud.config(*variants, shadow=shadow))
+    hosting.create_endpoint(name, world.config(*variants, shadow=shadow))
     assert hosting.wait_until_settled(name)["EndpointStatus"] == "InService"
     return name
 
@@ -246,9 +121,9 @@ def _canary(percent: int, alarm: str | None = "green-errors", **policy: Any) -> 
 
 # -- create, describe, invoke --------------------------------------------------------------
 def test_create_reaches_in_service_and_invoke_returns_model_answer_with_variant_header(
-    hosting: Hosting, cloud: Cloud, recorder: Recorder
+    hosting: Hosting, world: HostingWorld, recorder: Recorder
 ) -> None:
-    config = cloud.config(("AllTraffic", "blue", 1.0, 2))
+    config = world.config(("AllTraffic", "blue", 1.0, 2))
     created = hosting.create_endpoint("ep-create", config)
 
     described = hosting.wait_until_settled("ep-create")
@@ -259,7 +134,7 @@ def test_create_reaches_in_service_and_invoke_returns_model_answer_with_variant_
     assert "PendingDeploymentSummary" not in described and "FailureReason" not in described
     [variant] = described["ProductionVariants"]
     assert variant["VariantName"] == "AllTraffic"
-    assert variant["DeployedImages"][0]["SpecifiedImage"] == IMAGE
+    assert variant["DeployedImages"][0]["SpecifiedImage"] == world.image
     assert (variant["CurrentWeight"], variant["CurrentInstanceCount"]) == (1.0, 2)
     assert recorder.steps() == [("Creating", "Creating"), ("InService", None)]
     status, headers, body = hosting.invoke("ep-create", b'{"instances": [2, 3]}', JSON, None)
@@ -271,8 +146,10 @@ def test_create_reaches_in_service_and_invoke_returns_model_answer_with_variant_
     assert [e["EndpointName"] for e in hosting.list_endpoints()] == ["ep-create"]
 
 
-def test_model_fn_error_marks_endpoint_failed_with_reason(hosting: Hosting, cloud: Cloud) -> None:
-    hosting.create_endpoint("ep-broken", cloud.config(("AllTraffic", "broken", 1.0, 1)))
+def test_model_fn_error_marks_endpoint_failed_with_reason(
+    hosting: Hosting, world: HostingWorld
+) -> None:
+    hosting.create_endpoint("ep-broken", world.config(("AllTraffic", "broken", 1.0, 1)))
 
     described = hosting.wait_until_settled("ep-broken")
 
@@ -283,13 +160,13 @@ def test_model_fn_error_marks_endpoint_failed_with_reason(hosting: Hosting, clou
     with pytest.raises(RuntimeValidationError, match="Endpoint ep-broken of account"):
         hosting.invoke("ep-broken", b'{"instances": [1]}', JSON, JSON)
     with pytest.raises(HostingError, match="Cannot update failed endpoint"):
-        hosting.update_endpoint("ep-broken", cloud.config(("AllTraffic", "blue", 1.0, 1)))
+        hosting.update_endpoint("ep-broken", world.config(("AllTraffic", "blue", 1.0, 1)))
 
 
 def test_default_handlers_decode_csv_and_encode_json_with_sagemaker_inference(
-    hosting: Hosting, cloud: Cloud
+    hosting: Hosting, world: HostingWorld
 ) -> None:
-    name = _in_service(hosting, cloud, ("AllTraffic", "defaults", 1.0, 1))
+    name = _in_service(hosting, world, ("AllTraffic", "defaults", 1.0, 1))
 
     status, headers, body = hosting.invoke(name, b"1,2,3\n4,5,6\n", "text/csv", "*/*")
 
@@ -298,14 +175,14 @@ def test_default_handlers_decode_csv_and_encode_json_with_sagemaker_inference(
 
 
 def test_missing_model_artefact_fails_create_with_download_reason(
-    hosting: Hosting, cloud: Cloud
+    hosting: Hosting, world: HostingWorld
 ) -> None:
-    config = cloud.config(("AllTraffic", "blue", 1.0, 1))
+    config = world.config(("AllTraffic", "blue", 1.0, 1))
     from moto.sagemaker.models import sagemaker_backends
 
     [variant] = sagemaker_backends[ACCOUNT][REGION].endpoint_configs[config].production_variants
     model = sagemaker_backends[ACCOUNT][REGION].describe_model(variant["ModelName"])
-    model.primary_container["ModelDataUrl"] = f"s3://{BUCKET}/models/absent/model.tar.gz"
+    model.primary_container["ModelDataUrl"] = f"s3://{world.bucket}/models/absent/model.tar.gz"
 
     hosting.create_endpoint("ep-absent", config)
     described = hosting.wait_until_settled("ep-absent")
@@ -315,27 +192,27 @@ def test_missing_model_artefact_fails_create_with_download_reason(
 
 
 def test_delete_while_creating_leaves_no_server_behind(
-    hosting: Hosting, cloud: Cloud, tmp_path: Path
+    hosting: Hosting, world: HostingWorld, tmp_path: Path, model_servers: ServerPids
 ) -> None:
-    hosting.create_endpoint("ep-short", cloud.config(("AllTraffic", "blue", 1.0, 1)))
+    hosting.create_endpoint("ep-short", world.config(("AllTraffic", "blue", 1.0, 1)))
 
     hosting.delete_endpoint("ep-short")
 
-    assert _server_pids(tmp_path) == []
+    assert model_servers(tmp_path) == []
     assert hosting.list_endpoints() == []
 
 
 # -- error mapping -------------------------------------------------------------------------
 def test_unsupported_content_type_is_model_error_with_original_415(
-    hosting: Hosting, cloud: Cloud
+    hosting: Hosting, world: HostingWorld
 ) -> None:
-    name = _in_service(hosting, cloud, ("AllTraffic", "blue", 1.0, 1))
+    name = _in_service(hosting, world, ("AllTraffic", "blue", 1.0, 1))
 
     with pytest.raises(ModelError) as caught:
         hosting.invoke(name, b"1,2", "text/plain", JSON)
 
     error = caught.value
-    assert (error.code, error.http_status, error.original_status_code) == ("ModelError", 424, 415)
+    assert (error.code, error.status, error.original_status_code) == ("ModelError", 424, 415)
     assert error.message.startswith("Received client error (415) from primary with message")
     assert f"group=/aws/sagemaker/Endpoints/{name} in account {ACCOUNT}" in error.message
     assert "UnsupportedFormatError" in error.original_message
@@ -344,8 +221,10 @@ def test_unsupported_content_type_is_model_error_with_original_415(
     )
 
 
-def test_input_error_with_toolkit_status_is_model_error_400(hosting: Hosting, cloud: Cloud) -> None:
-    name = _in_service(hosting, cloud, ("AllTraffic", "blue", 1.0, 1))
+def test_input_error_with_toolkit_status_is_model_error_400(
+    hosting: Hosting, world: HostingWorld
+) -> None:
+    name = _in_service(hosting, world, ("AllTraffic", "blue", 1.0, 1))
 
     with pytest.raises(ModelError) as caught:
         hosting.invoke(name, b'{"rows": [1]}', JSON, JSON)
@@ -360,9 +239,9 @@ def test_input_error_with_toolkit_status_is_model_error_400(hosting: Hosting, cl
     [(b'{"instances": ["explode"]}', "predict_fn exploded"), (b"{not json", "JSONDecodeError")],
 )
 def test_model_exceptions_are_model_error_500(
-    hosting: Hosting, cloud: Cloud, body: bytes, cause: str
+    hosting: Hosting, world: HostingWorld, body: bytes, cause: str
 ) -> None:
-    name = _in_service(hosting, cloud, ("AllTraffic", "blue", 1.0, 1))
+    name = _in_service(hosting, world, ("AllTraffic", "blue", 1.0, 1))
 
     with pytest.raises(ModelError) as caught:
         hosting.invoke(name, body, JSON, JSON)
@@ -375,11 +254,8 @@ def test_model_exceptions_are_model_error_500(
 def test_model_error_document_parses_as_botocore_model_error() -> None:
     error = ModelError("Received client error (400) ...", 400, "bad", "arn:aws:logs:x")
     service = botocore.session.get_session().get_service_model("sagemaker-runtime")
-    response = {
-        "status_code": error.http_status,
-        "headers": {"x-amzn-ErrorType": error.code},
-        "body": json.dumps(error.aws_error_document()).encode(),
-    }
+    status, headers, body = error_response(error)  # what the gateway sends
+    response = {"status_code": status, "headers": headers, "body": body}
     parser = botocore.parsers.create_parser(service.metadata["protocol"])
 
     parsed = parser.parse(response, service.operation_model("InvokeEndpoint").output_shape)
@@ -394,11 +270,8 @@ def test_model_error_document_parses_as_botocore_model_error() -> None:
 def test_control_plane_error_document_parses_as_botocore_validation_exception() -> None:
     error = HostingError('Could not find endpoint "arn:aws:sagemaker:x".')
     service = botocore.session.get_session().get_service_model("sagemaker")
-    response = {
-        "status_code": error.http_status,
-        "headers": {},
-        "body": json.dumps(error.aws_error_document()).encode(),
-    }
+    status, headers, body = error_response(error)  # what the gateway sends
+    response = {"status_code": status, "headers": headers, "body": body}
     parser = botocore.parsers.create_parser(service.metadata["protocol"])
 
     parsed = parser.parse(response, service.operation_model("DescribeEndpoint").output_shape)
@@ -407,8 +280,10 @@ def test_control_plane_error_document_parses_as_botocore_validation_exception() 
 
 
 # -- routing -------------------------------------------------------------------------------
-def test_two_variants_at_equal_weight_both_receive_traffic(hosting: Hosting, cloud: Cloud) -> None:
-    name = _in_service(hosting, cloud, ("A", "blue", 1.0, 1), ("B", "green", 1.0, 1))
+def test_two_variants_at_equal_weight_both_receive_traffic(
+    hosting: Hosting, world: HostingWorld
+) -> None:
+    name = _in_service(hosting, world, ("A", "blue", 1.0, 1), ("B", "green", 1.0, 1))
 
     served = Counter(_answer(hosting, name) for _ in range(40))
 
@@ -416,8 +291,8 @@ def test_two_variants_at_equal_weight_both_receive_traffic(hosting: Hosting, clo
     assert min(served.values()) >= 10  # seeded RNG: a fixed, roughly even split
 
 
-def test_target_variant_overrides_weights(hosting: Hosting, cloud: Cloud) -> None:
-    name = _in_service(hosting, cloud, ("A", "blue", 1.0, 1), ("B", "green", 0.0, 1))
+def test_target_variant_overrides_weights(hosting: Hosting, world: HostingWorld) -> None:
+    name = _in_service(hosting, world, ("A", "blue", 1.0, 1), ("B", "green", 0.0, 1))
 
     by_weight = {_answer(hosting, name) for _ in range(10)}
     targeted = {_answer(hosting, name, target_variant="B") for _ in range(10)}
@@ -429,9 +304,9 @@ def test_target_variant_overrides_weights(hosting: Hosting, cloud: Cloud) -> Non
 
 
 def test_update_weights_and_capacities_moves_traffic(
-    hosting: Hosting, cloud: Cloud, recorder: Recorder
+    hosting: Hosting, world: HostingWorld, recorder: Recorder
 ) -> None:
-    name = _in_service(hosting, cloud, ("A", "blue", 1.0, 1), ("B", "green", 1.0, 1))
+    name = _in_service(hosting, world, ("A", "blue", 1.0, 1), ("B", "green", 1.0, 1))
 
     hosting.update_endpoint_weights_and_capacities(
         name, [{"VariantName": "A", "DesiredWeight": 0.0, "DesiredInstanceCount": 3}]
@@ -446,8 +321,10 @@ def test_update_weights_and_capacities_moves_traffic(
         hosting.update_endpoint_weights_and_capacities(name, [{"VariantName": "Z"}])
 
 
-def test_shadow_variant_gets_copies_and_never_answers(hosting: Hosting, cloud: Cloud) -> None:
-    name = _in_service(hosting, cloud, ("AllTraffic", "blue", 1.0, 1), shadow="green")
+def test_shadow_variant_gets_copies_and_never_answers(
+    hosting: Hosting, world: HostingWorld
+) -> None:
+    name = _in_service(hosting, world, ("AllTraffic", "blue", 1.0, 1), shadow="green")
 
     answers = {_answer(hosting, name) for _ in range(8)}
     hosting.quiesce()
@@ -463,9 +340,9 @@ def test_shadow_variant_gets_copies_and_never_answers(hosting: Hosting, cloud: C
 
 # -- metrics -------------------------------------------------------------------------------
 def test_each_invocation_emits_variant_metrics_with_aws_names_units_and_dimensions(
-    hosting: Hosting, cloud: Cloud, recorder: Recorder
+    hosting: Hosting, world: HostingWorld, recorder: Recorder
 ) -> None:
-    name = _in_service(hosting, cloud, ("AllTraffic", "blue", 1.0, 1))
+    name = _in_service(hosting, world, ("AllTraffic", "blue", 1.0, 1))
 
     _answer(hosting, name)
     with pytest.raises(ModelError):
@@ -495,11 +372,11 @@ def test_each_invocation_emits_variant_metrics_with_aws_names_units_and_dimensio
 
 # -- blue/green: all at once ---------------------------------------------------------------
 def test_all_at_once_update_switches_to_new_model_and_stops_old_server(
-    hosting: Hosting, cloud: Cloud, recorder: Recorder
+    hosting: Hosting, world: HostingWorld, recorder: Recorder
 ) -> None:
-    name = _in_service(hosting, cloud, ("AllTraffic", "blue", 1.0, 1))
+    name = _in_service(hosting, world, ("AllTraffic", "blue", 1.0, 1))
     [blue_server] = hosting.servers(name)
-    new_config = cloud.config(("AllTraffic", "green", 1.0, 1))
+    new_config = world.config(("AllTraffic", "green", 1.0, 1))
 
     hosting.update_endpoint(name, new_config)
     assert hosting.describe_endpoint(name)["EndpointStatus"] == "Updating"
@@ -521,13 +398,13 @@ def test_all_at_once_update_switches_to_new_model_and_stops_old_server(
 
 
 def test_update_with_failing_model_stays_in_service_on_old_config_with_reason(
-    hosting: Hosting, cloud: Cloud
+    hosting: Hosting, world: HostingWorld
 ) -> None:
-    old_config = cloud.config(("AllTraffic", "blue", 1.0, 1))
+    old_config = world.config(("AllTraffic", "blue", 1.0, 1))
     hosting.create_endpoint("ep-keep", old_config)
     hosting.wait_until_settled("ep-keep")
 
-    hosting.update_endpoint("ep-keep", cloud.config(("AllTraffic", "broken", 1.0, 1)))
+    hosting.update_endpoint("ep-keep", world.config(("AllTraffic", "broken", 1.0, 1)))
     described = hosting.wait_until_settled("ep-keep")
 
     assert described["EndpointStatus"] == "InService"
@@ -537,9 +414,9 @@ def test_update_with_failing_model_stays_in_service_on_old_config_with_reason(
     assert {_answer(hosting, "ep-keep") for _ in range(5)} == {("AllTraffic", "blue")}
 
 
-def test_control_plane_validation_matches_aws(hosting: Hosting, cloud: Cloud) -> None:
-    config = cloud.config(("AllTraffic", "blue", 1.0, 1))
-    name = _in_service(hosting, cloud, ("AllTraffic", "blue", 1.0, 1))
+def test_control_plane_validation_matches_aws(hosting: Hosting, world: HostingWorld) -> None:
+    config = world.config(("AllTraffic", "blue", 1.0, 1))
+    name = _in_service(hosting, world, ("AllTraffic", "blue", 1.0, 1))
     current = hosting.describe_endpoint(name)["EndpointConfigName"]
 
     with pytest.raises(HostingError, match='Cannot create already existing endpoint "arn:'):
@@ -554,22 +431,22 @@ def test_control_plane_validation_matches_aws(hosting: Hosting, cloud: Cloud) ->
         hosting.describe_endpoint("ep-nope")
     hosting.update_endpoint(name, config)
     with pytest.raises(HostingError, match="Cannot update in-progress endpoint") as caught:
-        hosting.update_endpoint(name, cloud.config(("AllTraffic", "green", 1.0, 1)))
+        hosting.update_endpoint(name, world.config(("AllTraffic", "green", 1.0, 1)))
     assert caught.value.code == "ValidationException"
     assert hosting.wait_until_settled(name)["EndpointConfigName"] == config
 
 
 def test_delete_endpoint_stops_servers_and_forgets_it(
-    hosting: Hosting, cloud: Cloud, tmp_path: Path
+    hosting: Hosting, world: HostingWorld, tmp_path: Path, model_servers: ServerPids
 ) -> None:
-    name = _in_service(hosting, cloud, ("AllTraffic", "blue", 1.0, 1))
+    name = _in_service(hosting, world, ("AllTraffic", "blue", 1.0, 1))
     [server] = hosting.servers(name)
-    assert _server_pids(tmp_path) == [server.popen.pid]
+    assert model_servers(tmp_path) == [server.popen.pid]
 
     hosting.delete_endpoint(name)
 
     assert server.popen.poll() is not None
-    assert _server_pids(tmp_path) == []
+    assert model_servers(tmp_path) == []
     assert name not in [e["EndpointName"] for e in hosting.list_endpoints()]
     with pytest.raises(HostingError, match="Could not find endpoint"):
         hosting.delete_endpoint(name)
@@ -577,9 +454,9 @@ def test_delete_endpoint_stops_servers_and_forgets_it(
 
 # -- blue/green: canary and linear with auto-rollback --------------------------------------
 def test_canary_alarm_during_bake_rolls_back_and_blue_serves_everything(
-    hosting: Hosting, cloud: Cloud, recorder: Recorder
+    hosting: Hosting, world: HostingWorld, recorder: Recorder
 ) -> None:
-    name = _in_service(hosting, cloud, ("AllTraffic", "blue", 1.0, 2))
+    name = _in_service(hosting, world, ("AllTraffic", "blue", 1.0, 2))
     old_config = hosting.describe_endpoint(name)["EndpointConfigName"]
     deployment = _canary(50)
 
@@ -589,7 +466,7 @@ def test_canary_alarm_during_bake_rolls_back_and_blue_serves_everything(
             recorder.alarms["green-errors"] = "ALARM"
 
     recorder.hooks.append(trip_alarm_when_baking)
-    hosting.update_endpoint(name, cloud.config(("AllTraffic", "green", 1.0, 2)), deployment)
+    hosting.update_endpoint(name, world.config(("AllTraffic", "green", 1.0, 2)), deployment)
     described = hosting.wait_until_settled(name)
 
     assert described["EndpointStatus"] == "InService"
@@ -603,11 +480,11 @@ def test_canary_alarm_during_bake_rolls_back_and_blue_serves_everything(
 
 
 def test_canary_with_ok_alarm_shares_traffic_then_completes_and_stops_blue(
-    hosting: Hosting, cloud: Cloud, recorder: Recorder
+    hosting: Hosting, world: HostingWorld, recorder: Recorder
 ) -> None:
-    name = _in_service(hosting, cloud, ("AllTraffic", "blue", 1.0, 2))
+    name = _in_service(hosting, world, ("AllTraffic", "blue", 1.0, 2))
     [blue_server] = hosting.servers(name)
-    new_config = cloud.config(("AllTraffic", "green", 1.0, 2))
+    new_config = world.config(("AllTraffic", "green", 1.0, 2))
     during_canary: list[tuple[str, str]] = []
     canary_weights: list[float] = []
 
@@ -636,9 +513,9 @@ def test_canary_with_ok_alarm_shares_traffic_then_completes_and_stops_blue(
 
 
 def test_linear_steps_raise_the_green_weight_stepwise(
-    hosting: Hosting, cloud: Cloud, recorder: Recorder
+    hosting: Hosting, world: HostingWorld, recorder: Recorder
 ) -> None:
-    name = _in_service(hosting, cloud, ("AllTraffic", "blue", 1.0, 3))
+    name = _in_service(hosting, world, ("AllTraffic", "blue", 1.0, 3))
     linear = {
         "BlueGreenUpdatePolicy": {
             "TrafficRoutingConfiguration": {
@@ -650,7 +527,7 @@ def test_linear_steps_raise_the_green_weight_stepwise(
         }
     }
 
-    hosting.update_endpoint(name, cloud.config(("AllTraffic", "green", 1.0, 3)), linear)
+    hosting.update_endpoint(name, world.config(("AllTraffic", "green", 1.0, 3)), linear)
     hosting.wait_until_settled(name)
 
     shifts = [
@@ -710,30 +587,32 @@ BAD_DEPLOYMENTS = {
 
 @pytest.mark.parametrize(("deployment", "message"), BAD_DEPLOYMENTS.values(), ids=BAD_DEPLOYMENTS)
 def test_invalid_deployment_config_is_rejected_before_anything_starts(
-    hosting: Hosting, cloud: Cloud, deployment: dict, message: str
+    hosting: Hosting, world: HostingWorld, deployment: dict, message: str
 ) -> None:
-    name = _in_service(hosting, cloud, ("AllTraffic", "blue", 1.0, 2))
+    name = _in_service(hosting, world, ("AllTraffic", "blue", 1.0, 2))
 
     with pytest.raises(HostingError, match=message) as caught:
-        hosting.update_endpoint(name, cloud.config(("AllTraffic", "green", 1.0, 2)), deployment)
+        hosting.update_endpoint(name, world.config(("AllTraffic", "green", 1.0, 2)), deployment)
 
     assert caught.value.code == "ValidationException"
     assert hosting.describe_endpoint(name)["EndpointStatus"] == "InService"
     assert len(hosting.servers(name)) == 1
 
 
-def test_canary_requires_the_same_variant_names(hosting: Hosting, cloud: Cloud) -> None:
-    name = _in_service(hosting, cloud, ("AllTraffic", "blue", 1.0, 2))
+def test_canary_requires_the_same_variant_names(hosting: Hosting, world: HostingWorld) -> None:
+    name = _in_service(hosting, world, ("AllTraffic", "blue", 1.0, 2))
 
     with pytest.raises(HostingError, match="same variant names"):
-        hosting.update_endpoint(name, cloud.config(("Other", "green", 1.0, 2)), _canary(50))
+        hosting.update_endpoint(name, world.config(("Other", "green", 1.0, 2)), _canary(50))
 
 
 # -- moto internals this seam relies on (fail loudly on a moto upgrade) --------------------
-def test_moto_keeps_endpoint_configs_and_models_where_the_seam_reads_them(cloud: Cloud) -> None:
+def test_moto_keeps_endpoint_configs_and_models_where_the_seam_reads_them(
+    world: HostingWorld,
+) -> None:
     from moto.sagemaker.models import sagemaker_backends
 
-    name = cloud.config(("AllTraffic", "blue", 1.0, 1))
+    name = world.config(("AllTraffic", "blue", 1.0, 1))
     config = sagemaker_backends[ACCOUNT][REGION].endpoint_configs[name]
     [variant] = config.production_variants
     model = sagemaker_backends[ACCOUNT][REGION].describe_model(variant["ModelName"])
@@ -744,15 +623,14 @@ def test_moto_keeps_endpoint_configs_and_models_where_the_seam_reads_them(cloud:
     assert model.primary_container["Environment"]["SAGEMAKER_PROGRAM"] == "inference.py"
 
 
-def test_moto_drops_shadow_production_variants(cloud: Cloud) -> None:
+def test_moto_drops_shadow_production_variants(world: HostingWorld) -> None:
     # If this fails, moto now stores them: read them from moto instead of the gateway's stash.
     from moto.sagemaker.models import sagemaker_backends
 
-    model = cloud.model("green")
-    cloud.sagemaker.create_endpoint_config(
+    world.sagemaker.create_endpoint_config(
         EndpointConfigName="cfg-shadow-contract",
-        ProductionVariants=[_variant("AllTraffic", cloud.model("blue"), 1.0, 1)],
-        ShadowProductionVariants=[_variant("Shadow", model, 1.0, 1)],
+        ProductionVariants=[world.variant("AllTraffic", "blue")],
+        ShadowProductionVariants=[world.variant("Shadow", "green")],
     )
 
     config = sagemaker_backends[ACCOUNT][REGION].endpoint_configs["cfg-shadow-contract"]

@@ -8,112 +8,34 @@ completed with `keep_shadow_variants` exactly as the gateway does after moto ans
 from __future__ import annotations
 
 import base64
-import io
 import json
 import logging
 import re
-import tarfile
 import time
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import boto3
 import pytest
-from moto.server import ThreadedMotoServer
 
-from mlops.twin.hosting import Hosting, ModelError, capture_writer, keep_shadow_variants
-from mlops.twin.hosting.moto_store import load_endpoint_config
+from mlops.twin.sagemaker.hosting import Hosting, ModelError, capture_writer, keep_shadow_variants
+from mlops.twin.sagemaker.hosting.moto_store import load_endpoint_config
+
+if TYPE_CHECKING:
+    from conftest import HostingWorld
 
 pytestmark = pytest.mark.twin
 
 ACCOUNT, REGION = "123456789012", "us-east-1"
-BUCKET, CAPTURE_BUCKET = "capture-artifacts", "capture-data"
-FIXTURES = Path(__file__).parent / "fixtures" / "hosting"
-IMAGE = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-scikit-learn:1.2-1-cpu-py3"
-CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
+CAPTURE_BUCKET = "capture-data"  # the world's capture bucket (conftest.HostingWorld)
 JSON, CSV = "application/json", "text/csv"
-# model key -> (model.json, source dir, SAGEMAKER_PROGRAM); `defaults` sums CSV rows.
-MODELS = {
-    "blue": ({"version": "blue", "scale": 1}, "code", "inference.py"),
-    "green": ({"version": "green", "scale": 10}, "code", "inference.py"),
-    "defaults": ({}, "code_defaults", "serve.py"),
-}
+LIVE = ("AllTraffic", "blue")  # the production variant of most configs here
 KEY = re.compile(
     r"^(?P<prefix>.+)/(?P<endpoint>[^/]+)/(?P<variant>[^/]+)/"
     r"(?P<hour>\d{4}/\d{2}/\d{2}/\d{2})/\d{2}-\d{2}-\d{3}-[0-9a-f-]{36}\.jsonl$"
 )
 TIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$")
-
-
-def _tarball(files: dict[str, bytes]) -> bytes:
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
-        for name, data in files.items():
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            tar.addfile(info, io.BytesIO(data))
-    return buffer.getvalue()
-
-
-@dataclass
-class Cloud:
-    url: str
-    sagemaker: Any
-    s3: Any
-
-    def s3_factory(self) -> Any:
-        return boto3.client("s3", region_name=REGION, endpoint_url=self.url, **CREDENTIALS)
-
-    def variant(self, name: str, key: str) -> dict[str, Any]:
-        model = f"{key}-{uuid.uuid4().hex[:8]}"
-        _, code_dir, program = MODELS[key]
-        self.sagemaker.create_model(
-            ModelName=model,
-            ExecutionRoleArn=f"arn:aws:iam::{ACCOUNT}:role/sagemaker",
-            PrimaryContainer={
-                "Image": IMAGE,
-                "ModelDataUrl": f"s3://{BUCKET}/models/{key}/model.tar.gz",
-                "Environment": {
-                    "SAGEMAKER_PROGRAM": program,
-                    "SAGEMAKER_SUBMIT_DIRECTORY": f"s3://{BUCKET}/code/{code_dir}/sourcedir.tar.gz",
-                },
-            },
-        )
-        return {
-            "VariantName": name,
-            "ModelName": model,
-            "InitialInstanceCount": 1,
-            "InstanceType": "ml.m5.large",
-            "InitialVariantWeight": 1.0,
-        }
-
-    def config(self, live: str, shadow: str | None = None, capture: dict | None = None) -> dict:
-        """CreateEndpointConfig through moto, then the gateway's after-hook; returns the request."""
-        request: dict[str, Any] = {
-            "EndpointConfigName": f"cfg-{uuid.uuid4().hex[:8]}",
-            "ProductionVariants": [self.variant("AllTraffic", live)],
-        }
-        if shadow:
-            request["ShadowProductionVariants"] = [self.variant("Shadow", shadow)]
-        if capture:
-            request["DataCaptureConfig"] = capture
-        self.sagemaker.create_endpoint_config(**request)
-        keep_shadow_variants(ACCOUNT, REGION, request)
-        return request
-
-    def captured(self, prefix: str) -> dict[str, list[str]]:
-        """S3 key -> JSON lines under s3://CAPTURE_BUCKET/<prefix>/."""
-        listed = self.s3.list_objects_v2(Bucket=CAPTURE_BUCKET, Prefix=prefix + "/")
-        return {
-            item["Key"]: self.s3.get_object(Bucket=CAPTURE_BUCKET, Key=item["Key"])["Body"]
-            .read()
-            .decode()
-            .splitlines()
-            for item in listed.get("Contents", [])
-        }
 
 
 def _capture(prefix: str, percent: int = 100, enabled: bool = True, **extra: Any) -> dict:
@@ -127,26 +49,6 @@ def _capture(prefix: str, percent: int = 100, enabled: bool = True, **extra: Any
     }
 
 
-@pytest.fixture(scope="module")
-def cloud() -> Iterator[Cloud]:
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    url = f"http://{host}:{port}"
-    clients = {"region_name": REGION, "endpoint_url": url, **CREDENTIALS}
-    cloud = Cloud(url, boto3.client("sagemaker", **clients), boto3.client("s3", **clients))
-    for bucket in (BUCKET, CAPTURE_BUCKET):
-        cloud.s3.create_bucket(Bucket=bucket)
-    for directory in ("code", "code_defaults"):
-        body = _tarball({p.name: p.read_bytes() for p in (FIXTURES / directory).glob("*.py")})
-        cloud.s3.put_object(Bucket=BUCKET, Key=f"code/{directory}/sourcedir.tar.gz", Body=body)
-    for key, (model_json, _, _) in MODELS.items():
-        body = _tarball({"model.json": json.dumps(model_json).encode()})
-        cloud.s3.put_object(Bucket=BUCKET, Key=f"models/{key}/model.tar.gz", Body=body)
-    yield cloud
-    server.stop()
-
-
 @pytest.fixture
 def only_explicit_flushes(monkeypatch: pytest.MonkeyPatch) -> None:
     """Keep the 1 s upload timer out of the way, so batching is deterministic."""
@@ -154,35 +56,14 @@ def only_explicit_flushes(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture
-def hosting(cloud: Cloud, tmp_path: Path) -> Iterator[Hosting]:
-    hosting = Hosting(
-        ACCOUNT,
-        REGION,
-        cloud.s3_factory,
-        tmp_path / "work",
-        base_env={"AWS_ENDPOINT_URL": cloud.url, "AWS_DEFAULT_REGION": REGION},
-        time_scale=0.001,
-        rng_seed=7,
-        startup_timeout=60,
-    )
-    yield hosting
-    hosting.shutdown()
-    servers = [p for p in Path("/proc").glob("[0-9]*") if _is_model_server(p, tmp_path)]
-    assert servers == [], "model servers outlived Hosting.shutdown()"
+def hosting(world: HostingWorld, tmp_path: Path) -> Iterator[Hosting]:
+    with world.hosting(tmp_path) as hosting:
+        yield hosting
 
 
-def _is_model_server(proc: Path, root: Path) -> bool:
-    try:
-        cmdline = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode()
-        state = (proc / "stat").read_text().split()[2]
-    except (OSError, IndexError):
-        return False
-    return "mlops.twin.hosting.model_server" in cmdline and str(root) in cmdline and state != "Z"
-
-
-def _endpoint(hosting: Hosting, request: dict) -> str:
+def _endpoint(hosting: Hosting, config: str) -> str:
     name = f"ep-{uuid.uuid4().hex[:8]}"
-    hosting.create_endpoint(name, request["EndpointConfigName"])
+    hosting.create_endpoint(name, config)
     assert hosting.wait_until_settled(name)["EndpointStatus"] == "InService"
     return name
 
@@ -211,13 +92,13 @@ def _records(files: dict[str, list[str]], variant: str) -> dict[str, dict]:
 
 
 # -- ShadowProductionVariants: kept on moto's record (moto 5.2.5 drops them) --------------
-def test_kept_shadow_variants_are_described_and_loaded(cloud: Cloud) -> None:
+def test_kept_shadow_variants_are_described_and_loaded(world: HostingWorld) -> None:
     from moto.sagemaker.models import sagemaker_backends
 
-    request = cloud.config("blue", shadow="green", capture=_capture("contract"))
-    name = request["EndpointConfigName"]
+    name = world.config(LIVE, shadow="green", capture=_capture("contract"))
+    request = world.requests[name]
 
-    described = cloud.sagemaker.describe_endpoint_config(EndpointConfigName=name)
+    described = world.sagemaker.describe_endpoint_config(EndpointConfigName=name)
     record = sagemaker_backends[ACCOUNT][REGION].endpoint_configs[name]
     spec = load_endpoint_config(ACCOUNT, REGION, name)
 
@@ -227,31 +108,18 @@ def test_kept_shadow_variants_are_described_and_loaded(cloud: Cloud) -> None:
     assert [v.name for v in spec.shadow_variants] == ["Shadow"]
     assert spec.data_capture is not None and spec.data_capture.sampling_percentage == 100
     keep_shadow_variants(ACCOUNT, REGION, {**request, "EndpointConfigName": "absent"})
-    plain = cloud.config("blue")  # no shadow variants: moto's record stays as moto made it
-    assert "ShadowProductionVariants" not in cloud.sagemaker.describe_endpoint_config(
-        EndpointConfigName=plain["EndpointConfigName"]
+    plain = world.config(LIVE)  # no shadow variants: moto's record stays as moto made it
+    assert "ShadowProductionVariants" not in world.sagemaker.describe_endpoint_config(
+        EndpointConfigName=plain
     )
-
-
-def test_shadow_variant_gets_copies_and_never_answers(cloud: Cloud, hosting: Hosting) -> None:
-    name = _endpoint(hosting, cloud.config("blue", shadow="green"))
-
-    answers = [_invoke(hosting, name, n)[1] for n in range(4)]
-    hosting.quiesce()
-
-    assert {a["predictions"][0]["version"] for a in answers} == {"blue"}
-    assert hosting.shadow_stats(name)["Shadow"]["count"] == 4
-    assert [
-        v["VariantName"] for v in hosting.describe_endpoint(name)["ShadowProductionVariants"]
-    ] == ["Shadow"]
 
 
 # -- data capture --------------------------------------------------------------------------
 def test_production_and_shadow_records_land_under_documented_keys_and_pair_by_event_id(
-    cloud: Cloud, hosting: Hosting, only_explicit_flushes: None
+    world: HostingWorld, hosting: Hosting, only_explicit_flushes: None
 ) -> None:
     prefix = f"pairs-{uuid.uuid4().hex[:6]}"
-    name = _endpoint(hosting, cloud.config("blue", shadow="green", capture=_capture(prefix)))
+    name = _endpoint(hosting, world.config(LIVE, shadow="green", capture=_capture(prefix)))
 
     for value in range(3):
         _invoke(hosting, name, value, inference_id=f"req-{value}")
@@ -259,7 +127,7 @@ def test_production_and_shadow_records_land_under_documented_keys_and_pair_by_ev
         hosting.invoke(name, b'{"instances": ["explode"]}', JSON, JSON)
     hosting.quiesce()
 
-    files = cloud.captured(prefix)
+    files = world.captured(prefix)
     production, shadow = _records(files, "AllTraffic"), _records(files, "Shadow")
     assert len(files) == 2  # one buffered file per variant, not one object per request
     assert {KEY.match(k)["endpoint"] for k in files} == {name}
@@ -306,15 +174,21 @@ def test_production_and_shadow_records_land_under_documented_keys_and_pair_by_ev
     ids=["typed", "no-content-types", "input-only"],
 )
 def test_capture_encodes_by_content_type_and_captures_the_configured_modes(
-    cloud: Cloud, hosting: Hosting, extra: dict, input_encoding: str, output_encoding: str | None
+    world: HostingWorld,
+    hosting: Hosting,
+    extra: dict,
+    input_encoding: str,
+    output_encoding: str | None,
 ) -> None:
     prefix = f"enc-{uuid.uuid4().hex[:6]}"
-    name = _endpoint(hosting, cloud.config("defaults", capture=_capture(prefix, **extra)))
+    name = _endpoint(
+        hosting, world.config(("AllTraffic", "defaults"), capture=_capture(prefix, **extra))
+    )
 
     hosting.invoke(name, b"1,2,3\n4,5,6\n", CSV, JSON)
     hosting.quiesce()
 
-    [record] = _records(cloud.captured(prefix), "AllTraffic").values()
+    [record] = _records(world.captured(prefix), "AllTraffic").values()
     data = record["captureData"]
     decode = {"BASE64": lambda d: base64.b64decode(d).decode()}
     sent = data["endpointInput"]
@@ -332,25 +206,25 @@ def test_capture_encodes_by_content_type_and_captures_the_configured_modes(
     ("percent", "enabled"), [(0, True), (100, False)], ids=["sampling-0", "disabled"]
 )
 def test_capture_writes_nothing_when_not_sampled_or_disabled(
-    cloud: Cloud, hosting: Hosting, percent: int, enabled: bool
+    world: HostingWorld, hosting: Hosting, percent: int, enabled: bool
 ) -> None:
     prefix = f"none-{uuid.uuid4().hex[:6]}"
     capture = _capture(prefix, percent, enabled)
-    name = _endpoint(hosting, cloud.config("blue", shadow="green", capture=capture))
+    name = _endpoint(hosting, world.config(LIVE, shadow="green", capture=capture))
 
     for value in range(5):
         _invoke(hosting, name, value)
     hosting.quiesce()
 
-    assert cloud.captured(prefix) == {}
+    assert world.captured(prefix) == {}
     assert hosting.shadow_stats(name)["Shadow"]["count"] == 5
 
 
 def test_failing_shadow_never_breaks_production_answers_or_its_capture(
-    cloud: Cloud, hosting: Hosting
+    world: HostingWorld, hosting: Hosting
 ) -> None:
     prefix = f"dead-{uuid.uuid4().hex[:6]}"
-    name = _endpoint(hosting, cloud.config("blue", shadow="green", capture=_capture(prefix)))
+    name = _endpoint(hosting, world.config(LIVE, shadow="green", capture=_capture(prefix)))
     [shadow_server] = [s for s in hosting.servers(name) if s.variant_name == "Shadow"]
     shadow_server.popen.kill()
     shadow_server.popen.wait()
@@ -360,27 +234,27 @@ def test_failing_shadow_never_breaks_production_answers_or_its_capture(
 
     assert answers == ["blue"] * 3
     assert hosting.shadow_stats(name)["Shadow"]["errors"] == 3
-    files = cloud.captured(prefix)
+    files = world.captured(prefix)
     assert len(_records(files, "AllTraffic")) == 3 and _records(files, "Shadow") == {}
 
 
 def test_delete_endpoint_uploads_buffered_records(
-    cloud: Cloud, hosting: Hosting, only_explicit_flushes: None
+    world: HostingWorld, hosting: Hosting, only_explicit_flushes: None
 ) -> None:
     prefix = f"del-{uuid.uuid4().hex[:6]}"
-    name = _endpoint(hosting, cloud.config("blue", capture=_capture(prefix)))
+    name = _endpoint(hosting, world.config(LIVE, capture=_capture(prefix)))
     _invoke(hosting, name, 1)
 
     hosting.delete_endpoint(name)
 
-    assert len(_records(cloud.captured(prefix), "AllTraffic")) == 1
+    assert len(_records(world.captured(prefix), "AllTraffic")) == 1
 
 
 def test_failed_upload_is_logged_and_invocations_still_answer(
-    cloud: Cloud, hosting: Hosting, caplog: pytest.LogCaptureFixture
+    world: HostingWorld, hosting: Hosting, caplog: pytest.LogCaptureFixture
 ) -> None:
     capture = {**_capture("x"), "DestinationS3Uri": "s3://no-such-capture-bucket/x"}
-    name = _endpoint(hosting, cloud.config("blue", capture=capture))
+    name = _endpoint(hosting, world.config(LIVE, capture=capture))
 
     with caplog.at_level(logging.ERROR, logger=capture_writer.__name__):
         answer = _invoke(hosting, name, 2)
@@ -391,14 +265,14 @@ def test_failed_upload_is_logged_and_invocations_still_answer(
 
 
 def test_buffered_records_reach_s3_on_the_upload_timer_without_a_flush(
-    cloud: Cloud, hosting: Hosting
+    world: HostingWorld, hosting: Hosting
 ) -> None:
     prefix = f"timer-{uuid.uuid4().hex[:6]}"
-    name = _endpoint(hosting, cloud.config("blue", capture=_capture(prefix)))
+    name = _endpoint(hosting, world.config(LIVE, capture=_capture(prefix)))
     _invoke(hosting, name, 3)
 
     deadline = time.monotonic() + 30  # the timer fires every 1 s; this only bounds a hang
-    while not cloud.captured(prefix) and time.monotonic() < deadline:
+    while not world.captured(prefix) and time.monotonic() < deadline:
         time.sleep(0.1)
 
-    assert len(_records(cloud.captured(prefix), "AllTraffic")) == 1
+    assert len(_records(world.captured(prefix), "AllTraffic")) == 1

@@ -11,12 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from mlops.twin.lambda_runtime import (
-    FunctionSpec,
-    InvalidRequestContent,
-    InvocationResult,
-    LambdaRuntime,
-)
+from mlops.twin.lambda_ import worker
+from mlops.twin.lambda_.function import FunctionSpec, InvalidRequestContent, InvocationResult
+from mlops.twin.lambda_.runtime import LambdaRuntime
 
 pytestmark = pytest.mark.twin
 
@@ -70,7 +67,7 @@ def sink() -> SinkRecorder:
 def runtime(sink: SinkRecorder) -> Iterator[LambdaRuntime]:
     lambda_runtime = LambdaRuntime(BASE_ENV, log_sink=sink)
     yield lambda_runtime
-    lambda_runtime.shutdown()
+    lambda_runtime.uninstall()
 
 
 def body(result: InvocationResult) -> dict:
@@ -212,7 +209,8 @@ def test_custom_exception_class_is_the_error_type(runtime: LambdaRuntime) -> Non
     assert error["errorMessage"] == "column malignant missing in data.csv"
     assert error["requestId"] == result.request_id
     assert any("in invalid" in frame for frame in error["stackTrace"])
-    assert not any("lambda_worker" in frame for frame in error["stackTrace"])
+    runtime_file = worker.__file__  # the runtime's own frames are dropped, as awslambdaric does
+    assert not any(runtime_file in frame for frame in error["stackTrace"])
     assert "[ERROR] DatasetInvalid: column malignant missing in data.csv" in result.log_tail
     assert after.init_duration_ms is None  # a handler error keeps the environment warm
 
@@ -393,7 +391,7 @@ def test_idle_workers_are_retired_after_the_idle_timeout(sink: SinkRecorder) -> 
         retired = wait_until(lambda: not is_running(body(first)["pid"]))
         second = lambda_runtime.invoke("idle", b"{}")
     finally:
-        lambda_runtime.shutdown()
+        lambda_runtime.uninstall()
 
     assert retired
     assert second.init_duration_ms is not None
@@ -401,7 +399,7 @@ def test_idle_workers_are_retired_after_the_idle_timeout(sink: SinkRecorder) -> 
 
 
 @needs_proc
-def test_shutdown_leaves_no_child_processes(sink: SinkRecorder, tmp_path: Path) -> None:
+def test_uninstall_leaves_no_child_processes(sink: SinkRecorder, tmp_path: Path) -> None:
     lambda_runtime = LambdaRuntime(BASE_ENV, log_sink=sink)
     lambda_runtime.register(spec("spawner", "app.spawns"))
     lambda_runtime.register(spec("blocker", "app.blocks"))
@@ -416,10 +414,10 @@ def test_shutdown_leaves_no_child_processes(sink: SinkRecorder, tmp_path: Path) 
     assert wait_until(pid_file.exists)
     busy_pid = int(pid_file.read_text())
 
-    lambda_runtime.shutdown()
+    lambda_runtime.uninstall()
     busy.join()
 
-    # Workers are reaped by shutdown(); a handler's own subprocess (killed with the worker's
+    # Workers are reaped by uninstall(); a handler's own subprocess (killed with the worker's
     # process group) is reaped by init, so that one may take a moment to disappear.
     assert not is_running(spawned["pid"]) and not is_running(busy_pid)
     assert wait_until(lambda: not is_running(spawned["child_pid"]))

@@ -10,14 +10,15 @@ import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import boto3
 import pytest
 from moto.sagemaker.models import sagemaker_backends
-from moto.server import ThreadedMotoServer
 
-from mlops.twin.sagemaker_jobs import JobRunner
+from mlops.twin.sagemaker.jobs.runner import JobRunner
+
+if TYPE_CHECKING:
+    from conftest import MotoServer
 
 pytestmark = [pytest.mark.twin, pytest.mark.slow]
 
@@ -40,6 +41,7 @@ class Cloud:
     sagemaker: Any
     bucket: str
     sourcedir: str
+    client: Callable[[str], Any]
 
 
 @dataclass
@@ -55,23 +57,9 @@ class Recorder:
         return [status for _, job_name, status in self.events if job_name == name]
 
 
-def _client(service: str, endpoint: str) -> Any:
-    return boto3.client(
-        service,
-        endpoint_url=endpoint,
-        region_name=REGION,
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-    )
-
-
 @pytest.fixture(scope="module")
-def cloud() -> Iterator[Cloud]:
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    endpoint = f"http://{host}:{port}"
-    s3 = _client("s3", endpoint)
+def cloud(moto_server: MotoServer) -> Cloud:
+    s3 = moto_server.client("s3")
     bucket = f"artifacts-{uuid.uuid4().hex[:8]}"
     s3.create_bucket(Bucket=bucket)
     archive = io.BytesIO()
@@ -89,19 +77,19 @@ def cloud() -> Iterator[Cloud]:
         Key="code/v1/process_fail.py",
         Body=(FIXTURES / "process_fail.py").read_bytes(),
     )
-    yield Cloud(
-        endpoint,
+    return Cloud(
+        moto_server.url,
         s3,
-        _client("sagemaker", endpoint),
+        moto_server.client("sagemaker"),
         bucket,
         f"s3://{bucket}/code/v1/sourcedir.tar.gz",
+        moto_server.client,
     )
-    server.stop()
 
 
 def _runner(cloud: Cloud, root: Path, recorder: Recorder, **options: Any) -> JobRunner:
     return JobRunner(
-        s3_client_factory=lambda: _client("s3", cloud.endpoint),
+        s3_client_factory=lambda: cloud.client("s3"),
         work_root=root,
         endpoint_url=cloud.endpoint,
         base_env={"POWERTOOLS_TRACE_DISABLED": "true"},  # no PATH, like the twin passes
@@ -119,7 +107,7 @@ def recorder() -> Recorder:
 def runner(cloud: Cloud, tmp_path: Path, recorder: Recorder) -> Iterator[JobRunner]:
     job_runner = _runner(cloud, tmp_path, recorder, stop_grace_seconds=2.0)
     yield job_runner
-    job_runner.shutdown()
+    job_runner.uninstall()
 
 
 def _training_request(cloud: Cloud, program: str, **overrides: Any) -> dict[str, Any]:
@@ -212,7 +200,7 @@ def completed_training(cloud: Cloud, tmp_path_factory: pytest.TempPathFactory) -
         _start_training(cloud, job_runner, request)
         assert job_runner.wait_idle(180)
     finally:
-        job_runner.shutdown()
+        job_runner.uninstall()
     name = request["TrainingJobName"]
     described = _describe(cloud, name)
     model = _tar_members(cloud, described["ModelArtifacts"]["S3ModelArtifacts"])
@@ -429,7 +417,7 @@ def test_stopping_a_queued_job_stops_it_without_running_it(
         (tmp_path / "open").write_text("")
         assert single.wait_idle(60)
     finally:
-        single.shutdown()
+        single.uninstall()
     assert recorder.statuses(queued["TrainingJobName"]) == ["InProgress", "Stopping", "Stopped"]
     assert recorder.statuses(running["TrainingJobName"]) == ["InProgress", "Completed"]
     assert not (tmp_path / f"started-{queued['TrainingJobName']}").exists()
@@ -585,7 +573,7 @@ def test_runner_refuses_a_non_loopback_endpoint(tmp_path: Path) -> None:
 
 
 def test_moto_job_objects_have_the_attributes_the_runner_relies_on(cloud: Cloud) -> None:
-    """Contract with moto 5.2.5 internals (see mlops/twin/sagemaker_jobs.py docstring)."""
+    """Contract with moto 5.2.5 internals (see the docstring of sagemaker/jobs/runner.py)."""
     request = _training_request(cloud, "train_ok.py")
     cloud.sagemaker.create_training_job(**request)
     training = sagemaker_backends[ACCOUNT][REGION].training_jobs[request["TrainingJobName"]]

@@ -23,7 +23,7 @@ def test_s3_eventbridge_notification_hook_exists():
 
     params = list(inspect.signature(notifications._send_event_bridge_message).parameters)
     assert params == ["account_id", "bucket", "event_name", "key"], (
-        "moto.s3.notifications._send_event_bridge_message changed; s3_seams replaces it"
+        "moto.s3.notifications._send_event_bridge_message changed; S3EventsSeam replaces it"
     )
     assert notifications._detail_type("s3:ObjectCreated:Put") == "Object Created"
 
@@ -52,7 +52,7 @@ def test_replay_hook_and_attributes():
     for attribute in ("event_start_time", "event_end_time", "destination", "state", "end_time"):
         assert f"self.{attribute}" in source, f"Replay.{attribute} is gone"
     assert models.ReplayState.COMPLETED.value == "COMPLETED"
-    assert callable(models.unix_time)
+    assert isinstance(models.unix_time(), float)
 
 
 def test_server_pieces_the_gateway_wraps():
@@ -61,9 +61,11 @@ def test_server_pieces_the_gateway_wraps():
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
     from moto.settings import moto_server_port
 
-    assert callable(DomainDispatcherApplication) and callable(create_backend_app)
+    # LocalCloud builds moto's app as DomainDispatcherApplication(create_backend_app).
+    assert list(inspect.signature(DomainDispatcherApplication).parameters)[:1] == ["create_app"]
+    assert list(inspect.signature(create_backend_app).parameters) == ["service"]
     assert "execute_state_machine" in default_user_config["stepfunctions"]
-    assert callable(moto_api_backend.reset)
+    assert list(inspect.signature(moto_api_backend.reset).parameters) == []
     assert inspect.signature(moto_server_port).parameters == {}, (
         "the ASL interpreter must still find the server through MOTO_PORT"
     )
@@ -75,7 +77,9 @@ def test_sagemaker_records_the_twin_reads():
     backend = sagemaker_backends["123456789012"]["us-east-1"]
     for attribute in ("training_jobs", "processing_jobs", "model_packages"):
         assert hasattr(backend, attribute), f"SageMakerModelBackend.{attribute} is gone"
-    assert callable(backend.describe_model_package)
+    assert list(inspect.signature(backend.describe_model_package).parameters) == [
+        "model_package_name"
+    ]
     for cls in (FakeTrainingJob, FakeProcessingJob):
         assert isinstance(inspect.getattr_static(cls, "response_object"), property)
 

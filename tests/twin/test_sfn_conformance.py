@@ -1,4 +1,4 @@
-"""Conformance of the twin's Step Functions (moto 5.2.5 interpreter + mlops.twin.sfn_seams) to AWS.
+"""Conformance of the twin's Step Functions (moto 5.2.5's interpreter + mlops/twin/stepfunctions).
 
 Every test runs real state machines on a threaded moto server (server mode, as the twin does:
 the interpreter calls SageMaker/Lambda over HTTP at MOTO_PORT) and asserts what the AWS
@@ -13,13 +13,11 @@ import json
 import re
 import sys
 import time
-import urllib.request
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import boto3
 import pytest
 from botocore.exceptions import ClientError
 from moto.awslambda.models import LambdaBackend
@@ -27,10 +25,12 @@ from moto.core.config import default_user_config
 from moto.core.exceptions import AWSError, JsonRESTError
 from moto.sagemaker.models import SageMakerModelBackend
 from moto.sagemaker.responses import SageMakerResponse
-from moto.server import ThreadedMotoServer
 
-from mlops.twin import sfn_sagemaker
-from mlops.twin.sfn_seams import install_sfn_seams
+from mlops.twin.stepfunctions import sagemaker_tasks
+from mlops.twin.stepfunctions.patches import StepFunctionsSeam, iso_timestamps_in_place
+
+if TYPE_CHECKING:
+    from conftest import MotoServer
 
 pytestmark = pytest.mark.twin
 
@@ -45,7 +45,7 @@ EXECUTION_TIMEOUT_SECONDS = 60
 
 @dataclass
 class Cloud:
-    endpoint: str
+    moto: MotoServer
     sfn: Any = field(init=False)
     sagemaker: Any = field(init=False)
 
@@ -54,34 +54,22 @@ class Cloud:
         self.sagemaker = self.client("sagemaker")
 
     def client(self, service: str) -> Any:
-        return boto3.client(
-            service,
-            endpoint_url=self.endpoint,
-            region_name=REGION,
-            aws_access_key_id="testing",
-            aws_secret_access_key="testing",
-        )
+        return self.moto.client(service)
 
 
 @pytest.fixture(scope="module")
-def cloud() -> Iterator[Cloud]:
-    install_sfn_seams()
-    config = default_user_config["stepfunctions"]
-    was_executing = config["execute_state_machine"]
-    config["execute_state_machine"] = True
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    endpoint = f"http://127.0.0.1:{server.get_host_and_port()[1]}"
+def sfn_seam() -> Iterator[StepFunctionsSeam]:
+    with StepFunctionsSeam() as seam:
+        yield seam
+
+
+@pytest.fixture(scope="module")
+def cloud(sfn_seam: StepFunctionsSeam, moto_server: MotoServer) -> Iterator[Cloud]:
     with pytest.MonkeyPatch.context() as env:
         # The interpreter's boto clients call http://localhost:$MOTO_PORT.
-        env.setenv("MOTO_PORT", endpoint.rsplit(":", 1)[1])
-        env.setenv(sfn_sagemaker.SYNC_POLL_SECONDS_ENV, "0.05")
-        try:
-            yield Cloud(endpoint)
-        finally:
-            urllib.request.urlopen(urllib.request.Request(f"{endpoint}/moto-api/reset", b""))
-            server.stop()
-            config["execute_state_machine"] = was_executing
+        env.setenv("MOTO_PORT", str(moto_server.port))
+        env.setenv(sagemaker_tasks.SYNC_POLL_SECONDS_ENV, "0.05")
+        yield Cloud(moto_server)
 
 
 def unique(prefix: str) -> str:
@@ -601,7 +589,7 @@ def test_sagemaker_api_error_is_amazon_sagemaker_exception(cloud: Cloud) -> None
 def test_sagemaker_error_names_follow_the_java_sdk_exception_classes(code: str, error: str) -> None:
     # The doc's Retry example matches "SageMaker.ResourceLimitExceededException" (error code
     # ResourceLimitExceeded) and "SageMaker.AmazonSageMakerException".
-    assert sfn_sagemaker.error_name_for(code) == error
+    assert sagemaker_tasks.error_name_for(code) == error
 
 
 def test_sagemaker_training_sync_polls_until_completed_and_returns_describe(
@@ -778,7 +766,9 @@ def test_aws_sdk_sagemaker_describe_and_delete_endpoint(cloud: Cloud) -> None:
 # -- Contract tests: the moto 5.2.5 internals the seams patch ------------------------------------
 
 
-def test_contract_json_path_extract_json_is_where_the_interpreter_resolves_paths() -> None:
+def test_contract_json_path_extract_json_is_where_the_interpreter_resolves_paths(
+    sfn_seam: StepFunctionsSeam,
+) -> None:
     from moto.stepfunctions.parser.asl.component.common.string import string_expression
     from moto.stepfunctions.parser.asl.component.state.choice.comparison.operator.implementations import (  # noqa: E501
         numeric,
@@ -786,7 +776,6 @@ def test_contract_json_path_extract_json_is_where_the_interpreter_resolves_paths
     from moto.stepfunctions.parser.asl.eval import states
     from moto.stepfunctions.parser.asl.utils import json_path
 
-    install_sfn_seams()
     moto_extract = getattr(json_path.extract_json, "__wrapped__", None)
     assert moto_extract is not None, "json_path.extract_json is no longer our seam"
     assert list(inspect.signature(moto_extract).parameters) == ["path", "data"]
@@ -804,12 +793,11 @@ def test_contract_json_path_extract_json_is_where_the_interpreter_resolves_paths
     assert stale == [], f"modules holding moto's unpatched extract_json: {stale}"
 
 
-def test_contract_start_execution_takes_the_name_second() -> None:
+def test_contract_start_execution_takes_the_name_second(sfn_seam: StepFunctionsSeam) -> None:
     from moto.stepfunctions.models import StepFunctionBackend
     from moto.stepfunctions.parser.models import StepFunctionsParserBackend
     from moto.stepfunctions.responses import StepFunctionResponse
 
-    install_sfn_seams()
     for backend in (StepFunctionBackend, StepFunctionsParserBackend):
         moto_start = backend.__dict__["start_execution"].__wrapped__
         assert list(inspect.signature(moto_start).parameters)[:3] == [
@@ -820,13 +808,14 @@ def test_contract_start_execution_takes_the_name_second() -> None:
     assert "start_execution" in StepFunctionResponse.start_execution.__code__.co_names
 
 
-def test_contract_task_factory_looks_up_state_task_service_for_at_call_time() -> None:
+def test_contract_task_factory_looks_up_state_task_service_for_at_call_time(
+    sfn_seam: StepFunctionsSeam,
+) -> None:
     from moto.stepfunctions.parser.asl.component.state.exec.state_task import state_task_factory
     from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import (
         state_task_service_factory,
     )
 
-    install_sfn_seams()
     assert "state_task_service_for" in state_task_factory.state_task_for.__code__.co_names
     moto_factory = state_task_factory.state_task_service_for.__wrapped__
     assert moto_factory is state_task_service_factory.state_task_service_for.__wrapped__
@@ -868,19 +857,18 @@ def test_contract_task_service_hooks_used_by_the_sagemaker_integration() -> None
     ]
     assert "payload_bindings" in inspect.signature(PayloadTmpl.__init__).parameters
     assert "field" in inspect.signature(PayloadBinding.__init__).parameters
-    assert callable(Environment.is_running)
+    assert list(inspect.signature(Environment.is_running).parameters) == ["self"]  # .sync polls it
 
 
-def test_contract_aws_sdk_result_hook_and_parser_error_codes() -> None:
+def test_contract_aws_sdk_result_hook_and_parser_error_codes(
+    sfn_seam: StepFunctionsSeam,
+) -> None:
     from moto.stepfunctions.parser import api as parser_api
     from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_aws_sdk import (  # noqa: E501
         StateTaskServiceAwsSdk,
     )
 
-    install_sfn_seams()
-    assert getattr(
-        StateTaskServiceAwsSdk.__dict__["_normalise_response"], "__mlops_twin_seam__", False
-    )
+    assert StateTaskServiceAwsSdk.__dict__["_normalise_response"] is iso_timestamps_in_place
     assert issubclass(parser_api.InvalidDefinition, AWSError)
     assert (
         parser_api.InvalidDefinition.code
@@ -890,10 +878,30 @@ def test_contract_aws_sdk_result_hook_and_parser_error_codes() -> None:
     assert "TYPE" in AWSError.__init__.__code__.co_names, "AWSError no longer reads TYPE"
 
 
-def test_install_sfn_seams_is_idempotent() -> None:
+def test_installing_twice_patches_once_and_uninstalling_restores_moto() -> None:
+    from moto.stepfunctions.parser import api as parser_api
     from moto.stepfunctions.parser.asl.utils import json_path
 
-    install_sfn_seams()
+    def interpreter() -> dict[str, Any]:
+        """Every attribute the seam patches, as the process holds it now."""
+        held = {
+            name: module.extract_json
+            for name, module in list(sys.modules.items())
+            if name.startswith("moto.stepfunctions.parser.") and hasattr(module, "extract_json")
+        }
+        held["InvalidDefinition.TYPE"] = vars(parser_api.InvalidDefinition).get("TYPE")
+        held["execute_state_machine"] = default_user_config["stepfunctions"].get(
+            "execute_state_machine"
+        )
+        return held
+
+    before = interpreter()
+    seam = StepFunctionsSeam()
+    seam.install()
     patched = json_path.extract_json
-    install_sfn_seams()
-    assert json_path.extract_json is patched
+    seam.install()
+    assert json_path.extract_json is patched, "a second install patched again"
+    assert parser_api.InvalidDefinition.TYPE == "InvalidDefinition"
+    assert default_user_config["stepfunctions"]["execute_state_machine"] is True
+    seam.uninstall()
+    assert interpreter() == before

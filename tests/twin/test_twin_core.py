@@ -11,28 +11,21 @@ from pathlib import Path
 import pytest
 from botocore.exceptions import ClientError
 
-from mlops.twin.cloud import LocalCloud
-from mlops.twin.provision import Provisioner
+from mlops.twin.cloudformation.provision import Provisioner
+from mlops.twin.cloudformation.template import TemplateError
 from mlops.twin.stack import ROOT, STACK_NAME, twin_parameters
-from mlops.twin.template import TemplateError
 
 pytestmark = pytest.mark.twin
 
 
 @pytest.fixture(scope="module")
-def cloud():
-    with LocalCloud() as local:
-        yield local
+def stack(local_cloud):
+    return Provisioner(
+        local_cloud.client, local_cloud.runtime, ROOT, local_cloud.account, local_cloud.region
+    ).deploy(STACK_NAME, ROOT / "template.yaml", twin_parameters(local_cloud.region))
 
 
-@pytest.fixture(scope="module")
-def stack(cloud):
-    return Provisioner(cloud.client, cloud.runtime, ROOT, cloud.account, cloud.region).deploy(
-        STACK_NAME, ROOT / "template.yaml", twin_parameters(cloud.region)
-    )
-
-
-def test_every_template_resource_is_created_with_its_outputs(stack, cloud):
+def test_every_template_resource_is_created_with_its_outputs(stack, local_cloud):
     assert set(stack.types.values()) >= {
         "AWS::S3::Bucket",
         "AWS::Events::EventBus",
@@ -44,9 +37,9 @@ def test_every_template_resource_is_created_with_its_outputs(stack, cloud):
         "AWS::SNS::Topic",
         "AWS::DynamoDB::Table",
     }
-    names = {f["FunctionName"] for f in cloud.client("lambda").list_functions()["Functions"]}
+    names = {f["FunctionName"] for f in local_cloud.client("lambda").list_functions()["Functions"]}
     assert {spec.name for spec in stack.functions.values()} <= names
-    machine = cloud.client("stepfunctions").describe_state_machine(
+    machine = local_cloud.client("stepfunctions").describe_state_machine(
         stateMachineArn=stack.outputs["DeployPipelineArn"]
     )
     definition = json.loads(machine["definition"])
@@ -62,18 +55,22 @@ def test_functions_keep_the_template_environment_timeout_and_memory(stack):
     assert spec.code_dir == ROOT / "functions" / "validate_dataset"
 
 
-def test_an_unknown_resource_type_fails_provisioning_by_name(cloud, tmp_path: Path):
+def test_an_unknown_resource_type_fails_provisioning_by_name(local_cloud, tmp_path: Path):
     template = tmp_path / "template.yaml"
     template.write_text("Resources:\n  Thing:\n    Type: AWS::Fancy::Thing\n")
     with pytest.raises(TemplateError, match="Thing: the twin cannot create AWS::Fancy::Thing"):
-        Provisioner(cloud.client, cloud.runtime, tmp_path, cloud.account, cloud.region).deploy(
-            "other", template, {}
-        )
+        Provisioner(
+            local_cloud.client,
+            local_cloud.runtime,
+            tmp_path,
+            local_cloud.account,
+            local_cloud.region,
+        ).deploy("other", template, {})
 
 
-def test_lambda_errors_follow_the_lambda_contract_over_http(stack, cloud):
+def test_lambda_errors_follow_the_lambda_contract_over_http(stack, local_cloud):
     # A payload that is not an S3 event makes the handler raise its domain error.
-    response = cloud.client("lambda").invoke(
+    response = local_cloud.client("lambda").invoke(
         FunctionName=stack.functions["ValidateDatasetFunction"].name,
         Payload=json.dumps(
             {"event": {"source": "nope"}, "execution": {"Name": "x", "Id": "arn:x"}}
@@ -85,9 +82,9 @@ def test_lambda_errors_follow_the_lambda_contract_over_http(stack, cloud):
     assert "not an S3 Object Created event" in body["errorMessage"]
 
 
-def test_s3_object_created_reaches_only_the_default_bus_in_the_aws_shape(stack, cloud):
+def test_s3_object_created_reaches_only_the_default_bus_in_the_aws_shape(stack, local_cloud):
     # Given a capture rule on the default bus and one on the stack bus, matching any S3 event,
-    sqs, events = cloud.client("sqs"), cloud.client("events")
+    sqs, events = local_cloud.client("sqs"), local_cloud.client("events")
     queues = {}
     for bus in ("default", stack.outputs["EventBusName"]):
         url = sqs.create_queue(QueueName=f"capture-{len(queues)}")["QueueUrl"]
@@ -106,7 +103,7 @@ def test_s3_object_created_reaches_only_the_default_bus_in_the_aws_shape(stack, 
         )
         queues[bus] = url
     # when an object is created outside the data prefix,
-    cloud.client("s3").put_object(
+    local_cloud.client("s3").put_object(
         Bucket=stack.outputs["DataBucketName"], Key="elsewhere/a.csv", Body=b"x"
     )
     time.sleep(0.5)
@@ -120,8 +117,8 @@ def test_s3_object_created_reaches_only_the_default_bus_in_the_aws_shape(stack, 
     assert "Messages" not in sqs.receive_message(QueueUrl=queues[stack.outputs["EventBusName"]])
 
 
-def test_deny_non_tls_bucket_policy_lets_loopback_clients_in_and_still_denies(stack, cloud):
-    s3 = cloud.client("s3")
+def test_deny_non_tls_bucket_policy_lets_loopback_clients_in_and_still_denies(stack, local_cloud):
+    s3 = local_cloud.client("s3")
     bucket = stack.outputs["ArtifactsBucketName"]
     s3.put_object(Bucket=bucket, Key="probe", Body=b"ok")  # the template's policy allows it
     policy = json.loads(s3.get_bucket_policy(Bucket=bucket)["Policy"])
@@ -142,8 +139,8 @@ def test_deny_non_tls_bucket_policy_lets_loopback_clients_in_and_still_denies(st
         s3.put_bucket_policy(Bucket=bucket, Policy=json.dumps(policy))
 
 
-def test_replay_honours_the_time_window_and_filter_arns(stack, cloud):
-    events, sqs = cloud.client("events"), cloud.client("sqs")
+def test_replay_honours_the_time_window_and_filter_arns(stack, local_cloud):
+    events, sqs = local_cloud.client("events"), local_cloud.client("sqs")
     bus = stack.outputs["EventBusName"]
     archive = events.describe_archive(ArchiveName=stack.outputs["EventArchiveName"])
     captured = {}
@@ -190,9 +187,9 @@ def test_replay_honours_the_time_window_and_filter_arns(stack, cloud):
     assert "Messages" not in sqs.receive_message(QueueUrl=captured["unwanted"][0])
 
 
-def test_approving_a_package_keeps_its_lineage(stack, cloud):
+def test_approving_a_package_keeps_its_lineage(stack, local_cloud):
     # AWS adds/updates the properties given and keeps the rest; moto replaced them with None.
-    sagemaker = cloud.client("sagemaker")
+    sagemaker = local_cloud.client("sagemaker")
     arn = sagemaker.create_model_package(
         ModelPackageGroupName=stack.outputs["ModelPackageGroupName"],
         ModelApprovalStatus="PendingManualApproval",

@@ -1,0 +1,158 @@
+"""Creates the stack described by template.yaml in the twin, resource by resource, through the
+same AWS APIs CloudFormation would call (boto3 against the local endpoint).
+
+Every resource type the transformed template contains must have a creator (a method named
+after the type: `_AWS_Lambda_Function` here, the other services' in resources.py); an unknown
+type fails provisioning with its name instead of being skipped, so the twin never runs a
+stack that differs silently from the template.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import zipfile
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from mlops.twin.cloudformation.resources import ServiceResources
+from mlops.twin.cloudformation.template import (
+    Context,
+    TemplateError,
+    creation_order,
+    evaluate,
+    load_template,
+    local_path,
+    resolve_parameters,
+    sam_transform,
+)
+from mlops.twin.lambda_.function import FunctionSpec
+from mlops.twin.lambda_.runtime import LambdaRuntime
+
+# moto stores a deployment package; the twin runs the CodeUri directory instead.
+_PLACEHOLDER_ZIP = io.BytesIO()
+with zipfile.ZipFile(_PLACEHOLDER_ZIP, "w") as _zip:
+    _zip.writestr("README.txt", "The twin runs this function from its CodeUri directory.\n")
+
+
+@dataclass
+class Stack:
+    name: str
+    outputs: dict[str, str]
+    physical_ids: dict[str, str]
+    types: dict[str, str]
+    functions: dict[str, FunctionSpec] = field(default_factory=dict)
+    parameters: dict[str, Any] = field(default_factory=dict)
+
+
+class Provisioner(ServiceResources):
+    def __init__(
+        self,
+        client: Callable[[str], Any],
+        runtime: LambdaRuntime,
+        root: Path,
+        account: str,
+        region: str,
+    ) -> None:
+        self._client = client
+        self._runtime = runtime
+        self._root = root
+        self._account = account
+        self._region = region
+        self._layers: dict[str, Path] = {}  # layer version ARN -> content dir (like /opt/python)
+
+    def deploy(
+        self, stack_name: str, template_path: Path, parameter_overrides: dict[str, str]
+    ) -> Stack:
+        template = load_template(template_path)
+        parameters = resolve_parameters(template, parameter_overrides)
+        cfn = sam_transform(template, parameters, self._region)
+        ctx = Context(
+            parameters=parameters,
+            pseudo={
+                "AWS::Region": self._region,
+                "AWS::AccountId": self._account,
+                "AWS::StackName": stack_name,
+                "AWS::Partition": "aws",
+                "AWS::URLSuffix": "amazonaws.com",
+                "AWS::StackId": self._arn("cloudformation", f"stack/{stack_name}/twin"),
+            },
+        )
+        for name, expr in cfn.get("Conditions", {}).items():
+            ctx.conditions[name] = bool(evaluate(expr, ctx))
+        stack = Stack(stack_name, {}, {}, {}, parameters=parameters)
+        resources = cfn["Resources"]
+        for logical in creation_order(resources):
+            resource = resources[logical]
+            if "Condition" in resource and not ctx.conditions[resource["Condition"]]:
+                continue
+            creator = getattr(self, "_" + resource["Type"].replace("::", "_"), None)
+            if creator is None:
+                raise TemplateError(f"{logical}: the twin cannot create {resource['Type']}")
+            props = evaluate(resource.get("Properties", {}), ctx)
+            ref, attributes = creator(stack_name, logical, props, stack)
+            ctx.refs[logical] = ref
+            ctx.attributes[logical] = attributes
+            stack.physical_ids[logical] = ref
+            stack.types[logical] = resource["Type"]
+        stack.outputs = {
+            k: str(evaluate(v["Value"], ctx)) for k, v in cfn.get("Outputs", {}).items()
+        }
+        return stack
+
+    # ------------------------------------------------------------ compute
+
+    def _AWS_Lambda_LayerVersion(self, stack, logical, props, _):
+        path = local_path(self._root, props["Content"])
+        if not path.is_dir():
+            raise TemplateError(f"{logical}: layer content {path} is not a directory")
+        arn = self._arn("lambda", f"layer:{props.get('LayerName', logical)}:1")
+        self._layers[arn] = path
+        return arn, {"LayerVersionArn": arn}
+
+    def _AWS_Lambda_Function(self, stack, logical, props, stack_obj: Stack):
+        name = props.get("FunctionName") or self._name(stack, logical)
+        code_dir = local_path(self._root, props["Code"])
+        if not (code_dir / (props["Handler"].rsplit(".", 1)[0] + ".py")).is_file():
+            raise TemplateError(f"{logical}: handler {props['Handler']} not in {code_dir}")
+        environment = props.get("Environment", {}).get("Variables", {})
+        arn = self._client("lambda").create_function(
+            FunctionName=name,
+            Runtime=props["Runtime"],
+            Role=props["Role"],
+            Handler=props["Handler"],
+            Code={"ZipFile": _PLACEHOLDER_ZIP.getvalue()},
+            Timeout=int(props.get("Timeout", 3)),
+            MemorySize=int(props.get("MemorySize", 128)),
+            Environment={"Variables": {k: str(v) for k, v in environment.items()}},
+            Description=props.get("Description", ""),
+        )["FunctionArn"]
+        spec = FunctionSpec(
+            name=name,
+            arn=arn,
+            code_dir=code_dir,
+            handler=props["Handler"],
+            environment={k: str(v) for k, v in environment.items()},
+            timeout_s=int(props.get("Timeout", 3)),
+            memory_mb=int(props.get("MemorySize", 128)),
+            layer_dirs=tuple(self._layers[a] for a in props.get("Layers", [])),
+        )
+        self._runtime.register(spec)
+        stack_obj.functions[logical] = spec
+        return name, {"Arn": arn}
+
+    def _AWS_StepFunctions_StateMachine(self, stack, logical, props, _):
+        name = props.get("StateMachineName") or self._name(stack, logical, 80)
+        definition = local_path(self._root, props["DefinitionS3Location"]).read_text()
+        for key, value in props.get("DefinitionSubstitutions", {}).items():
+            definition = definition.replace("${" + key + "}", str(value))
+        json.loads(definition)  # a substitution that breaks the JSON fails here, by name
+        arn = self._client("stepfunctions").create_state_machine(
+            name=name,
+            definition=definition,
+            roleArn=props["RoleArn"],
+            type=props.get("StateMachineType", "STANDARD"),
+        )["stateMachineArn"]
+        return arn, {"Arn": arn, "Name": name}

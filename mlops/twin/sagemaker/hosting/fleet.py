@@ -1,0 +1,132 @@
+"""A fleet: the servers of one endpoint config (one process per production/shadow variant).
+
+Instance counts are bookkeeping only: one process stands for a variant's whole instance
+pool, which keeps the twin cheap while routing, weights and blue/green stay faithful.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from mlops.twin.sagemaker.hosting.artifacts import StagingError, stage_model
+from mlops.twin.sagemaker.hosting.moto_store import EndpointConfigSpec, VariantSpec
+from mlops.twin.sagemaker.hosting.server_process import ModelServerProcess, ServerStartError
+
+log = logging.getLogger(__name__)
+
+
+class FleetStartError(Exception):
+    """The fleet could not become healthy; the message is the endpoint's FailureReason."""
+
+
+@dataclass
+class Fleet:
+    config: EndpointConfigSpec
+    generation: int
+    servers: dict[str, ModelServerProcess] = field(default_factory=dict)
+    shadow_servers: dict[str, ModelServerProcess] = field(default_factory=dict)
+
+    @property
+    def variants(self) -> list[VariantSpec]:
+        return self.config.variants
+
+    def variant(self, name: str) -> VariantSpec | None:
+        return next((v for v in self.config.variants if v.name == name), None)
+
+    def all_servers(self) -> list[ModelServerProcess]:
+        return [*self.servers.values(), *self.shadow_servers.values()]
+
+    def stop(self) -> None:
+        for server in self.all_servers():
+            server.stop()
+
+
+def _container_env(base_env: dict[str, str], variant: VariantSpec) -> dict[str, str]:
+    env = dict(base_env)
+    env.update({k: str(v) for k, v in (variant.container.get("Environment") or {}).items()})
+    return env
+
+
+@dataclass(frozen=True)
+class Launch:
+    """How every server of an endpoint starts: where its artefacts come from, the environment
+    it starts with, how long it may take to pass /ping, and the endpoint's cancel signal."""
+
+    s3_client_factory: Callable[[], Any]
+    base_env: dict[str, str]
+    startup_timeout: float
+    cancel: threading.Event | None = None
+
+
+def _start_one(
+    variant: VariantSpec,
+    kind: str,
+    config_name: str,
+    instance_dir: Path,
+    launch: Launch,
+    on_started: Callable[[ModelServerProcess], None],
+) -> ModelServerProcess:
+    url = variant.container.get("ModelDataUrl", "")
+    try:
+        staged = stage_model(variant.container, instance_dir, launch.s3_client_factory)
+    except StagingError as exc:
+        raise FleetStartError(
+            f'Failed to download model data for container "primary" from URL: "{url}". '
+            f"Please ensure that there is an object located at the URL and that the role "
+            f"passed to CreateModel has permissions to download the model. (twin: {exc})"
+        ) from exc
+    server = ModelServerProcess.start(
+        staged, variant.name, config_name, instance_dir, _container_env(launch.base_env, variant)
+    )
+    on_started(server)  # registered before waiting, so a failed fleet still stops it
+    try:
+        server.wait_healthy(launch.startup_timeout, launch.cancel)
+    except ServerStartError as exc:
+        raise FleetStartError(
+            f"The primary container for {kind} variant {variant.name} did not pass the ping "
+            f"health check. Please check CloudWatch logs for this endpoint. (twin: {exc})"
+        ) from exc
+    return server
+
+
+def start_fleet(
+    config: EndpointConfigSpec, generation: int, endpoint_dir: Path, launch: Launch
+) -> Fleet:
+    """Stage and start every variant in parallel; on any failure stop them all and raise."""
+    fleet = Fleet(config, generation)
+    jobs = [(v, "production", fleet.servers) for v in config.variants]
+    jobs += [(v, "shadow", fleet.shadow_servers) for v in config.shadow_variants]
+    started: list[ModelServerProcess] = []
+    with ThreadPoolExecutor(max_workers=max(1, len(jobs))) as pool:
+        futures = [
+            pool.submit(
+                _start_one,
+                variant,
+                kind,
+                config.name,
+                endpoint_dir / f"{variant.name}-{generation}",
+                launch,
+                started.append,
+            )
+            for variant, kind, _ in jobs
+        ]
+        errors: list[str] = []
+        for (variant, _, target), future in zip(jobs, futures, strict=True):
+            try:
+                target[variant.name] = future.result()
+            except FleetStartError as exc:
+                errors.append(str(exc))
+            except Exception as exc:  # unexpected (e.g. OSError spawning): still a Failed fleet
+                log.exception("starting variant %s failed", variant.name)
+                errors.append(f"Failed to start variant {variant.name}: {exc}")
+    if errors:
+        for server in started:
+            server.stop()
+        raise FleetStartError(errors[0])
+    return fleet
