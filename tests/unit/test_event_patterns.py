@@ -18,7 +18,13 @@ import boto3
 import pytest
 from moto.events.models import EventPattern
 
-from mlops.twin.template import Context, evaluate, load_template, resolve_parameters, sam_transform
+from mlops.twin.cloudformation.template import (
+    Context,
+    evaluate,
+    load_template,
+    resolve_parameters,
+    sam_transform,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 RULE_EVENTS = ROOT / "events" / "rules"

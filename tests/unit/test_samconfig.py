@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from mlops.images import sklearn_image_uri
-from mlops.twin.template import load_template, resolve_parameters
+from mlops.twin.cloudformation.template import load_template, resolve_parameters
 
 ROOT = Path(__file__).resolve().parents[2]
 CONFIG = tomllib.loads((ROOT / "samconfig.toml").read_text())

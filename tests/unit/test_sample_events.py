@@ -17,7 +17,7 @@ from mlops_common.domain.deployment import verify_deployment
 from mlops_common.domain.events import parse_model_package_change, parse_s3_object_created
 from mlops_common.errors import EventMalformed
 
-from mlops.twin.template import load_template
+from mlops.twin.cloudformation.template import load_template
 
 ROOT = Path(__file__).resolve().parents[2]
 EVENTS = ROOT / "events"

@@ -15,7 +15,7 @@ from mlops_common.domain.deployment import live_package_version, resource_name
 from mlops_common.domain.rollback import plan_rollback
 from mlops_common.settings import RollbackSettings
 
-from mlops.twin.template import Context, evaluate, load_template, resolve_parameters
+from mlops.twin.cloudformation.template import Context, evaluate, load_template, resolve_parameters
 
 ROOT = Path(__file__).resolve().parents[2]
 EVENTS = ROOT / "events"

@@ -14,7 +14,7 @@ from mlops_common import models
 from mlops_common.domain.shadow import SHADOW_VARIANT, shadow_test
 from mlops_common.settings import DeploySettings
 
-from mlops.twin.template import load_template
+from mlops.twin.cloudformation.template import load_template
 
 ROOT = Path(__file__).resolve().parents[2]
 EVENTS = ROOT / "events"

@@ -31,7 +31,7 @@ import pytest
 from asl_model import ROOT, SUBSTITUTION, machines, template
 
 from mlops.twin.cloud import LocalCloud
-from mlops.twin.lambda_runtime import FunctionSpec, InvocationResult
+from mlops.twin.lambda_.function import FunctionSpec, InvocationResult
 
 STANDIN_CODE = Path(__file__).parent / "standin"
 EXECUTION_TIMEOUT_S = 60

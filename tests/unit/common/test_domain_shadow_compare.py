@@ -21,7 +21,7 @@ from mlops_common.domain.shadow import compare_shadow
 from mlops_common.models import DeployPlan, ShadowComparison
 from mlops_common.settings import ShadowSettings
 
-from mlops.twin.registry_seam import install_registry_seam, uninstall_registry_seam
+from mlops.twin.sagemaker.registry import RegistrySeam
 
 ENDPOINT = "mlops-endpoint"
 LIVE, SHADOW = "AllTraffic", "Shadow"
@@ -159,12 +159,9 @@ LINEAGE = {"run_id": "run-b", "dataset_version": "v2"}
 @pytest.fixture
 def candidate(world: Any) -> Iterator[str]:
     """v2, approved with its lineage, while v1 is live."""
-    install_registry_seam()
-    try:
+    with RegistrySeam():
         world.create_package("Approved")
         yield world.create_package("Approved", lineage=LINEAGE)
-    finally:
-        uninstall_registry_seam()
 
 
 # ---- PROMOTE ----------------------------------------------------------------------------------

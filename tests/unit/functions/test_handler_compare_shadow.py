@@ -16,16 +16,15 @@ import pytest
 from mlops_common.models import ShadowComparison
 from pydantic import ValidationError
 
-from mlops.twin.registry_seam import install_registry_seam, uninstall_registry_seam
+from mlops.twin.sagemaker.registry import RegistrySeam
 
 pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publish:UserWarning")
 
 
 @pytest.fixture
 def registry_as_aws() -> Iterator[None]:
-    install_registry_seam()
-    yield
-    uninstall_registry_seam()
+    with RegistrySeam():
+        yield
 
 
 def payload(stack: Any, sample: Any, arn: str) -> dict[str, Any]:
