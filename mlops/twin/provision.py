@@ -250,6 +250,52 @@ class Provisioner:
         arn = self._client("sns").create_topic(Name=name, Attributes=attributes)["TopicArn"]
         return arn, {"TopicArn": arn, "TopicName": name}
 
+    def _AWS_SNS_TopicPolicy(self, stack, logical, props, _):
+        for topic in props["Topics"]:
+            self._client("sns").set_topic_attributes(
+                TopicArn=topic,
+                AttributeName="Policy",
+                AttributeValue=json.dumps(props["PolicyDocument"]),
+            )
+        return f"{logical}-policy", {}
+
+    def _AWS_KMS_Key(self, stack, logical, props, _):
+        request = {"Policy": json.dumps(props["KeyPolicy"])} if "KeyPolicy" in props else {}
+        if "Description" in props:
+            request["Description"] = props["Description"]
+        kms = self._client("kms")
+        key = kms.create_key(**request)["KeyMetadata"]
+        if props.get("EnableKeyRotation"):
+            kms.enable_key_rotation(KeyId=key["KeyId"])
+        return key["KeyId"], {"Arn": key["Arn"], "KeyId": key["KeyId"]}
+
+    def _AWS_KMS_Alias(self, stack, logical, props, _):
+        self._client("kms").create_alias(
+            AliasName=props["AliasName"], TargetKeyId=props["TargetKeyId"]
+        )
+        return props["AliasName"], {}
+
+    def _AWS_Logs_LogGroup(self, stack, logical, props, _):
+        name = props.get("LogGroupName") or self._name(stack, logical, 512)
+        logs = self._client("logs")
+        logs.create_log_group(logGroupName=name)
+        if "RetentionInDays" in props:
+            logs.put_retention_policy(
+                logGroupName=name, retentionInDays=int(props["RetentionInDays"])
+            )
+        return name, {"Arn": self._arn("logs", f"log-group:{name}:*")}
+
+    def _AWS_IAM_ManagedPolicy(self, stack, logical, props, _):
+        name = props.get("ManagedPolicyName") or self._name(stack, logical, 128)
+        document = dict(props["PolicyDocument"])
+        document.setdefault("Version", "2012-10-17")
+        arn = self._client("iam").create_policy(
+            PolicyName=name,
+            PolicyDocument=json.dumps(document),
+            Description=props.get("Description", ""),
+        )["Policy"]["Arn"]
+        return arn, {"PolicyArn": arn}
+
     def _AWS_SNS_Subscription(self, stack, logical, props, _):
         arn = self._client("sns").subscribe(
             TopicArn=props["TopicArn"], Protocol=props["Protocol"], Endpoint=props["Endpoint"]
@@ -321,6 +367,7 @@ class Provisioner:
             MemorySize=int(props.get("MemorySize", 128)),
             Environment={"Variables": {k: str(v) for k, v in environment.items()}},
             Description=props.get("Description", ""),
+            **({"LoggingConfig": props["LoggingConfig"]} if "LoggingConfig" in props else {}),
         )["FunctionArn"]
         spec = FunctionSpec(
             name=name,
@@ -347,5 +394,22 @@ class Provisioner:
             definition=definition,
             roleArn=props["RoleArn"],
             type=props.get("StateMachineType", "STANDARD"),
+            **(
+                {"loggingConfiguration": _sfn_logging(props["LoggingConfiguration"])}
+                if "LoggingConfiguration" in props
+                else {}
+            ),
         )["stateMachineArn"]
         return arn, {"Arn": arn, "Name": name}
+
+
+def _sfn_logging(config: dict[str, Any]) -> dict[str, Any]:
+    """CloudFormation's LoggingConfiguration is the API's loggingConfiguration, camel-cased."""
+    return {
+        "level": config.get("Level", "OFF"),
+        "includeExecutionData": config.get("IncludeExecutionData", False) in (True, "true"),
+        "destinations": [
+            {"cloudWatchLogsLogGroup": {"logGroupArn": d["CloudWatchLogsLogGroup"]["LogGroupArn"]}}
+            for d in config.get("Destinations", [])
+        ],
+    }
