@@ -137,6 +137,18 @@ class Provisioner:
             s3.put_public_access_block(
                 Bucket=name, PublicAccessBlockConfiguration=props["PublicAccessBlockConfiguration"]
             )
+        if "LoggingConfiguration" in props:  # server access logging to another bucket
+            logging = props["LoggingConfiguration"]
+            enabled = {"TargetBucket": logging["DestinationBucketName"]}
+            enabled["TargetPrefix"] = logging.get("LogFilePrefix", "")
+            s3.put_bucket_logging(Bucket=name, BucketLoggingStatus={"LoggingEnabled": enabled})
+        if "LifecycleConfiguration" in props:
+            s3.put_bucket_lifecycle_configuration(
+                Bucket=name,
+                LifecycleConfiguration={
+                    "Rules": [_lifecycle_rule(r) for r in props["LifecycleConfiguration"]["Rules"]]
+                },
+            )
         notification = props.get("NotificationConfiguration", {})
         if "EventBridgeConfiguration" in notification:
             s3.put_bucket_notification_configuration(
@@ -413,3 +425,15 @@ def _sfn_logging(config: dict[str, Any]) -> dict[str, Any]:
             for d in config.get("Destinations", [])
         ],
     }
+
+
+def _lifecycle_rule(rule: dict[str, Any]) -> dict[str, Any]:
+    """CloudFormation's lifecycle rule shape -> PutBucketLifecycleConfiguration's."""
+    out: dict[str, Any] = {"ID": rule.get("Id", "rule"), "Status": rule["Status"]}
+    out["Filter"] = {"Prefix": rule.get("Prefix", "")}
+    if "ExpirationInDays" in rule:
+        out["Expiration"] = {"Days": int(rule["ExpirationInDays"])}
+    if "NoncurrentVersionExpiration" in rule:
+        days = rule["NoncurrentVersionExpiration"]["NoncurrentDays"]
+        out["NoncurrentVersionExpiration"] = {"NoncurrentDays": int(days)}
+    return out
