@@ -128,6 +128,7 @@ class Provisioner(ServiceResources):
             MemorySize=int(props.get("MemorySize", 128)),
             Environment={"Variables": {k: str(v) for k, v in environment.items()}},
             Description=props.get("Description", ""),
+            **({"LoggingConfig": props["LoggingConfig"]} if "LoggingConfig" in props else {}),
         )["FunctionArn"]
         spec = FunctionSpec(
             name=name,
@@ -154,5 +155,22 @@ class Provisioner(ServiceResources):
             definition=definition,
             roleArn=props["RoleArn"],
             type=props.get("StateMachineType", "STANDARD"),
+            **(
+                {"loggingConfiguration": _sfn_logging(props["LoggingConfiguration"])}
+                if "LoggingConfiguration" in props
+                else {}
+            ),
         )["stateMachineArn"]
         return arn, {"Arn": arn, "Name": name}
+
+
+def _sfn_logging(config: dict[str, Any]) -> dict[str, Any]:
+    """CloudFormation's LoggingConfiguration is the API's loggingConfiguration, camel-cased."""
+    return {
+        "level": config.get("Level", "OFF"),
+        "includeExecutionData": config.get("IncludeExecutionData", False) in (True, "true"),
+        "destinations": [
+            {"cloudWatchLogsLogGroup": {"logGroupArn": d["CloudWatchLogsLogGroup"]["LogGroupArn"]}}
+            for d in config.get("Destinations", [])
+        ],
+    }

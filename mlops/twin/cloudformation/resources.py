@@ -1,5 +1,5 @@
 """CloudFormation resource creators for the services the stack uses besides Lambda and Step
-Functions: S3, DynamoDB, SQS, EventBridge, IAM, SNS, CloudWatch and SageMaker. Each calls the
+Functions: S3, DynamoDB, SQS, EventBridge, IAM, SNS, KMS, CloudWatch (alarms and logs) and SageMaker. Each calls the
 AWS APIs CloudFormation would, and returns the resource's Ref value and its GetAtt attributes.
 """
 
@@ -55,6 +55,18 @@ class ServiceResources:
         if "PublicAccessBlockConfiguration" in props:
             s3.put_public_access_block(
                 Bucket=name, PublicAccessBlockConfiguration=props["PublicAccessBlockConfiguration"]
+            )
+        if "LoggingConfiguration" in props:  # server access logging to another bucket
+            logging = props["LoggingConfiguration"]
+            enabled = {"TargetBucket": logging["DestinationBucketName"]}
+            enabled["TargetPrefix"] = logging.get("LogFilePrefix", "")
+            s3.put_bucket_logging(Bucket=name, BucketLoggingStatus={"LoggingEnabled": enabled})
+        if "LifecycleConfiguration" in props:
+            s3.put_bucket_lifecycle_configuration(
+                Bucket=name,
+                LifecycleConfiguration={
+                    "Rules": [_lifecycle_rule(r) for r in props["LifecycleConfiguration"]["Rules"]]
+                },
             )
         notification = props.get("NotificationConfiguration", {})
         if "EventBridgeConfiguration" in notification:
@@ -169,6 +181,52 @@ class ServiceResources:
         arn = self._client("sns").create_topic(Name=name, Attributes=attributes)["TopicArn"]
         return arn, {"TopicArn": arn, "TopicName": name}
 
+    def _AWS_SNS_TopicPolicy(self, stack, logical, props, _):
+        for topic in props["Topics"]:
+            self._client("sns").set_topic_attributes(
+                TopicArn=topic,
+                AttributeName="Policy",
+                AttributeValue=json.dumps(props["PolicyDocument"]),
+            )
+        return f"{logical}-policy", {}
+
+    def _AWS_KMS_Key(self, stack, logical, props, _):
+        request = {"Policy": json.dumps(props["KeyPolicy"])} if "KeyPolicy" in props else {}
+        if "Description" in props:
+            request["Description"] = props["Description"]
+        kms = self._client("kms")
+        key = kms.create_key(**request)["KeyMetadata"]
+        if props.get("EnableKeyRotation"):
+            kms.enable_key_rotation(KeyId=key["KeyId"])
+        return key["KeyId"], {"Arn": key["Arn"], "KeyId": key["KeyId"]}
+
+    def _AWS_KMS_Alias(self, stack, logical, props, _):
+        self._client("kms").create_alias(
+            AliasName=props["AliasName"], TargetKeyId=props["TargetKeyId"]
+        )
+        return props["AliasName"], {}
+
+    def _AWS_Logs_LogGroup(self, stack, logical, props, _):
+        name = props.get("LogGroupName") or self._name(stack, logical, 512)
+        logs = self._client("logs")
+        logs.create_log_group(logGroupName=name)
+        if "RetentionInDays" in props:
+            logs.put_retention_policy(
+                logGroupName=name, retentionInDays=int(props["RetentionInDays"])
+            )
+        return name, {"Arn": self._arn("logs", f"log-group:{name}:*")}
+
+    def _AWS_IAM_ManagedPolicy(self, stack, logical, props, _):
+        name = props.get("ManagedPolicyName") or self._name(stack, logical, 128)
+        document = dict(props["PolicyDocument"])
+        document.setdefault("Version", "2012-10-17")
+        arn = self._client("iam").create_policy(
+            PolicyName=name,
+            PolicyDocument=json.dumps(document),
+            Description=props.get("Description", ""),
+        )["Policy"]["Arn"]
+        return arn, {"PolicyArn": arn}
+
     def _AWS_SNS_Subscription(self, stack, logical, props, _):
         arn = self._client("sns").subscribe(
             TopicArn=props["TopicArn"], Protocol=props["Protocol"], Endpoint=props["Endpoint"]
@@ -213,3 +271,15 @@ class ServiceResources:
             ModelPackageGroupDescription=props.get("ModelPackageGroupDescription", ""),
         )["ModelPackageGroupArn"]
         return arn, {"ModelPackageGroupArn": arn, "ModelPackageGroupName": name}
+
+
+def _lifecycle_rule(rule: dict[str, Any]) -> dict[str, Any]:
+    """CloudFormation's lifecycle rule shape -> PutBucketLifecycleConfiguration's."""
+    out: dict[str, Any] = {"ID": rule.get("Id", "rule"), "Status": rule["Status"]}
+    out["Filter"] = {"Prefix": rule.get("Prefix", "")}
+    if "ExpirationInDays" in rule:
+        out["Expiration"] = {"Days": int(rule["ExpirationInDays"])}
+    if "NoncurrentVersionExpiration" in rule:
+        days = rule["NoncurrentVersionExpiration"]["NoncurrentDays"]
+        out["NoncurrentVersionExpiration"] = {"NoncurrentDays": int(days)}
+    return out

@@ -39,6 +39,7 @@ ENV_VALUES: dict[str, str] = {
     "ARTIFACTS_BUCKET": f"{STACK}-artifacts",
     "CODE_VERSION": "v7",
     "SAGEMAKER_ROLE_ARN": f"arn:aws:iam::{ACCOUNT_ID}:role/{STACK}-sagemaker",
+    "JOB_NAME_PREFIX": "mlops-0a1b2c3d",
     "TRAINING_IMAGE_URI": IMAGE,
     "TRAINING_INSTANCE_TYPE": "ml.m5.large",
     "PROCESSING_INSTANCE_TYPE": "ml.m5.large",
