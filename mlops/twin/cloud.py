@@ -21,6 +21,7 @@ from typing import Any
 import boto3
 from botocore.config import Config
 from moto.moto_api._internal.models import moto_api_backend
+from moto.moto_server import werkzeug_app
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 from werkzeug.serving import BaseWSGIServer, make_server
 
@@ -40,7 +41,7 @@ from mlops.twin.sagemaker.hosting.endpoints import Hosting
 from mlops.twin.sagemaker.jobs import api as jobs_api
 from mlops.twin.sagemaker.jobs.runner import JobRunner
 from mlops.twin.sagemaker.registry import RegistrySeam
-from mlops.twin.seam import ItemPatch, Patches
+from mlops.twin.seam import ItemPatch, Patch, Patches
 from mlops.twin.stepfunctions.patches import StepFunctionsSeam
 
 ACCOUNT = "123456789012"
@@ -101,6 +102,9 @@ class LocalCloud:
             self.events = seams.enter_context(
                 EventDelivery(self._single_attempt_client, retry_base_delay_s=0.2)
             )
+            # No CORS: moto builds each service's app on its first request, without flask-cors
+            # while this applies (door.py: the twin is no door for web pages).
+            seams.enter_context(Patches(Patch(werkzeug_app, "DISABLE_GLOBAL_CORS", True)))
             gateway = Gateway(DomainDispatcherApplication(create_backend_app))
             server = seams.enter_context(_Server(gateway, self._requested_port))
             self.port = server.port
