@@ -27,6 +27,7 @@ from werkzeug.serving import BaseWSGIServer, make_server
 
 from mlops.twin.cloudwatch import metrics
 from mlops.twin.cloudwatch.alarms import AlarmEvaluator
+from mlops.twin.cloudwatch.history import AlarmHistory
 from mlops.twin.events.delivery import EventDelivery
 from mlops.twin.events.replay import ReplaySeam
 from mlops.twin.gateway import Gateway
@@ -98,6 +99,7 @@ class LocalCloud:
                 RegistrySeam(),
             ):
                 seams.enter_context(patches)
+            self.alarm_history = seams.enter_context(AlarmHistory())
             # EventBridge retries by its own RetryPolicy; botocore must not retry underneath it.
             self.events = seams.enter_context(
                 EventDelivery(self._single_attempt_client, retry_base_delay_s=0.2)
@@ -179,9 +181,16 @@ class LocalCloud:
                 time_scale=self.time_scale,
             )
         )
-        # CloudWatch alarms on the metrics hosting publishes, on the twin's compressed clock.
+        # CloudWatch alarms on the metrics hosting publishes, on the twin's compressed clock,
+        # judged up to the moment hosting has published everything (cloudwatch/cadence.py).
         self.alarms = seams.enter_context(
-            AlarmEvaluator(self.account, self.region, time_scale=self.time_scale)
+            AlarmEvaluator(
+                self.account,
+                self.region,
+                time_scale=self.time_scale,
+                history=self.alarm_history,
+                settled_until=[self.hosting.metrics_published_until],
+            )
         )
 
     def _connect(self, gateway: Gateway) -> None:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -69,7 +70,7 @@ class Hosting(Seam):
         self._endpoints: dict[str, Endpoint] = {}
         self._rng = SeededRandom(rng_seed)
         self._sampling_rng = SeededRandom(rng_seed)  # capture sampling leaves routing as it was
-        self._metrics = MetricsBuffer(put_metrics)
+        self._metrics = MetricsBuffer(put_metrics, time_scale)
         self._capture = CaptureWriter(s3_client_factory)
         self._shadows = ShadowRunner(self._metrics, self._capture)
         self._generation = 0
@@ -270,6 +271,10 @@ class Hosting(Seam):
     def shadow_stats(self, name: str) -> dict[str, dict]:
         """Per shadow variant: count, errors, latencies, and agreement with production."""
         return self._shadows.stats(name)
+
+    def metrics_published_until(self) -> datetime | None:
+        """Every invocation datapoint made before this moment is in CloudWatch."""
+        return self._metrics.published_until()
 
     def servers(self, name: str) -> list[ModelServerProcess]:
         """The endpoint's running server processes (blue and green fleets)."""
