@@ -29,6 +29,7 @@ from mlops.twin.cloudwatch import metrics
 from mlops.twin.cloudwatch.alarms import AlarmEvaluator
 from mlops.twin.cloudwatch.history import AlarmHistory
 from mlops.twin.events.delivery import EventDelivery
+from mlops.twin.events.put_events import ClientPutEventsSeam
 from mlops.twin.events.replay import ReplaySeam
 from mlops.twin.gateway import Gateway
 from mlops.twin.lambda_ import api as lambda_api
@@ -43,6 +44,7 @@ from mlops.twin.sagemaker.jobs import api as jobs_api
 from mlops.twin.sagemaker.jobs.runner import JobRunner
 from mlops.twin.sagemaker.registry import RegistrySeam
 from mlops.twin.seam import ItemPatch, Patch, Patches
+from mlops.twin.stepfunctions.executions import ExecutionsSeam
 from mlops.twin.stepfunctions.patches import StepFunctionsSeam
 
 ACCOUNT = "123456789012"
@@ -93,9 +95,10 @@ class LocalCloud:
             self._configure_moto()
             for patches in (
                 StepFunctionsSeam(),
+                ExecutionsSeam(),
                 S3EventsSeam(),
                 BucketPolicySeam(),
-                ReplaySeam(),
+                ClientPutEventsSeam(),
                 RegistrySeam(),
             ):
                 seams.enter_context(patches)
@@ -104,6 +107,7 @@ class LocalCloud:
             self.events = seams.enter_context(
                 EventDelivery(self._single_attempt_client, retry_base_delay_s=0.2)
             )
+            self.replays = seams.enter_context(ReplaySeam())  # stops before delivery does
             # No CORS: moto builds each service's app on its first request, without flask-cors
             # while this applies (door.py: the twin is no door for web pages).
             seams.enter_context(Patches(Patch(werkzeug_app, "DISABLE_GLOBAL_CORS", True)))
