@@ -131,6 +131,12 @@ class LocalCloud:
     def __exit__(self, *_: Any) -> None:
         self.stop()
 
+    @property
+    def lambdas(self) -> LambdaRuntime:
+        """The Lambda runtime: its functions, their stats, and crash injection
+        (`cloud.lambdas.crash_after("fn", "dynamodb.PutItem", times=1)`)."""
+        return self.runtime
+
     def client(self, service: str, **kwargs: Any) -> Any:
         return boto3.client(
             service,
