@@ -43,6 +43,7 @@ from mlops.twin.sagemaker.hosting.endpoints import Hosting
 from mlops.twin.sagemaker.jobs import api as jobs_api
 from mlops.twin.sagemaker.jobs.runner import JobRunner
 from mlops.twin.sagemaker.registry import RegistrySeam
+from mlops.twin.scheduler.runner import SchedulerSeam
 from mlops.twin.seam import ItemPatch, Patch, Patches
 from mlops.twin.stepfunctions.executions import ExecutionsSeam
 from mlops.twin.stepfunctions.patches import StepFunctionsSeam
@@ -190,6 +191,11 @@ class LocalCloud:
                 alarm_state=lambda name: metrics.alarm_state(self.client("cloudwatch"), name),
                 time_scale=self.time_scale,
             )
+        )
+        # Schedules fired to their targets: at() and cron() on the wall clock, rate() on the
+        # twin's clock (scheduler/runner.py).
+        self.scheduler = seams.enter_context(
+            SchedulerSeam(self.account, self.region, self._single_attempt_client, self.time_scale)
         )
         # CloudWatch alarms on the metrics hosting publishes, on the twin's compressed clock,
         # judged up to the moment hosting has published everything (cloudwatch/cadence.py).
