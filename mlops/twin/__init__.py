@@ -17,9 +17,9 @@ with the project's seams adding what moto lacks, laid out by AWS service:
 Each service package's `api.py` connects its operations to the gateway. The demo that tells
 stories on this cloud is mlops/demo, outside it.
 
-`LocalCloud`, `start_stack`, `TwinStack` and `TIME_SCALE` are importable from here; they load
-on first use, so `python -m mlops.twin.lambda_.worker` and the model servers start without
-importing moto.
+`LocalCloud`, `start_stack`, `TwinStack`, `TIME_SCALE` and `RESTART_NOTICE` are importable
+from here; they load on first use, so `python -m mlops.twin.lambda_.worker` and the model
+servers start without importing moto.
 """
 
 from __future__ import annotations
@@ -29,15 +29,16 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from mlops.twin.cloud import TIME_SCALE, LocalCloud
-    from mlops.twin.stack import TwinStack, start_stack
+    from mlops.twin.stack import RESTART_NOTICE, TwinStack, start_stack
 
 _EXPORTS = {
     "LocalCloud": "mlops.twin.cloud",
     "TIME_SCALE": "mlops.twin.cloud",
+    "RESTART_NOTICE": "mlops.twin.stack",
     "TwinStack": "mlops.twin.stack",
     "start_stack": "mlops.twin.stack",
 }
-__all__ = ["LocalCloud", "TIME_SCALE", "TwinStack", "start_stack"]
+__all__ = ["LocalCloud", "RESTART_NOTICE", "TIME_SCALE", "TwinStack", "start_stack"]
 
 
 def __getattr__(name: str) -> Any:

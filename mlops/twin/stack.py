@@ -15,6 +15,14 @@ from mlops.twin.cloudformation.provision import Provisioner, Stack
 ROOT = Path(__file__).resolve().parents[2]
 STACK_NAME = "mlops-twin"
 CODE_VERSION = "twin"
+# What a restart keeps, in one line for `mlops local up` to print at start-up (README, "The
+# twin"). tests/twin/test_restart.py holds the twin to it.
+RESTART_NOTICE = (
+    "The twin keeps nothing across restarts: stopping it discards its account (data, model "
+    "registry, endpoint, ledger, executions, logs); the next start provisions template.yaml "
+    "into an empty account again, under the same resource names, with nothing trained or "
+    "deployed."
+)
 
 
 def twin_parameters(region: str, **overrides: str) -> dict[str, str]:
@@ -66,6 +74,11 @@ class TwinStack:
             self.stack.parameters["CodeVersion"],
             ml_dir or self.root / "ml",
         )
+
+    @property
+    def restart_notice(self) -> str:
+        """RESTART_NOTICE: what stopping and starting the twin again keeps (nothing)."""
+        return RESTART_NOTICE
 
     def close(self) -> None:
         self.cloud.stop()
