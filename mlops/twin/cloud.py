@@ -50,16 +50,20 @@ from mlops.twin.stepfunctions.patches import StepFunctionsSeam
 
 ACCOUNT = "123456789012"
 CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
-# The twin's clock: real seconds per AWS second, for deployment bakes, termination waits and
-# alarm periods (Wait states and event retries keep their own time). At 1/100 a 200 s bake
-# lasts 2 s and a 30 s alarm period 0.3 s.
+# The twin's clock: real seconds per AWS second, for deployment bakes, termination waits, alarm
+# periods and rate() schedules (Wait states, event retries, at() and cron() schedules keep
+# real time). At 1/100 the stack's 300 s bakes last 3 s and its 60 s alarm periods 0.6 s.
 TIME_SCALE = 0.01
 
 
 def describe_clock(time_scale: float) -> str:
-    """ "1/100 of AWS time (a 200 s bake lasts 2 s)", as start-up messages print it."""
+    """ "1/100 of AWS time (a 300 s bake lasts 3 s, a 60 s alarm period 0.6 s)", as start-up
+    messages print it."""
     fraction = Fraction(time_scale).limit_denominator(10_000)
-    return f"{fraction} of AWS time (a 200 s bake lasts {200 * time_scale:g} s)"
+    return (
+        f"{fraction} of AWS time (a 300 s bake lasts {300 * time_scale:g} s, "
+        f"a 60 s alarm period {60 * time_scale:g} s)"
+    )
 
 
 class LocalCloud:

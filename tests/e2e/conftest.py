@@ -217,3 +217,20 @@ def make_stack() -> Iterator[Callable[..., Harness]]:
     yield make
     for twin in created:
         twin.close()
+
+
+@pytest.fixture
+def report(request: pytest.FixtureRequest) -> Callable[[str], None]:
+    """Writes a line to the terminal even while pytest captures output: figures a test
+    reports (recovery seconds, rollbacks started) show in every run's log."""
+    plugins = request.config.pluginmanager
+    terminal, capture = plugins.get_plugin("terminalreporter"), plugins.get_plugin("capturemanager")
+
+    def write(line: str) -> None:
+        if terminal is None or capture is None:
+            print(line)
+            return
+        with capture.global_and_fixture_disabled():
+            terminal.write_line(f"\n[{request.node.name}] {line}")
+
+    return write
