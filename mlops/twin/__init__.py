@@ -3,16 +3,18 @@ with the project's seams adding what moto lacks, laid out by AWS service:
 
     cloud.py          LocalCloud: moto + gateway + every seam, started and stopped as one
     gateway.py        the WSGI front door: which operations the twin serves, which moto does
+    door.py           what the front door refuses: web pages, foreign Host names
     seam.py           the one contract every seam follows (install / uninstall), Patch
     stack.py          the project's stack in the twin: start_stack(), TwinStack
     aws/              ARNs, S3 URIs, timestamps, responses and error documents (all services)
     cloudformation/   template.yaml read and provisioned
     lambda_/          the Lambda runtime and its worker processes
-    events/           EventBridge delivery, input transformation, AWS events, replay
-    stepfunctions/    ASL interpreter patches, JSONPath, SageMaker task integrations
+    events/           EventBridge delivery, input transformation, AWS events, replay, PutEvents
+    scheduler/        EventBridge Scheduler: schedules fired to their targets
+    stepfunctions/    ASL interpreter patches, JSONPath, SageMaker task integrations, history
     sagemaker/        registry, state-change events, jobs/, hosting/
     s3/               S3 events to EventBridge, bucket-policy conditions
-    cloudwatch/       alarm evaluation, metrics publishing
+    cloudwatch/       alarm evaluation and history, metrics publishing
 
 Each service package's `api.py` connects its operations to the gateway. The demo that tells
 stories on this cloud is mlops/demo, outside it.

@@ -207,6 +207,13 @@ class HostingWorld:
         }
 
 
+@pytest.fixture
+def hosting_world() -> type[HostingWorld]:
+    """HostingWorld itself, to build one on another cloud (a LocalCloud has the client factory
+    and URL it needs)."""
+    return HostingWorld
+
+
 @pytest.fixture(scope="module")
 def world(moto_server: MotoServer) -> HostingWorld:
     """The hosting world of this module (artefacts uploaded once)."""

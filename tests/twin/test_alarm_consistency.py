@@ -17,7 +17,6 @@ from typing import Any
 
 import pytest
 from botocore.config import Config
-from conftest import HostingWorld
 
 from mlops.twin.cloud import LocalCloud
 from mlops.twin.cloudwatch.cadence import (
@@ -73,9 +72,9 @@ def state_updates(cloud: LocalCloud, alarm: str) -> list[dict[str, Any]]:
 
 
 @pytest.mark.parametrize("time_scale", [0.01, 0.05], ids=["1/100", "1/20"])
-def test_a_constant_error_rate_enters_alarm_exactly_once(time_scale: float) -> None:
+def test_a_constant_error_rate_enters_alarm_exactly_once(time_scale: float, hosting_world) -> None:
     with LocalCloud(time_scale=time_scale) as cloud:
-        world = HostingWorld(cloud)  # type: ignore[arg-type]  # a client factory and a URL
+        world = hosting_world(cloud)  # a LocalCloud has the client factory and URL it needs
         world.upload_artefacts()
         endpoint = f"flap-{uuid.uuid4().hex[:6]}"
         cloud.client("sagemaker").create_endpoint(

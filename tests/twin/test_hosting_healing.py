@@ -137,6 +137,28 @@ def test_the_other_variant_keeps_serving_while_one_is_replaced(
         pytest.fail("variant A was not replaced")
 
 
+def test_a_dead_shadow_fails_its_copies_until_it_is_replaced(
+    hosting: Hosting, world: HostingWorld
+) -> None:
+    name = f"heal-{uuid.uuid4().hex[:8]}"
+    hosting.create_endpoint(name, world.config(("AllTraffic", "blue"), shadow="green"))
+    assert hosting.wait_until_settled(name)["EndpointStatus"] == "InService"
+    (shadow,) = [s for s in hosting.servers(name) if s.variant_name == "Shadow"]
+    shadow.popen.kill()
+    shadow.popen.wait()
+    assert ask(hosting, name) == ("AllTraffic", "blue"), "production never notices"
+    hosting.quiesce()
+    assert hosting.shadow_stats(name)["Shadow"]["errors"] == 1, "the copy failed, visibly"
+    deadline = time.monotonic() + RECOVERY_BOUND_S
+    while not [r for r in hosting.supervisor.replacements if r["variant"] == "Shadow"]:
+        assert time.monotonic() < deadline, "the shadow was not replaced"
+        time.sleep(0.05)
+    ask(hosting, name)
+    hosting.quiesce()
+    stats = hosting.shadow_stats(name)["Shadow"]
+    assert (stats["count"], stats["errors"]) == (2, 1), "the replacement answers its copy"
+
+
 def test_a_replacement_whose_model_no_longer_loads_is_retried_and_stops_with_its_endpoint(
     hosting: Hosting, world: HostingWorld, tmp_path: Path
 ) -> None:

@@ -55,9 +55,11 @@ class Fleet:
                 return None
             return self.servers.get(name) or self.shadow_servers.get(name)
 
-    def healthy_shadows(self) -> dict[str, ModelServerProcess]:
+    def shadows(self) -> dict[str, ModelServerProcess]:
+        """Every shadow variant's server, healthy or not: a copy sent to a dead one fails and
+        counts as the shadow's error, so a shadow test never looks better than it went."""
         with self._lock:
-            return {n: s for n, s in self.shadow_servers.items() if n not in self.unhealthy}
+            return dict(self.shadow_servers)
 
     def mark_unhealthy(self, server: ModelServerProcess) -> str | None:
         """Mark the variant `server` serves unhealthy; its name, or None if it is not ours."""

@@ -66,7 +66,7 @@ def route(endpoint: Endpoint, rng: SeededRandom, target_variant: str | None) -> 
         variant.name,
         server,
         fleet.config.name if fleet is green else None,
-        fleet.healthy_shadows(),
+        fleet.shadows(),
         fleet.config.data_capture,
         fleet,
     )
