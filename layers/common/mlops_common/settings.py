@@ -15,7 +15,9 @@ from .models import Candidate
 
 
 class _Settings(BaseSettings):
-    model_config = SettingsConfigDict(frozen=True, extra="ignore")
+    # defer_build: a class's validator is built when it is first instantiated, so a cold start
+    # builds only its own function's settings, not all of them (pydantic "Configuration").
+    model_config = SettingsConfigDict(frozen=True, extra="ignore", defer_build=True)
 
 
 class LedgerSettings(_Settings):
