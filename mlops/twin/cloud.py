@@ -29,6 +29,7 @@ from mlops.twin.cloudwatch.alarms import AlarmEvaluator
 from mlops.twin.codebuild import api as codebuild_api
 from mlops.twin.codebuild.projects import CodeBuildProjectsSeam
 from mlops.twin.codebuild.runner import BuildRunner
+from mlops.twin.codepipeline.delivery import connect_delivery, install_delivery
 from mlops.twin.events.delivery import EventDelivery
 from mlops.twin.events.replay import ReplaySeam
 from mlops.twin.gateway import Gateway
@@ -189,6 +190,10 @@ class LocalCloud:
                 base_env,
             )
         )
+        # Connected repositories, pipeline executions and their triggers (codepipeline/).
+        self.delivery = install_delivery(
+            seams, self.account, self.region, self.client, self.builds, self.work_dir, self.port
+        )
         # CloudWatch alarms on the metrics hosting publishes, on the twin's compressed clock.
         self.alarms = seams.enter_context(
             AlarmEvaluator(self.account, self.region, time_scale=self.time_scale)
@@ -200,6 +205,7 @@ class LocalCloud:
         hosting_api.connect(gateway, self.hosting)
         registry_api.connect(gateway, self.sagemaker_events)
         codebuild_api.connect(gateway, self.builds)
+        connect_delivery(gateway, self.delivery)
 
     def _single_attempt_client(self, service: str) -> Any:
         return self.client(service, config=Config(retries={"total_max_attempts": 1}))
