@@ -6,15 +6,14 @@ environments")."""
 from __future__ import annotations
 
 import io
-import os
 import textwrap
 import time
 import uuid
 import zipfile
-from pathlib import Path
 from typing import Any
 
 import pytest
+from delivery_world import processes_with
 
 from mlops.twin.cloud import LocalCloud
 from mlops.twin.codebuild.build import ArtifactOutput, BuildRequest, SourceInput
@@ -415,30 +414,17 @@ def _sleeping_build(cloud: LocalCloud, runner: BuildRunner, marker: str):
     )
 
 
-def _processes_with(marker: str) -> list[int]:
-    found = []
-    for entry in Path("/proc").glob("[0-9]*"):
-        try:
-            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
-            state = (entry / "stat").read_text().split()[2]
-        except (OSError, IndexError):
-            continue
-        if marker in cmdline and state != "Z" and int(entry.name) != os.getpid():
-            found.append(int(entry.name))
-    return found
-
-
 def test_stop_build_kills_the_running_command_and_ends_the_build_stopped(cloud):
     marker = f"stop-{uuid.uuid4().hex}"
     build = _sleeping_build(cloud, cloud.builds, marker)
     deadline = time.monotonic() + 20
-    while not _processes_with(marker) and time.monotonic() < deadline:
+    while not processes_with(marker) and time.monotonic() < deadline:
         time.sleep(0.05)
     cloud.client("codebuild").stop_build(id=build.id)
     cloud.builds.wait(build.id, 20)
     assert build.status == "STOPPED"
     assert ("BUILD", "STOPPED") in [(p["phaseType"], p.get("phaseStatus")) for p in build.phases]
-    assert _processes_with(marker) == []
+    assert processes_with(marker) == []
 
 
 def test_a_build_past_its_timeout_ends_timed_out(cloud, tmp_path):
@@ -449,7 +435,7 @@ def test_a_build_past_its_timeout_ends_timed_out(cloud, tmp_path):
         build = _sleeping_build(cloud, runner, marker)  # 60 minutes of 0.02 s = 1.2 s
         runner.wait(build.id, 20)
     assert build.status == "TIMED_OUT"
-    assert _processes_with(marker) == []
+    assert processes_with(marker) == []
 
 
 def test_uninstalling_the_runner_stops_running_builds_and_leaves_no_process(cloud, tmp_path):
@@ -458,10 +444,10 @@ def test_uninstalling_the_runner_stops_running_builds_and_leaves_no_process(clou
     with runner:
         build = _sleeping_build(cloud, runner, marker)
         deadline = time.monotonic() + 20
-        while not _processes_with(marker) and time.monotonic() < deadline:
+        while not processes_with(marker) and time.monotonic() < deadline:
             time.sleep(0.05)
     assert build.done.is_set() and build.status == "STOPPED"
-    assert _processes_with(marker) == []
+    assert processes_with(marker) == []
 
 
 def test_contract_moto_keeps_projects_where_the_runner_reads_them(cloud):
