@@ -305,3 +305,19 @@ def test_creating_a_pipeline_starts_an_execution_as_codepipeline_does(world):
     assert first["trigger"]["triggerType"] == "CreatePipeline"
     assert first["status"] == "Failed"  # the repository has no main branch yet
     assert "Branch main does not exist" in first["statusSummary"]
+
+
+def test_contract_moto_keeps_the_declaration_and_arn_where_the_executor_reads_them(world):
+    from moto.codepipeline.models import codepipeline_backends
+
+    name = world.pipeline(
+        [
+            {"name": "Source", "actions": [source_action(world, "acme/contract")]},
+            {"name": "Approval", "actions": [approval_action(world)]},
+        ]
+    )
+    stored = codepipeline_backends[world.cloud.account][world.cloud.region].pipelines[name]
+    assert stored.pipeline["stages"][1]["actions"][0]["runOrder"] == 1, (
+        "moto's CodePipeline.pipeline (the stored declaration, defaults filled) moved"
+    )
+    assert stored.metadata["pipelineArn"].endswith(f":{name}"), "moto's pipelineArn moved"
