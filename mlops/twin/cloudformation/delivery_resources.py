@@ -73,6 +73,10 @@ class DeliveryResources:
         name = props.get("Name") or self._name(stack, logical, 100)
         declaration = camel({k: v for k, v in props.items() if k not in ("Name", "Tags")})
         declaration["name"] = name
+        if "artifactStores" in declaration:  # a list in CloudFormation, a map in the API
+            declaration["artifactStores"] = {
+                s["region"]: s["artifactStore"] for s in declaration["artifactStores"]
+            }
         for key in ("DisableInboundStageTransitions", "RestartExecutionOnUpdate"):
             declaration.pop(key[0].lower() + key[1:], None)
         for stage in declaration.get("stages", []):

@@ -115,7 +115,7 @@ class PushTriggers:
                     continue
                 run = self.executor.start(
                     name,
-                    {"triggerType": trigger_type, "triggerDetail": connection.arn},
+                    {"triggerType": trigger_type, "triggerDetail": config["ConnectionArn"]},
                     source_overrides={
                         action["name"]: SourceOverride(
                             push.new, push.name if push.kind == "branch" else None
