@@ -53,7 +53,3 @@ class BuildLog:
                 logStreamName=self.stream,
                 logEvents=pending[start : start + _BATCH],
             )
-
-    def tail(self, count: int = 20) -> list[str]:
-        with self._lock:
-            return self.lines[-count:]

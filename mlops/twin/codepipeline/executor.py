@@ -23,7 +23,7 @@ from mlops.twin.aws.responses import AwsError
 from mlops.twin.aws.timestamps import utcnow
 from mlops.twin.codepipeline import events
 from mlops.twin.codepipeline.gates import StageGates
-from mlops.twin.codepipeline.model import PIPELINE_DONE, PipelineRun, SourceOverride
+from mlops.twin.codepipeline.model import PipelineRun, SourceOverride
 from mlops.twin.codepipeline.providers import ProviderRegistry
 from mlops.twin.codepipeline.stage import StageRunner
 from mlops.twin.seam import Seam
@@ -271,7 +271,3 @@ def _pipeline_variables(declaration: dict[str, Any], given: list[dict[str, str]]
             raise AwsError(f"Pipeline variable {variable['name']} is not declared")
         declared[variable["name"]] = variable["value"]
     return declared
-
-
-def is_done(run: PipelineRun) -> bool:
-    return run.status in PIPELINE_DONE

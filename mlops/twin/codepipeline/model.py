@@ -16,9 +16,6 @@ from typing import Any
 
 from mlops.twin.aws.timestamps import utcnow
 
-PIPELINE_DONE = ("Succeeded", "Failed", "Stopped", "Superseded", "Cancelled")
-ACTION_DONE = ("Succeeded", "Failed", "Abandoned")
-
 
 @dataclass(frozen=True)
 class SourceOverride:

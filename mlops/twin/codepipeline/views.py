@@ -79,38 +79,38 @@ def _action_state(name: str, action: ActionRun | None) -> dict[str, Any]:
 
 
 def execution(run: PipelineRun) -> dict[str, Any]:
-    found: dict[str, Any] = {
+    """GetPipelineExecution's pipelineExecution."""
+    return {
         "pipelineName": run.pipeline_name,
         "pipelineVersion": run.version,
-        "pipelineExecutionId": run.id,
-        "status": run.status,
         "artifactRevisions": [_compact(r) for r in run.artifact_revisions],
         "variables": [{"name": k, "resolvedValue": v} for k, v in run.variables.items()],
-        "trigger": dict(run.trigger),
-        "executionMode": run.execution_mode,
-        "executionType": "STANDARD",
-    }
-    if run.status_summary:
-        found["statusSummary"] = run.status_summary
-    return found
+    } | _common(run)
 
 
 def summary(run: PipelineRun) -> dict[str, Any]:
-    found: dict[str, Any] = {
-        "pipelineExecutionId": run.id,
-        "status": run.status,
+    """ListPipelineExecutions' PipelineExecutionSummary."""
+    found = {
         "startTime": run.start_time,
         "lastUpdateTime": run.last_update,
         "sourceRevisions": [_compact(r) for r in run.source_revisions],
+    } | _common(run)
+    if run.stop_trigger is not None:
+        found["stopTrigger"] = dict(run.stop_trigger)
+    return found
+
+
+def _common(run: PipelineRun) -> dict[str, Any]:
+    common: dict[str, Any] = {
+        "pipelineExecutionId": run.id,
+        "status": run.status,
         "trigger": dict(run.trigger),
         "executionMode": run.execution_mode,
         "executionType": "STANDARD",
     }
     if run.status_summary:
-        found["statusSummary"] = run.status_summary
-    if run.stop_trigger is not None:
-        found["stopTrigger"] = dict(run.stop_trigger)
-    return found
+        common["statusSummary"] = run.status_summary
+    return common
 
 
 def action_execution(action: ActionRun, region: str) -> dict[str, Any]:
