@@ -211,6 +211,8 @@ class PipelineExecutor(Seam):
             daemon=True,
         )
         with self._lock:
+            if self._closed:
+                raise AwsError("The twin's CodePipeline is shut down", "ConflictException")
             self._threads.add(thread)
         thread.start()
 
