@@ -321,3 +321,17 @@ def test_contract_moto_keeps_the_declaration_and_arn_where_the_executor_reads_th
         "moto's CodePipeline.pipeline (the stored declaration, defaults filled) moved"
     )
     assert stored.metadata["pipelineArn"].endswith(f":{name}"), "moto's pipelineArn moved"
+
+
+def test_get_pipeline_state_dates_the_pipeline_as_get_pipeline_does(world):
+    name = world.pipeline(
+        [
+            {"name": "Source", "actions": [source_action(world, "acme/dates")]},
+            {"name": "Approval", "actions": [approval_action(world)]},
+        ]
+    )
+    codepipeline = world.cloud.client("codepipeline")
+    metadata = codepipeline.get_pipeline(name=name)["metadata"]
+    state = codepipeline.get_pipeline_state(name=name)
+    assert (state["created"], state["updated"]) == (metadata["created"], metadata["updated"])
+    assert state["pipelineVersion"] == 1

@@ -65,6 +65,11 @@ class PipelineExecutor(Seam):
             )
         return copy.deepcopy(stored.pipeline), stored.metadata["pipelineArn"]
 
+    def metadata(self, name: str) -> dict[str, Any]:
+        """GetPipeline's metadata (pipelineArn, created, updated), as moto records it."""
+        self.declaration(name)
+        return dict(codepipeline_backends[self.account][self.region].pipelines[name].metadata)
+
     def pipeline_names(self) -> list[str]:
         return sorted(codepipeline_backends[self.account][self.region].pipelines)
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from mlops.twin.aws.timestamps import epoch_seconds
 from mlops.twin.codepipeline.executor import PipelineExecutor
 from mlops.twin.codepipeline.model import ActionRun, PipelineRun
 
@@ -42,11 +43,14 @@ def pipeline_state(executor: PipelineExecutor, name: str) -> dict[str, Any]:
                 state["inboundExecution"] = waiting[0]
                 state["inboundExecutions"] = waiting
             stages.append(state)
-    stored_created = declaration.get("created")
-    result = {"pipelineName": name, "pipelineVersion": declaration.get("version", 1)}
-    if stored_created:
-        result["created"] = stored_created
-    return result | {"stageStates": stages}
+    metadata = executor.metadata(name)
+    return {
+        "pipelineName": name,
+        "pipelineVersion": declaration.get("version", 1),
+        "stageStates": stages,
+        "created": epoch_seconds(metadata["created"]),
+        "updated": epoch_seconds(metadata["updated"]),
+    }
 
 
 def _action_state(name: str, action: ActionRun | None) -> dict[str, Any]:
