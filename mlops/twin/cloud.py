@@ -26,6 +26,10 @@ from werkzeug.serving import BaseWSGIServer, make_server
 
 from mlops.twin.cloudwatch import metrics
 from mlops.twin.cloudwatch.alarms import AlarmEvaluator
+from mlops.twin.codebuild import api as codebuild_api
+from mlops.twin.codebuild.projects import CodeBuildProjectsSeam
+from mlops.twin.codebuild.runner import BuildRunner
+from mlops.twin.codepipeline.delivery import connect_delivery, install_delivery
 from mlops.twin.events.delivery import EventDelivery
 from mlops.twin.events.replay import ReplaySeam
 from mlops.twin.gateway import Gateway
@@ -95,6 +99,7 @@ class LocalCloud:
                 BucketPolicySeam(),
                 ReplaySeam(),
                 RegistrySeam(),
+                CodeBuildProjectsSeam(),
             ):
                 seams.enter_context(patches)
             # EventBridge retries by its own RetryPolicy; botocore must not retry underneath it.
@@ -175,6 +180,20 @@ class LocalCloud:
                 time_scale=self.time_scale,
             )
         )
+        self.builds = seams.enter_context(
+            BuildRunner(
+                self.account,
+                self.region,
+                self.client,
+                self.work_dir / "codebuild",
+                self.url,
+                base_env,
+            )
+        )
+        # Connected repositories, pipeline executions and their triggers (codepipeline/).
+        self.delivery = install_delivery(
+            seams, self.account, self.region, self.client, self.builds, self.work_dir, self.port
+        )
         # CloudWatch alarms on the metrics hosting publishes, on the twin's compressed clock.
         self.alarms = seams.enter_context(
             AlarmEvaluator(self.account, self.region, time_scale=self.time_scale)
@@ -185,6 +204,8 @@ class LocalCloud:
         jobs_api.connect(gateway, self.jobs, self.account, self.region)
         hosting_api.connect(gateway, self.hosting)
         registry_api.connect(gateway, self.sagemaker_events)
+        codebuild_api.connect(gateway, self.builds)
+        connect_delivery(gateway, self.delivery)
 
     def _single_attempt_client(self, service: str) -> Any:
         return self.client(service, config=Config(retries={"total_max_attempts": 1}))

@@ -168,3 +168,9 @@ class SmokeTestSettings(_Settings):
 
 class RecordOutcomeSettings(LedgerSettings):
     topic_arn: str
+
+
+class PipelineNotifierSettings(_Settings):
+    """The delivery pipeline's notifier (codepipeline.yaml): where its messages go."""
+
+    topic_arn: str

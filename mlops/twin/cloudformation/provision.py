@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from mlops.twin.cloudformation.delivery_resources import DeliveryResources
 from mlops.twin.cloudformation.resources import ServiceResources
 from mlops.twin.cloudformation.template import (
     Context,
@@ -47,7 +48,7 @@ class Stack:
     parameters: dict[str, Any] = field(default_factory=dict)
 
 
-class Provisioner(ServiceResources):
+class Provisioner(ServiceResources, DeliveryResources):
     def __init__(
         self,
         client: Callable[[str], Any],
