@@ -307,3 +307,13 @@ def test_a_forced_retrain_finishes_its_own_attempt_and_says_why_it_ran(
     assert first["status"] == "RUNNING"
     [notification] = inbox.read()
     assert json.loads(notification["Message"])["trigger"] == trigger.model_dump(mode="json")
+
+
+def test_a_skip_says_why_and_names_the_object_once() -> None:
+    reason = "s3://mlops-data/datasets/2026/ is a folder marker, not a dataset"
+    state = {"start": {"Payload": {"action": "SKIP", "reason": reason, "run": None}}}
+    upload = json.loads(UPLOAD_EVENT.read_text())
+    upload["detail"]["object"]["key"] = "datasets/2026/"
+    upload["detail"]["bucket"]["name"] = "mlops-data"
+    message = summarize(outcome("training", "SKIPPED", state, upload))
+    assert message["summary"] == reason

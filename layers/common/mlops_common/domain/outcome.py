@@ -47,7 +47,7 @@ def summarize(request: OutcomeInput) -> dict[str, Any]:
     if "error" in state:
         message["error"], message["cause"] = describe_failure(state["error"])
         line = f"{message['error']}: {message['cause']}"
-    if named and named not in line:
+    if named and named.split(" version ")[0] not in line:  # the object, unless said already
         line = f"{line} ({named})"
     message["summary"] = line
     if dataset is not None:
