@@ -266,3 +266,19 @@ def test_more_than_five_duplicates_are_counted_not_listed() -> None:
     assert str(excinfo.value) == (
         "duplicate columns in header: ['c0', 'c1', 'c2', 'c3', 'c4'] and 3 more"
     )
+
+
+def test_finite_values_whose_sum_overflows_are_valid() -> None:
+    # Rows are first checked by summing their features; an overflow there is no problem.
+    rows = [[1e308, 1e308, i % 2] for i in range(4)]
+    assert validate_csv(csv_bytes(HEADER, rows), LABEL, min_rows=4) == (4, 2)
+
+
+def test_plus_and_minus_infinity_in_one_row_are_both_reported() -> None:
+    rows = balanced_rows(2)
+    rows[0][:2] = ["inf", "-inf"]
+    with pytest.raises(DatasetInvalid) as excinfo:
+        validate_csv(csv_bytes(HEADER, rows), LABEL, min_rows=1)
+    assert str(excinfo.value) == (
+        "line 2: feature 'mean_radius' is inf; line 2: feature 'mean_texture' is -inf"
+    )
