@@ -39,24 +39,8 @@ class Ledger:
         A key whose last run FAILED (or was REJECTED) may be claimed again: a failed run is
         retried by replaying its event. The same run_id may re-claim (a retried invocation).
         """
-        item = {
-            "pk": key,
-            "sk": "run",
-            "run_id": run_id,
-            "status": "RUNNING",
-            "started_at": now_iso(),
-            **to_item(attributes),
-        }
-        try:
-            self._table.put_item(
-                Item=item,
-                ConditionExpression=Attr("pk").not_exists()
-                | Attr("status").is_in(list(RECLAIMABLE))
-                | Attr("run_id").eq(run_id),
-            )
-            return None
-        except self._table.meta.client.exceptions.ConditionalCheckFailedException:
-            return self._table.get_item(Key={"pk": key, "sk": "run"}, ConsistentRead=True)["Item"]
+        reclaimable = Attr("status").is_in(list(RECLAIMABLE)) | Attr("run_id").eq(run_id)
+        return self._claim(key, run_id, attributes, Attr("pk").not_exists() | reclaimable)
 
     def claim_attempt(
         self, key: str, run_id: str, request_id: str, attributes: dict[str, Any]
@@ -64,22 +48,24 @@ class Ledger:
         """Claims a new attempt's key for a request. Returns None on success, else the item
         that holds it: another request's attempt, or this request's own (a replayed request),
         which may be claimed again only by the same run or after it FAILED or was REJECTED."""
+        reclaimable = Attr("status").is_in(list(RECLAIMABLE)) | Attr("run_id").eq(run_id)
+        mine = Attr("request_id").eq(request_id) & reclaimable
+        attributes = attributes | {"request_id": request_id}
+        return self._claim(key, run_id, attributes, Attr("pk").not_exists() | mine)
+
+    def _claim(
+        self, key: str, run_id: str, attributes: dict[str, Any], condition: Any
+    ) -> dict[str, Any] | None:
         item = {
             "pk": key,
             "sk": "run",
             "run_id": run_id,
-            "request_id": request_id,
             "status": "RUNNING",
             "started_at": now_iso(),
             **to_item(attributes),
         }
-        mine = Attr("request_id").eq(request_id)
         try:
-            self._table.put_item(
-                Item=item,
-                ConditionExpression=Attr("pk").not_exists()
-                | (mine & (Attr("run_id").eq(run_id) | Attr("status").is_in(list(RECLAIMABLE)))),
-            )
+            self._table.put_item(Item=item, ConditionExpression=condition)
             return None
         except self._table.meta.client.exceptions.ConditionalCheckFailedException:
             return self._table.get_item(Key={"pk": key, "sk": "run"}, ConsistentRead=True)["Item"]
@@ -87,17 +73,7 @@ class Ledger:
     def reject(self, key: str, run_id: str, reason: str) -> bool:
         """Marks the key `run_id` holds REJECTED with the reason (the input broke its contract);
         False if another run holds it. A rejected key may be claimed again."""
-        try:
-            self._table.update_item(
-                Key={"pk": key, "sk": "run"},
-                UpdateExpression="SET #s = :s, finished_at = :t, reason = :r",
-                ConditionExpression=Attr("run_id").eq(run_id),
-                ExpressionAttributeNames={"#s": "status"},
-                ExpressionAttributeValues={":s": REJECTED, ":t": now_iso(), ":r": reason},
-            )
-            return True
-        except self._table.meta.client.exceptions.ConditionalCheckFailedException:
-            return False
+        return self._end(key, run_id, REJECTED, "reason", reason)
 
     def point(self, key: str, order: str, attributes: dict[str, Any]) -> bool:
         """Sets the pointer item `key` unless it already points at something later by `order`
@@ -117,13 +93,16 @@ class Ledger:
 
     def finish(self, key: str, run_id: str, status: str, details: dict[str, Any]) -> bool:
         """Records the outcome if `run_id` still holds the key; False if another run does."""
+        return self._end(key, run_id, status, "details", to_item(details))
+
+    def _end(self, key: str, run_id: str, status: str, name: str, value: Any) -> bool:
         try:
             self._table.update_item(
                 Key={"pk": key, "sk": "run"},
-                UpdateExpression="SET #s = :s, finished_at = :t, details = :d",
+                UpdateExpression="SET #s = :s, finished_at = :t, #n = :v",
                 ConditionExpression=Attr("run_id").eq(run_id),
-                ExpressionAttributeNames={"#s": "status"},
-                ExpressionAttributeValues={":s": status, ":t": now_iso(), ":d": to_item(details)},
+                ExpressionAttributeNames={"#s": "status", "#n": name},
+                ExpressionAttributeValues={":s": status, ":t": now_iso(), ":v": value},
             )
             return True
         except self._table.meta.client.exceptions.ConditionalCheckFailedException:
