@@ -315,3 +315,23 @@ def test_a_rejected_version_is_checked_again_by_a_replay(world: Any, make_execut
     assert result.action == "TRAIN" and result.run is not None
     item = ledger_item(world, result.run.dataset.business_key)
     assert (item["run_id"], item["status"]) == ("run-b", "RUNNING")
+
+
+def test_a_run_that_breaks_after_its_claim_frees_the_key_for_a_replay(
+    world: Any, make_execution: Any
+) -> None:
+    # Given the snapshot cannot be written (say, S3 throttles the copy)
+    obj = upload(world)
+
+    class CopyFails(S3Store):
+        def copy_version(self, *args: Any, **kwargs: Any) -> Any:
+            raise ConnectionError("S3 is throttling")
+
+    # When run-a breaks after claiming the version
+    with pytest.raises(ConnectionError):
+        start(world, obj["event"], make_execution("run-a"), CopyFails(world.s3))
+    # Then its claim is FAILED, naming the error, and a replay trains
+    key = f"dataset#s3://mlops-data/{KEY}#{obj['version_id']}"
+    item = ledger_item(world, key)
+    assert (item["status"], item["details"]) == ("FAILED", {"error": "ConnectionError"})
+    assert start(world, obj["event"], make_execution("run-b")).action == "TRAIN"

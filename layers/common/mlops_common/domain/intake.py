@@ -91,26 +91,15 @@ def start_training_run(
     if holder is not None:
         return ValidateDatasetOutput(action="SKIP", reason=_handled(target, holder))
     try:
-        dataset, written = _checked(target, execution.name, settings, store)
+        run = _prepared(key, target, execution, settings, store, registry, ledger)
     except DatasetInvalid as exc:
         ledger.reject(key, execution.name, str(exc))
         raise DatasetInvalid(f"{target.describe()}: {exc}") from exc
-    ledger.point(
-        LATEST_DATASET,
-        written,
-        {"bucket": dataset.bucket, "key": dataset.key, "version_id": dataset.version_id,
-         "etag": dataset.etag, "run_id": execution.name},
-    )  # fmt: skip
-    run = RunContext(
-        run_id=execution.name,
-        execution_arn=execution.id,
-        dataset=dataset,
-        candidates=settings.candidates,
-        champion=current_champion(registry),
-        trigger=target.trigger,
-        ledger_key=None if key == dataset.business_key else key,
-        code_version=target.request.code_version if target.request else None,
-    )
+    except Exception as exc:
+        # No run is in the state for RecordOutcome to finish: free the key here, or a replay
+        # would be told the version was handled by a run that failed.
+        ledger.finish(key, execution.name, "FAILED", {"error": type(exc).__name__})
+        raise
     reason = "new dataset version" if target.trigger.kind == "upload" else "retrain requested"
     return ValidateDatasetOutput(action="TRAIN", reason=reason, run=run)
 
@@ -227,6 +216,35 @@ def _handled(target: Target, holder: dict[str, Any]) -> str:
 
 
 # ---- the check and the snapshot ---------------------------------------------------------------
+
+
+def _prepared(
+    key: str,
+    target: Target,
+    execution: Execution,
+    settings: ValidateDatasetSettings,
+    store: S3Store,
+    registry: ModelRegistry,
+    ledger: Ledger,
+) -> RunContext:
+    """The run, once its version is checked and snapshotted (and the latest pointer moved)."""
+    dataset, written = _checked(target, execution.name, settings, store)
+    ledger.point(
+        LATEST_DATASET,
+        written,
+        {"bucket": dataset.bucket, "key": dataset.key, "version_id": dataset.version_id,
+         "etag": dataset.etag, "run_id": execution.name},
+    )  # fmt: skip
+    return RunContext(
+        run_id=execution.name,
+        execution_arn=execution.id,
+        dataset=dataset,
+        candidates=settings.candidates,
+        champion=current_champion(registry),
+        trigger=target.trigger,
+        ledger_key=None if key == dataset.business_key else key,
+        code_version=target.request.code_version if target.request else None,
+    )
 
 
 def _checked(
