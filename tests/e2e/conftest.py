@@ -172,3 +172,14 @@ def make_stack() -> Iterator[Callable[..., Harness]]:
     yield make
     for twin in created:
         twin.close()
+
+
+@pytest.fixture(scope="module")
+def pending() -> Iterator[Harness]:
+    """A stack that registers versions without approving them (AutoApprove=false): nothing
+    deploys, and with no approved champion every valid run registers, whatever ran before."""
+    twin = start_stack(AutoApprove="false")
+    try:
+        yield _harness(twin)
+    finally:
+        twin.close()

@@ -7,7 +7,7 @@ Domain code receives these objects (or plain values) and never reads os.environ.
 
 import json
 import os
-from typing import Annotated, Any
+from typing import Annotated, Any, Self
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -40,6 +40,7 @@ class LedgerSettings(_Settings):
 class ValidateDatasetSettings(LedgerSettings):
     data_bucket: str
     data_prefix: str
+    artifacts_bucket: Annotated[str, Field(description="Where each run snapshots its dataset")]
     label_column: str = "malignant"
     min_rows: Annotated[int, Field(ge=2)] = 50
     max_dataset_bytes: Annotated[int, Field(gt=0)] = 50 * 1024 * 1024
@@ -63,6 +64,11 @@ class ValidateDatasetSettings(LedgerSettings):
 class CodeLocation(_Settings):
     artifacts_bucket: str
     code_version: str
+
+    def at(self, version: str | None) -> Self:
+        """The same location for another code version (a run that names its own); None keeps
+        the stack's."""
+        return self if version is None else self.model_copy(update={"code_version": version})
 
     @property
     def code_prefix(self) -> str:

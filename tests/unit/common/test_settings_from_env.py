@@ -23,6 +23,7 @@ def validate_env(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
         "LEDGER_TABLE": "ledger",
         "DATA_BUCKET": "data",
         "DATA_PREFIX": "datasets/",
+        "ARTIFACTS_BUCKET": "artifacts",
         "MODEL_PACKAGE_GROUP": "models",
         "CANDIDATES": json.dumps(CANDIDATES),
     }.items():
