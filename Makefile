@@ -54,6 +54,7 @@ lint: $(STAMP)
 
 validate: $(STAMP)
 	PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/sam validate --lint --template template.yaml
+	$(BIN)/cfn-lint codepipeline.yaml
 
 build: $(STAMP)
 	PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/sam build --template template.yaml --parallel --cached

@@ -1,9 +1,9 @@
-"""ValidateDataset: checks the uploaded CSV, claims its version, finds the champion."""
+"""ValidateDataset: resolves what started the run, claims it, checks and snapshots the dataset."""
 
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from mlops_common.adapters import factories
-from mlops_common.domain.training import start_training_run
+from mlops_common.domain.intake import start_training_run
 from mlops_common.handler import handler
 from mlops_common.models import ValidateDatasetInput, ValidateDatasetOutput
 from mlops_common.observability import logger, metrics

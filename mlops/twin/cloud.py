@@ -28,6 +28,10 @@ from werkzeug.serving import BaseWSGIServer, make_server
 from mlops.twin.cloudwatch import metrics
 from mlops.twin.cloudwatch.alarms import AlarmEvaluator
 from mlops.twin.cloudwatch.history import AlarmHistory
+from mlops.twin.codebuild import api as codebuild_api
+from mlops.twin.codebuild.projects import CodeBuildProjectsSeam
+from mlops.twin.codebuild.runner import BuildRunner
+from mlops.twin.codepipeline.delivery import connect_delivery, install_delivery
 from mlops.twin.events.delivery import EventDelivery
 from mlops.twin.events.put_events import ClientPutEventsSeam
 from mlops.twin.events.replay import ReplaySeam
@@ -105,6 +109,7 @@ class LocalCloud:
                 BucketPolicySeam(),
                 ClientPutEventsSeam(),
                 RegistrySeam(),
+                CodeBuildProjectsSeam(),
             ):
                 seams.enter_context(patches)
             self.alarm_history = seams.enter_context(AlarmHistory())
@@ -196,6 +201,20 @@ class LocalCloud:
                 time_scale=self.time_scale,
             )
         )
+        self.builds = seams.enter_context(
+            BuildRunner(
+                self.account,
+                self.region,
+                self.client,
+                self.work_dir / "codebuild",
+                self.url,
+                base_env,
+            )
+        )
+        # Connected repositories, pipeline executions and their triggers (codepipeline/).
+        self.delivery = install_delivery(
+            seams, self.account, self.region, self.client, self.builds, self.work_dir, self.port
+        )
         # Schedules fired to their targets: at() and cron() on the wall clock, rate() on the
         # twin's clock (scheduler/runner.py).
         self.scheduler = seams.enter_context(
@@ -218,6 +237,8 @@ class LocalCloud:
         jobs_api.connect(gateway, self.jobs, self.account, self.region)
         hosting_api.connect(gateway, self.hosting)
         registry_api.connect(gateway, self.sagemaker_events)
+        codebuild_api.connect(gateway, self.builds)
+        connect_delivery(gateway, self.delivery)
 
     def _single_attempt_client(self, service: str) -> Any:
         return self.client(service, config=Config(retries={"total_max_attempts": 1}))

@@ -219,6 +219,17 @@ def make_stack() -> Iterator[Callable[..., Harness]]:
         twin.close()
 
 
+@pytest.fixture(scope="module")
+def pending() -> Iterator[Harness]:
+    """A stack that registers versions without approving them (AutoApprove=false): nothing
+    deploys, and with no approved champion every valid run registers, whatever ran before."""
+    twin = start_stack(AutoApprove="false")
+    try:
+        yield _harness(twin)
+    finally:
+        twin.close()
+
+
 @pytest.fixture
 def report(request: pytest.FixtureRequest) -> Callable[[str], None]:
     """Writes a line to the terminal even while pytest captures output: figures a test

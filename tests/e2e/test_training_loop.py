@@ -102,7 +102,9 @@ def test_replaying_the_archived_upload_does_not_train_twice(served):
     assert len(served.model_packages()) == packages_before
 
 
-def test_broken_dataset_ends_dataset_invalid_and_trains_nothing(served):
+def test_broken_dataset_is_rejected_in_the_ledger_trains_nothing_and_says_so_in_one_line(
+    served,
+):
     jobs_before = len(served.training_jobs())
     broken = b"mean_radius,mean_texture\n1.0,2.0\n"  # no label column
     (run,) = served.run_upload("broken.csv", broken)
@@ -110,8 +112,54 @@ def test_broken_dataset_ends_dataset_invalid_and_trains_nothing(served):
     assert "no label column 'malignant'" in run.cause
     assert len(served.training_jobs()) == jobs_before
     assert len(served.model_packages()) == 1
-    failures = [m["body"] for m in served.notifications([run]) if m["body"]["outcome"] == "FAILED"]
-    assert [f["error"] for f in failures] == ["DatasetInvalid"]
+    # The ledger keeps the rejection under the upload's business key, with the reason
+    bucket, key = served.twin.outputs["DataBucketName"], "datasets/broken.csv"
+    version = served.client("s3").head_object(Bucket=bucket, Key=key)["VersionId"]
+    item = ledger_item(served, f"dataset#s3://{bucket}/{key}#{version}")
+    assert (item["status"]["S"], item["run_id"]["S"]) == ("REJECTED", run.name)
+    assert item["reason"]["S"].startswith("no label column 'malignant'")
+    # One notification whose first line names the error, the problem and the object version
+    (failure,) = [
+        m["body"] for m in served.notifications([run]) if m["body"]["outcome"] == "FAILED"
+    ]
+    assert failure["error"] == "DatasetInvalid"
+    assert list(failure)[0] == "summary"
+    assert failure["summary"].startswith(f"DatasetInvalid: s3://{bucket}/{key} version {version}: ")
+    assert "no label column 'malignant'" in failure["summary"] and "\n" not in failure["summary"]
+    assert (failure["dataset"]["key"], failure["dataset"]["version_id"]) == (key, version)
+    assert "stackTrace" not in json.dumps(failure)
+
+
+def test_a_folder_object_starts_no_run_and_a_run_started_on_one_skips_it(served):
+    # Given a "folder" (the console's zero-byte object whose key ends in "/") and, after it,
+    # an upload whose run ends quickly (rejected): once that run has ended, so has any run
+    # the folder's event could have started
+    before = set(served.watcher.executions)
+    served.twin.upload_dataset("incoming/", b"")
+    runs = served.run_upload("after-the-folder.csv", b"not,a,dataset\n")
+    inputs = [served.client("stepfunctions").describe_execution(executionArn=v.arn)["input"]
+              for v in runs]  # fmt: skip
+    assert len(runs) == 1 and "after-the-folder.csv" in inputs[0]
+    # When a run is started on the folder's event anyway (the rule is bypassed)
+    bucket = served.twin.outputs["DataBucketName"]
+    marker = served.client("s3").head_object(Bucket=bucket, Key="datasets/incoming/")
+    event = json.loads(inputs[0])
+    event["detail"]["object"] |= {"key": "datasets/incoming/", "size": 0,
+                                  "etag": marker["ETag"].strip('"'),
+                                  "version-id": marker["VersionId"]}  # fmt: skip
+    arn = served.client("stepfunctions").start_execution(
+        stateMachineArn=served.twin.outputs["TrainingPipelineArn"], input=json.dumps(event)
+    )["executionArn"]
+    served.wait_for(lambda w: arn in w.executions and not w.running(), 60)
+    # Then it skips the folder without a claim, and says why
+    assert served.states_entered(arn)[-1] == "AlreadyHandled"
+    (skipped,) = served.notifications([arn])
+    assert (
+        skipped["body"]["summary"]
+        == f"s3://{bucket}/datasets/incoming/ is a folder marker, not a dataset"
+    )
+    assert not [i for i in ledger_items(served) if "incoming/" in i["pk"]["S"]]
+    assert set(served.watcher.executions) - before == {runs[0].arn, arn}
 
 
 def test_malformed_start_input_fails_with_event_malformed(served):
@@ -122,3 +170,16 @@ def test_malformed_start_input_fails_with_event_malformed(served):
     )["executionArn"]
     served.wait_for(lambda w: not w.running() and arn in w.executions, 60)
     served.assert_status(arn, "FAILED", error="EventMalformed")
+
+
+def ledger_items(harness):
+    table = harness.twin.outputs["LedgerTableName"]
+    return harness.client("dynamodb").scan(TableName=table)["Items"]
+
+
+def ledger_item(harness, key, sort="run"):
+    table = harness.twin.outputs["LedgerTableName"]
+    found = harness.client("dynamodb").get_item(
+        TableName=table, Key={"pk": {"S": key}, "sk": {"S": sort}}, ConsistentRead=True
+    )
+    return found["Item"]

@@ -1,6 +1,13 @@
 """The template's EventBridge rules accept the sample events in events/rules/ and reject the
 near misses in events/rules/near_miss/.
 
+An event fires the rules it reaches: `aws.*` events are put on the default bus, where the
+ingress rules forward this stack's to the stack bus (only AWS services may send an `aws.*`
+source, "Amazon EventBridge events" in the EventBridge user guide); the control plane's own
+events (a retrain request) are put on the stack bus directly. The workflow rules live on the
+stack bus, so a workflow rule's pattern need not repeat what an ingress rule already filters:
+the NewDataset rule leaves the data prefix to DataIngressRule and filters folder markers.
+
 Patterns come from template.yaml itself (SAM transform + intrinsic evaluation, as the twin does),
 resolved for a placeholder stack `mlops-dev`. Matching is checked twice with moto 5.2.5:
 its pattern matcher (``moto.events.models.EventPattern``) and its PutEvents routing from the
@@ -52,26 +59,32 @@ REFS = {
 INGRESS_RULES = {"DataIngressRule", "RegistryIngressRule", "AlarmIngressRule"}
 WORKFLOW_RULES = {
     "TrainingPipelineNewDataset",
+    "TrainingPipelineRetrainRequested",
     "DeployPipelineModelApproved",
     "RollbackPipelineLiveModelRejected",
     "RollbackPipelineRegressionAlarm",
 }
 ROLLBACK_RULES = {"RollbackPipelineLiveModelRejected", "RollbackPipelineRegressionAlarm"}
 
-# Which rules each sample must match. The registry ingress rule forwards every status change of
-# the stack's group (its Description says so: the archive keeps them); the deploy and rollback
-# rules on the stack bus filter on Approved and Rejected (SageMaker developer guide, "Automating
-# Amazon SageMaker AI with Amazon EventBridge": Model package state change). The alarm
-# ingress rule forwards every state change of the endpoint's 5XX alarm; only entering ALARM starts
-# the RollbackPipeline. The new-fleet latency alarm is the guardrails' alone.
+# Which rules each sample fires (the module docstring says which path an event takes). The
+# registry ingress rule forwards every status change of the stack's group (its Description says
+# so: the archive keeps them); the deploy and rollback rules on the stack bus filter on Approved
+# and Rejected (SageMaker developer guide, "Automating Amazon SageMaker AI with Amazon
+# EventBridge": Model package state change). The alarm ingress rule forwards every state change
+# of the endpoint's 5XX alarm; only entering ALARM starts the RollbackPipeline. The new-fleet
+# latency alarm is the guardrails' alone.
 EXPECTED_MATCHES: dict[str, set[str]] = {
     "s3_object_created.json": {"DataIngressRule", "TrainingPipelineNewDataset"},
+    "retrain_requested.json": {"TrainingPipelineRetrainRequested"},
     "model_package_approved.json": {"RegistryIngressRule", "DeployPipelineModelApproved"},
     "model_package_rejected.json": {"RegistryIngressRule", "RollbackPipelineLiveModelRejected"},
     "alarm_state_change.json": {"AlarmIngressRule", "RollbackPipelineRegressionAlarm"},
     "near_miss/s3_object_created_other_bucket.json": set(),
     "near_miss/s3_object_created_other_prefix.json": set(),
     "near_miss/s3_object_deleted.json": set(),
+    # A folder marker is archived like any object under the prefix, and starts nothing.
+    "near_miss/s3_object_created_folder.json": {"DataIngressRule"},
+    "near_miss/retrain_requested_other_source.json": set(),
     "near_miss/model_package_other_group.json": set(),
     "near_miss/model_package_rejected_other_group.json": set(),
     "near_miss/model_package_pending_manual_approval.json": {"RegistryIngressRule"},
@@ -119,13 +132,31 @@ def rules(cfn: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return resolved
 
 
-def _matching_rules(rules: dict[str, dict[str, Any]], event: dict[str, Any]) -> set[str]:
+def _bus_of(event: dict[str, Any]) -> str:
+    """Where an event is put: AWS services send to the default bus, the control plane to the
+    stack bus."""
+    return "default" if event["source"].startswith("aws.") else STACK_BUS
+
+
+def _matching_rules(
+    rules: dict[str, dict[str, Any]], event: dict[str, Any], bus: str | None = None
+) -> set[str]:
+    """The rules `event` fires when put on `bus` (its own by default), following the ingress
+    rules' forwarding to the stack bus."""
+
     # EventPattern.load also runs moto's pattern validation (InvalidEventPatternException).
-    return {
-        name
-        for name, rule in rules.items()
-        if EventPattern.load(json.dumps(rule["EventPattern"])).matches_event(event)
-    }
+    def matching(on: str) -> set[str]:
+        return {
+            name
+            for name, rule in rules.items()
+            if rule["EventBusName"] == on
+            and EventPattern.load(json.dumps(rule["EventPattern"])).matches_event(event)
+        }
+
+    fired = matching(bus or _bus_of(event))
+    if any(STACK_BUS_ARN in rules[name]["TargetArns"] for name in fired):
+        fired |= matching(STACK_BUS)
+    return fired
 
 
 def test_every_rule_event_file_has_an_expected_match_set() -> None:
@@ -138,16 +169,24 @@ def test_template_has_exactly_the_ingress_and_workflow_rules(rules: dict) -> Non
 
 
 def test_patterns_resolve_to_the_stack_bucket_prefix_and_group(rules: dict) -> None:
-    s3_pattern = {
-        "source": ["aws.s3"],
-        "detail-type": ["Object Created"],
+    s3_pattern = {"source": ["aws.s3"], "detail-type": ["Object Created"]}
+    assert rules["DataIngressRule"]["EventPattern"] == s3_pattern | {
         "detail": {
             "bucket": {"name": ["mlops-dev-databucket-example"]},
             "object": {"key": [{"prefix": "datasets/"}]},
-        },
+        }
     }
-    assert rules["DataIngressRule"]["EventPattern"] == s3_pattern
-    assert rules["TrainingPipelineNewDataset"]["EventPattern"] == s3_pattern
+    # "Content filtering in Amazon EventBridge event patterns": anything-but with a suffix.
+    assert rules["TrainingPipelineNewDataset"]["EventPattern"] == s3_pattern | {
+        "detail": {
+            "bucket": {"name": ["mlops-dev-databucket-example"]},
+            "object": {"key": [{"anything-but": {"suffix": "/"}}]},
+        }
+    }
+    assert rules["TrainingPipelineRetrainRequested"]["EventPattern"] == {
+        "source": ["mlops.control-plane"],
+        "detail-type": ["Retrain Requested"],
+    }
     assert rules["RegistryIngressRule"]["EventPattern"]["detail"] == {
         "ModelPackageGroupName": ["mlops-dev-models"]
     }
@@ -193,8 +232,9 @@ def test_ingress_rules_forward_from_the_default_bus_to_the_stack_bus(rules: dict
 
 
 def test_workflow_rules_start_their_state_machine_from_the_stack_bus(rules: dict) -> None:
-    assert rules["TrainingPipelineNewDataset"]["EventBusName"] == STACK_BUS
-    assert rules["TrainingPipelineNewDataset"]["TargetArns"] == [REFS["TrainingPipeline"]]
+    for name in ("TrainingPipelineNewDataset", "TrainingPipelineRetrainRequested"):
+        assert rules[name]["EventBusName"] == STACK_BUS, name
+        assert rules[name]["TargetArns"] == [REFS["TrainingPipeline"]], name
     assert rules["DeployPipelineModelApproved"]["EventBusName"] == STACK_BUS
     assert rules["DeployPipelineModelApproved"]["TargetArns"] == [REFS["DeployPipeline"]]
     for name in ROLLBACK_RULES:
@@ -212,12 +252,22 @@ def test_near_misses_start_no_workflow(rules: dict, name: str) -> None:
     assert not _matching_rules(rules, _event(name)) & WORKFLOW_RULES
 
 
-@pytest.mark.parametrize("name", sorted(EXPECTED_MATCHES))
-def test_what_a_workflow_rule_accepts_an_ingress_rule_forwards(rules: dict, name: str) -> None:
-    # The workflow rules only ever see what the ingress rules forwarded to the stack bus.
-    matched = _matching_rules(rules, _event(name))
-    if matched & WORKFLOW_RULES:
-        assert matched & INGRESS_RULES
+def test_the_data_prefix_is_filtered_by_the_ingress_rule(rules: dict) -> None:
+    # NewDataset would take an object outside the prefix, were it on the stack bus; it never
+    # is, because DataIngressRule does not forward it.
+    outside = _event("near_miss/s3_object_created_other_prefix.json")
+    assert _matching_rules(rules, outside) == set()
+    assert _matching_rules(rules, outside, STACK_BUS) == {"TrainingPipelineNewDataset"}
+
+
+def test_the_retrain_rule_delivers_the_request_as_the_documented_input(cfn: dict) -> None:
+    # design decision D1: {"retrain": <detail>} ("Transforming Amazon EventBridge target input")
+    [target] = cfn["Resources"]["TrainingPipelineRetrainRequested"]["Properties"]["Targets"]
+    transformer = target["InputTransformer"]
+    assert transformer["InputPathsMap"] == {"request": "$.detail"}
+    detail = _event("retrain_requested.json")["detail"]
+    rendered = transformer["InputTemplate"].replace("<request>", json.dumps(detail))
+    assert json.loads(rendered) == {"retrain": detail}
 
 
 @pytest.mark.parametrize(
@@ -227,6 +277,7 @@ def test_what_a_workflow_rule_accepts_an_ingress_rule_forwards(rules: dict, name
         "model_package_approved.json",
         "model_package_rejected.json",
         "alarm_state_change.json",
+        "retrain_requested.json",
     ],
 )
 def test_replayed_events_still_start_their_workflow(rules: dict, name: str) -> None:
@@ -234,9 +285,9 @@ def test_replayed_events_still_start_their_workflow(rules: dict, name: str) -> N
     # archived events in Amazon EventBridge"); the workflows
     # deduplicate themselves, so a replay must reach them.
     replayed = {**_event(name), "replay-name": "mlops-dev-replay-1"}
-    assert _matching_rules(rules, replayed) & WORKFLOW_RULES == EXPECTED_MATCHES[name] & (
-        WORKFLOW_RULES
-    )
+    assert _matching_rules(rules, replayed, STACK_BUS) & WORKFLOW_RULES == EXPECTED_MATCHES[
+        name
+    ] & (WORKFLOW_RULES)
 
 
 def _queue(sqs: Any, name: str) -> tuple[str, str]:
@@ -282,7 +333,7 @@ def test_moto_routes_each_event_through_the_buses_to_the_expected_rules(
                 "Detail": json.dumps(event["detail"]),
                 "Resources": event["resources"],
                 "Time": event["time"],
-                "EventBusName": "default",
+                "EventBusName": _bus_of(event),
             }
         ]
     )

@@ -255,3 +255,70 @@ def test_every_state_machine_logs_errors_without_execution_data_by_default():
         (destination,) = logging["Destinations"]
         group = _ref(destination["CloudWatchLogsLogGroup"]["LogGroupArn"])
         assert resources[group]["Properties"]["RetentionInDays"] == {"Ref": "LogRetentionDays"}
+
+
+# ------------------------------------------------------------------ data the jobs read
+
+
+def _function_statements(name: str) -> list[dict[str, Any]]:
+    policies = template()["Resources"][name]["Properties"]["Policies"]
+    return [s for p in policies if isinstance(p, dict) for s in p.get("Statement", [])]
+
+
+def data_bucket_readers(statements: list[dict[str, Any]]) -> list[str]:
+    """Statements that let their role read or list the data bucket."""
+    return [
+        s.get("Sid", repr(s["Action"]))
+        for s in statements
+        if any(a.startswith(("s3:Get", "s3:List")) for a in _as_list(s["Action"]))
+        and "DataBucket" in _resource_text(s)
+    ]
+
+
+def test_training_and_evaluation_jobs_cannot_read_the_data_bucket():
+    # A job reads the snapshot its run made of the validated version (runs/<run id>/data/);
+    # read access to the uploaded keys is what let a look-alike key or an overwrite in.
+    statements = _role_statements("SageMakerJobsRole")
+    assert data_bucket_readers(statements) == []
+    statements.append(
+        {
+            "Sid": "ReadDatasets",
+            "Effect": "Allow",
+            "Action": ["s3:GetObject"],
+            "Resource": {"Fn::Sub": "${DataBucket.Arn}/${DataPrefix}*"},
+        }
+    )
+    assert data_bucket_readers(statements) == ["ReadDatasets"]
+
+
+def test_validate_dataset_reads_only_the_data_prefix_and_writes_only_run_snapshots():
+    properties = template()["Resources"]["ValidateDatasetFunction"]["Properties"]
+    assert not [p for p in properties["Policies"] if "S3ReadPolicy" in p]  # the whole bucket
+    statements = {
+        s.get("Sid", repr(s["Action"])): s for s in _function_statements("ValidateDatasetFunction")
+    }
+    reads = statements["ReadDatasetVersions"]
+    assert set(reads["Action"]) == {"s3:GetObject", "s3:GetObjectVersion"}
+    assert reads["Resource"] == {"Fn::Sub": "${DataBucket.Arn}/${DataPrefix}*"}
+    writes = [s for s in statements.values() if _writes(s)]
+    assert [s["Resource"] for s in writes] == [{"Fn::Sub": "${ArtifactsBucket.Arn}/runs/*"}]
+    assert properties["Environment"]["Variables"]["ARTIFACTS_BUCKET"] == {"Ref": "ArtifactsBucket"}
+
+
+def test_every_rule_target_retries_into_the_dead_letter_queue_its_policy_admits():
+    resources = template()["Resources"]
+    events = {
+        f"{machine}{name}": event["Properties"]
+        for machine, r in resources.items()
+        if r["Type"] == "AWS::Serverless::StateMachine"
+        for name, event in r["Properties"].get("Events", {}).items()
+    }
+    assert "TrainingPipelineRetrainRequested" in events
+    [statement] = resources["EventsDeadLetterQueuePolicy"]["Properties"]["PolicyDocument"][
+        "Statement"
+    ]
+    admitted = {_ref(arn) for arn in statement["Condition"]["ArnEquals"]["aws:SourceArn"]}
+    for name, properties in events.items():
+        assert _ref(properties["DeadLetterConfig"]["Arn"]) == "EventsDeadLetterQueue", name
+        assert properties["RetryPolicy"]["MaximumRetryAttempts"] > 0, name
+        assert name in admitted, f"{name} is not in the DLQ's queue policy"

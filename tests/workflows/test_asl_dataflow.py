@@ -5,9 +5,11 @@ How: asl_shapes walks each definition from StartAt (a must-analysis: at a state 
 several places only what every one of them provides counts), seeded with
 - the execution input: every sample in events/rules/*.json that the machine's EventBridge rules
   match (moto's pattern matcher; values that are CloudFormation intrinsics are left out of the
-  pattern), delivered whole since the rules set no Input, InputPath or InputTransformer; for
-  the RollbackPipeline also the operator's start-execution input (the `request` of
-  events/functions/plan_rollback.json); the seed is what all of them have in common;
+  pattern), delivered whole or as the rule's InputTransformer renders it (the twin's renderer,
+  mlops.twin.events.input, tested on its own); for the RollbackPipeline also the operator's
+  start-execution input (the `request` of events/functions/plan_rollback.json), for the
+  TrainingPipeline a retrain request started directly (mlops.retrain builds it); the seed is
+  what all of them have in common;
 - each Lambda task's result: the Invoke response whose Payload is the handler's output model
   (the return annotation of the domain function the handler dumps, see asl_model);
 - each SDK or optimized SageMaker task's result: its botocore output shape.
@@ -41,14 +43,25 @@ from asl_model import (
     output_model,
 )
 from asl_shapes import ANY, ListOf, Walker, context_object, join, of_json, of_model, operation
+from mlops_common.domain.events import parse_training_start
+from mlops_common.models import RetrainRequest
 from moto.events.models import EventPattern
 from pydantic import BaseModel
+
+from mlops.retrain import retrain_request
+from mlops.twin.events.input import INPUT_KEYS, target_input
 
 MACHINES = sorted(machines())
 OPERATOR_REQUEST = json.loads(
     (ROOT / "events" / "functions" / "plan_rollback.json").read_text(encoding="utf-8")
 )["request"]
-NOT_DELIVERED_BY_A_RULE = {"RollbackPipeline": [("operator request", OPERATOR_REQUEST)]}
+NOT_DELIVERED_BY_A_RULE = {
+    "RollbackPipeline": [("operator request", OPERATOR_REQUEST)],
+    "TrainingPipeline": [
+        ("retrain of latest", retrain_request("latest", "drift", "drift-rule")),
+        ("forced retrain", retrain_request("s3://data/datasets/a.csv", "fix", "alice", force=True)),
+    ],
+}
 RULE_SAMPLES = {
     path.name: json.loads(path.read_text(encoding="utf-8"))
     for path in sorted((ROOT / "events" / "rules").glob("*.json"))
@@ -69,9 +82,14 @@ def _literal(pattern: Any) -> Any:
 
 def delivered_inputs(machine: Machine) -> list[tuple[str, Any]]:
     found = list(NOT_DELIVERED_BY_A_RULE.get(machine.logical, []))
-    for rule in machine.rules.values():
+    for rule_name, rule in machine.rules.items():
         pattern = EventPattern.load(json.dumps(_literal(rule["Pattern"])))
-        found += [(name, e) for name, e in RULE_SAMPLES.items() if pattern.matches_event(e)]
+        target = {key: rule[key] for key in INPUT_KEYS if key in rule}
+        found += [
+            (name, json.loads(target_input(target, e, f"rule/{rule_name}", rule_name)))
+            for name, e in RULE_SAMPLES.items()
+            if pattern.matches_event(e)
+        ]
     return found
 
 
@@ -90,14 +108,21 @@ def analyse(machine: Machine, definition: dict[str, Any] | None = None) -> Walke
 
 
 @pytest.mark.parametrize("logical", MACHINES)
-def test_every_rule_delivers_whole_events_that_a_sample_shows(logical: str) -> None:
+def test_every_rule_delivers_events_that_a_sample_shows(logical: str) -> None:
     machine = machines()[logical]
     for name, rule in machine.rules.items():
-        assert not {"Input", "InputPath", "InputTransformer"} & set(rule), (
-            f"{name} transforms the event: teach delivered_inputs() to apply it"
-        )
+        assert not {"Input", "InputPath"} & set(rule), f"{name}: teach delivered_inputs() it"
         pattern = EventPattern.load(json.dumps(_literal(rule["Pattern"])))
         assert any(pattern.matches_event(e) for e in RULE_SAMPLES.values()), name
+
+
+def test_a_retrain_request_arrives_in_the_same_shape_by_the_bus_or_started_directly() -> None:
+    # design decision D1: the rule's InputTransformer wraps the detail as {"retrain": ...}
+    inputs = dict(delivered_inputs(machines()["TrainingPipeline"]))
+    detail = RULE_SAMPLES["retrain_requested.json"]["detail"]
+    assert inputs["retrain_requested.json"] == {"retrain": detail}
+    for name in ("retrain_requested.json", "forced retrain", "retrain of latest"):
+        assert isinstance(parse_training_start(inputs[name]), RetrainRequest), name
 
 
 @pytest.mark.parametrize("logical", MACHINES)

@@ -13,7 +13,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 
 class Payload(BaseModel):
-    model_config = ConfigDict(extra="ignore", populate_by_name=True)
+    # defer_build: a model's validator and serializer are built on first use, so a function
+    # builds only the models it exchanges, not all of them at import (pydantic "Configuration").
+    model_config = ConfigDict(extra="ignore", populate_by_name=True, defer_build=True)
 
 
 class Execution(Payload):
@@ -21,6 +23,9 @@ class Execution(Payload):
 
     name: Annotated[str, Field(alias="Name", description="Execution name: the correlation id")]
     id: Annotated[str, Field(alias="Id", description="Execution ARN")]
+    input: Annotated[
+        Any, Field(alias="Input", description="The execution input: what started the run")
+    ] = None
 
 
 class FunctionInput(Payload):
@@ -68,6 +73,77 @@ class ModelPackageStateChangeEvent(EventBridgeModel):
 # ---- training pipeline ---------------------------------------------------------------------
 
 
+class DatasetLocation(Payload):
+    """An object in the data bucket; without a version, whatever version is current when the
+    run validates it (the run then pins that version)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    bucket: Annotated[str, Field(min_length=3, max_length=63)]
+    key: Annotated[str, Field(min_length=1, max_length=1024)]
+    version_id: Annotated[str | None, Field(min_length=1)] = None
+
+    @property
+    def uri(self) -> str:
+        return f"s3://{self.bucket}/{self.key}"
+
+
+class DatasetUpload(Payload):
+    """What an `aws.s3` `Object Created` event says about the new object."""
+
+    bucket: str
+    key: str
+    version_id: Annotated[str | None, Field(description="None if the bucket is unversioned")]
+    etag: str
+    size: int | None = None
+    requester: str | None = None
+
+    @property
+    def uri(self) -> str:
+        return f"s3://{self.bucket}/{self.key}"
+
+
+class RetrainRequest(Payload):
+    """A request to train again (design decision D1): the detail of a `Retrain Requested` event
+    on the stack bus, or the object under "retrain" of a TrainingPipeline StartExecution input.
+    Unknown fields are refused, so a misspelt "force" cannot silently mean False."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    dataset: Annotated[
+        DatasetLocation | Literal["latest"],
+        Field(description='An object version, or "latest": the newest version this stack '
+              "trained or tried to train, else the newest object under the data prefix"),
+    ]  # fmt: skip
+    reason: Annotated[str, Field(min_length=1, max_length=1024, pattern=r"\S")]
+    requested_by: Annotated[str, Field(min_length=1, max_length=256, pattern=r"\S")]
+    force: Annotated[bool, Field(description="Train even if the version was handled")] = False
+    request_id: Annotated[
+        str,
+        Field(
+            pattern=r"^[A-Za-z0-9][A-Za-z0-9._:@=+/-]{0,127}$",
+            description="Unique per request; a replay of the same request reuses it",
+        ),
+    ]
+    code_version: Annotated[
+        str | None,
+        Field(pattern=r"^[a-zA-Z0-9._-]{1,64}$", description="ml/ version; None: the stack's"),
+    ] = None
+
+
+class RunTrigger(Payload):
+    """Why a run trains: recorded in the ledger and in the registered version's lineage."""
+
+    kind: Literal["upload", "retrain"]
+    attempt: Annotated[int, Field(ge=1, description="1 for a first run of a dataset version")]
+    forced: bool = False
+    request_id: str | None = None
+    reason: str | None = None
+    requested_by: Annotated[
+        str | None, Field(description="The operator, or the principal that uploaded")
+    ] = None
+
+
 class DatasetRef(Payload):
     bucket: str
     key: str
@@ -77,6 +153,10 @@ class DatasetRef(Payload):
     rows: Annotated[int, Field(description="Data rows (header excluded)")]
     features: Annotated[int, Field(description="Feature columns (label excluded)")]
     label: str
+    snapshot_uri: Annotated[
+        str | None,
+        Field(description="The run's own copy of exactly this version: what its jobs read"),
+    ] = None
 
     @property
     def uri(self) -> str:
@@ -86,6 +166,11 @@ class DatasetRef(Payload):
     def business_key(self) -> str:
         """Stable across replays (the event id is not): object + version, or etag if unversioned."""
         return f"dataset#{self.uri}#{self.version_id or self.etag}"
+
+    @property
+    def snapshot_prefix(self) -> str | None:
+        """The folder holding the snapshot alone: the S3Prefix of the jobs' data inputs."""
+        return self.snapshot_uri.rsplit("/", 1)[0] + "/" if self.snapshot_uri else None
 
 
 class Candidate(Payload):
@@ -113,6 +198,18 @@ class RunContext(Payload):
     dataset: DatasetRef
     candidates: list[Candidate]
     champion: Champion | None = None
+    trigger: RunTrigger | None = None
+    ledger_key: Annotated[
+        str | None,
+        Field(description="The run's business key; the dataset's unless a forced retrain"),
+    ] = None
+    code_version: Annotated[
+        str | None, Field(description="ml/ version the run trains with; None: the stack's")
+    ] = None
+
+    @property
+    def business_key(self) -> str:
+        return self.ledger_key or self.dataset.business_key
 
 
 class RunInput(FunctionInput):

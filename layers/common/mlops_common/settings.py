@@ -6,16 +6,31 @@ Domain code receives these objects (or plain values) and never reads os.environ.
 """
 
 import json
-from typing import Annotated
+import os
+from typing import Annotated, Any, Self
 
-from pydantic import Field, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from .models import Candidate
 
 
-class _Settings(BaseSettings):
-    model_config = SettingsConfigDict(frozen=True, extra="ignore")
+class _Settings(BaseModel):
+    """Each field is read from the environment variable of its name in any case (LEDGER_TABLE
+    for ledger_table); keyword arguments take precedence. Lambda passes every variable as a
+    string: pydantic's lax mode converts numbers and booleans, and a field of a structured type
+    parses its JSON in a validator (`candidates`).
+
+    A pydantic model rather than pydantic-settings' BaseSettings, which reads the environment
+    the same way for these fields but costs every cold start ~20 ms (asyncio, argparse and its
+    unused sources). defer_build: a class's validator is built when it is first instantiated,
+    so a cold start builds only its own function's settings (pydantic "Configuration")."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore", defer_build=True, validate_default=True)
+
+    def __init__(self, **values: Any) -> None:
+        environment = {name.lower(): value for name, value in os.environ.items()}
+        fields = type(self).model_fields
+        super().__init__(**{k: v for k, v in environment.items() if k in fields} | values)
 
 
 class LedgerSettings(_Settings):
@@ -25,6 +40,7 @@ class LedgerSettings(_Settings):
 class ValidateDatasetSettings(LedgerSettings):
     data_bucket: str
     data_prefix: str
+    artifacts_bucket: Annotated[str, Field(description="Where each run snapshots its dataset")]
     label_column: str = "malignant"
     min_rows: Annotated[int, Field(ge=2)] = 50
     max_dataset_bytes: Annotated[int, Field(gt=0)] = 50 * 1024 * 1024
@@ -48,6 +64,11 @@ class ValidateDatasetSettings(LedgerSettings):
 class CodeLocation(_Settings):
     artifacts_bucket: str
     code_version: str
+
+    def at(self, version: str | None) -> Self:
+        """The same location for another code version (a run that names its own); None keeps
+        the stack's."""
+        return self if version is None else self.model_copy(update={"code_version": version})
 
     @property
     def code_prefix(self) -> str:
@@ -152,4 +173,10 @@ class SmokeTestSettings(_Settings):
 
 
 class RecordOutcomeSettings(LedgerSettings):
+    topic_arn: str
+
+
+class PipelineNotifierSettings(_Settings):
+    """The delivery pipeline's notifier (codepipeline.yaml): where its messages go."""
+
     topic_arn: str

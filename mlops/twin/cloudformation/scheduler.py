@@ -6,9 +6,8 @@ template reference uses too."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
-
-from mlops.twin.cloudformation.resources import ServiceResources
 
 _SCHEDULE_FIELDS = (
     "Description",
@@ -25,7 +24,12 @@ _SCHEDULE_FIELDS = (
 )
 
 
-class SchedulerResources(ServiceResources):
+class SchedulerResources:
+    """A Provisioner mixin: it sets `_client`, and ServiceResources gives `_name`."""
+
+    _client: Callable[[str], Any]
+    _name: Callable[..., str]
+
     def _AWS_Scheduler_ScheduleGroup(self, stack, logical, props, _):
         name = props.get("Name") or self._name(stack, logical)
         request: dict[str, Any] = {"Name": name}

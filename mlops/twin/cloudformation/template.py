@@ -107,7 +107,14 @@ def resolve_parameters(template: dict[str, Any], overrides: dict[str, str]) -> d
         pattern = spec.get("AllowedPattern")
         if pattern and not re.fullmatch(pattern, str(value)):
             raise TemplateError(f"parameter {name}={value!r} does not match {pattern}")
-        values[name] = str(value) if spec.get("Type") != "CommaDelimitedList" else value
+        if spec.get("Type") == "CommaDelimitedList":
+            # "An array of literal strings that are separated by commas ... each member string
+            # is space trimmed" (CloudFormation user guide, Parameters: Type).
+            values[name] = (
+                [v.strip() for v in value.split(",")] if isinstance(value, str) else value
+            )
+        else:
+            values[name] = str(value)
     return values
 
 

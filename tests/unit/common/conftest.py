@@ -68,6 +68,7 @@ class World:
             "ledger_table": self.table.name,
             "data_bucket": self.data_bucket,
             "data_prefix": self.data_prefix,
+            "artifacts_bucket": self.artifacts_bucket,
             "model_package_group": self.group,
             "candidates": self.candidates,
         } | overrides
@@ -78,6 +79,15 @@ class World:
         """Returns version_id and etag (unquoted) of the new object version."""
         response = self.s3.put_object(Bucket=bucket, Key=key, Body=body)
         return {"version_id": response.get("VersionId"), "etag": response["ETag"].strip('"')}
+
+    def read(self, uri: str, version_id: str | None = None) -> bytes:
+        bucket, _, key = uri.removeprefix("s3://").partition("/")
+        extra = {"VersionId": version_id} if version_id else {}
+        return self.s3.get_object(Bucket=bucket, Key=key, **extra)["Body"].read()
+
+    def keys(self, bucket: str, prefix: str = "") -> list[str]:
+        listed = self.s3.list_objects_v2(Bucket=bucket, Prefix=prefix).get("Contents", [])
+        return sorted(obj["Key"] for obj in listed)
 
     def dataset_bytes(self) -> bytes:
         return BREAST_CANCER_CSV.read_bytes()

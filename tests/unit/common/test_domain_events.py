@@ -4,8 +4,13 @@ import copy
 from typing import Any
 
 import pytest
-from mlops_common.domain.events import parse_model_package_change, parse_s3_object_created
+from mlops_common.domain.events import (
+    parse_model_package_change,
+    parse_s3_upload,
+    parse_training_start,
+)
 from mlops_common.errors import EventMalformed
+from mlops_common.models import DatasetLocation, DatasetUpload, RetrainRequest
 
 ARN = "arn:aws:sagemaker:us-east-1:123456789012:model-package/mlops-models/3"
 
@@ -62,24 +67,24 @@ def package_event(**detail_fields: Any) -> dict[str, Any]:
 # ---- S3 Object Created -----------------------------------------------------------------------
 
 
-def test_object_created_yields_bucket_key_version_and_etag() -> None:
+def test_object_created_yields_the_object_version_and_who_uploaded_it() -> None:
     event = s3_event(**{"version-id": "096fKKXTRTtl3on89fVO.nfljtsv6qko"})
-    assert parse_s3_object_created(event) == (
-        "mlops-data",
-        "datasets/breast_cancer.csv",
-        "096fKKXTRTtl3on89fVO.nfljtsv6qko",
-        "b21b84d653bb07b05b1e6b33684dc11b",
+    assert parse_s3_upload(event) == DatasetUpload(
+        bucket="mlops-data",
+        key="datasets/breast_cancer.csv",
+        version_id="096fKKXTRTtl3on89fVO.nfljtsv6qko",
+        etag="b21b84d653bb07b05b1e6b33684dc11b",
+        size=120384,
+        requester="123456789012",
     )
 
 
 def test_version_id_null_of_an_unversioned_bucket_is_treated_as_no_version() -> None:
-    _, _, version, _ = parse_s3_object_created(s3_event(**{"version-id": "null"}))
-    assert version is None
+    assert parse_s3_upload(s3_event(**{"version-id": "null"})).version_id is None
 
 
 def test_absent_version_id_is_no_version() -> None:
-    _, _, version, _ = parse_s3_object_created(s3_event())
-    assert version is None
+    assert parse_s3_upload(s3_event()).version_id is None
 
 
 @pytest.mark.parametrize(
@@ -92,7 +97,7 @@ def test_absent_version_id_is_no_version() -> None:
 def test_other_source_or_detail_type_is_malformed(field: str, value: str, expected: str) -> None:
     event = s3_event() | {field: value}
     with pytest.raises(EventMalformed) as excinfo:
-        parse_s3_object_created(event)
+        parse_s3_upload(event)
     assert str(excinfo.value) == expected
 
 
@@ -100,7 +105,7 @@ def test_event_without_object_key_is_malformed_naming_the_field() -> None:
     event = s3_event()
     del event["detail"]["object"]["key"]
     with pytest.raises(EventMalformed) as excinfo:
-        parse_s3_object_created(event)
+        parse_s3_upload(event)
     assert str(excinfo.value).startswith("not an S3 Object Created event: detail.object.key:")
 
 
@@ -111,7 +116,40 @@ def test_event_without_object_key_is_malformed_naming_the_field() -> None:
 )
 def test_shapeless_event_is_malformed(event: dict[str, Any]) -> None:
     with pytest.raises(EventMalformed, match="^not an S3 Object Created event: "):
-        parse_s3_object_created(event)
+        parse_s3_upload(event)
+
+
+# ---- TrainingPipeline start input (design decision D1) ------------------------------------------
+
+
+def test_an_upload_event_starts_a_run_for_that_object() -> None:
+    start = parse_training_start(s3_event(**{"version-id": "v1"}))
+    assert isinstance(start, DatasetUpload) and start.version_id == "v1"
+
+
+def test_a_retrain_input_is_the_request_under_its_key() -> None:
+    request = {"dataset": {"bucket": "mlops-data", "key": "datasets/a.csv", "version_id": "v1"},
+               "reason": "drift", "requested_by": "drift-rule", "request_id": "r-1"}  # fmt: skip
+    start = parse_training_start({"retrain": request})
+    assert start == RetrainRequest(
+        dataset=DatasetLocation(bucket="mlops-data", key="datasets/a.csv", version_id="v1"),
+        reason="drift",
+        requested_by="drift-rule",
+        force=False,
+        request_id="r-1",
+        code_version=None,
+    )
+
+
+def test_a_retrain_input_with_anything_beside_the_request_is_malformed() -> None:
+    request = {"dataset": "latest", "reason": "r", "requested_by": "a", "request_id": "r-1"}
+    with pytest.raises(EventMalformed, match=r"only the key 'retrain', got \['retrain', 'x'\]"):
+        parse_training_start({"retrain": request, "x": 1})
+
+
+def test_an_input_of_no_known_shape_is_malformed_as_an_upload() -> None:
+    with pytest.raises(EventMalformed, match="^not an S3 Object Created event: "):
+        parse_training_start({"detail": {"bucket": "nope"}})
 
 
 # ---- SageMaker Model Package State Change ---------------------------------------------------

@@ -3,12 +3,15 @@
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
 from mlops_common.adapters.notifier import Notifier
 from mlops_common.domain.outcome import record_outcome, summarize
-from mlops_common.models import DatasetRef, Execution, OutcomeInput, RunContext
+from mlops_common.models import DatasetRef, Execution, OutcomeInput, RunContext, RunTrigger
+
+UPLOAD_EVENT = Path(__file__).resolve().parents[3] / "events" / "rules" / "s3_object_created.json"
 
 EXECUTION = Execution(
     Name="run-a", Id="arn:aws:states:us-east-1:123456789012:execution:train:run-a"
@@ -39,8 +42,11 @@ RUN_STATE = {
 }
 
 
-def outcome(workflow: str, result: str, state: dict[str, Any]) -> OutcomeInput:
-    return OutcomeInput(workflow=workflow, outcome=result, execution=EXECUTION, state=state)
+def outcome(
+    workflow: str, result: str, state: dict[str, Any], started_by: Any = None
+) -> OutcomeInput:
+    execution = EXECUTION.model_copy(update={"input": started_by})
+    return OutcomeInput(workflow=workflow, outcome=result, execution=execution, state=state)
 
 
 # ---- summarize ---------------------------------------------------------------------------------
@@ -77,6 +83,7 @@ def test_headline_names_the_outcome_of_the_workflow(
 ) -> None:
     message = summarize(outcome(workflow, result, {}))
     assert message == {
+        "summary": headline,
         "workflow": workflow,
         "outcome": result,
         "headline": headline,
@@ -100,11 +107,84 @@ def test_summary_of_a_registered_run_has_dataset_and_unwrapped_task_results() ->
     assert message["candidates"] == state["candidates"]
 
 
-def test_summary_of_a_failure_carries_error_name_and_shortened_cause() -> None:
-    state = {"error": {"Error": "DatasetInvalid", "Cause": "x" * 5000}}
-    message = summarize(outcome("training", "FAILED", state))
-    assert message["error"] == "DatasetInvalid"
-    assert message["cause"] == "x" * 2000
+def lambda_error(error_type: str, message: str) -> dict[str, str]:
+    """What a Catch stores for a function error: the Lambda error document as the Cause."""
+    document = {
+        "errorMessage": message,
+        "errorType": error_type,
+        "requestId": "5b1c9f0e-0000-4000-8000-000000000000",
+        "stackTrace": ['  File "/var/task/app.py", line 17, in lambda_handler\n    raise'],
+    }
+    return {"Error": error_type, "Cause": json.dumps(document)}
+
+
+def test_failure_is_one_line_naming_the_error_and_the_dataset_never_the_error_document() -> None:
+    # Given DatasetInvalid from ValidateDataset, before the run had a dataset of its own
+    state = {"error": lambda_error("DatasetInvalid", "line 3: feature 'x' is not numeric ('a')")}
+    started_by = json.loads(UPLOAD_EVENT.read_text())
+    request = outcome("training", "FAILED", state, started_by)
+    # When
+    message = summarize(request)
+    # Then the first thing said is one line: error, first problem, the object and its version
+    detail = started_by["detail"]["object"]
+    assert list(message)[0] == "summary"
+    assert message["summary"] == (
+        "DatasetInvalid: line 3: feature 'x' is not numeric ('a') "
+        f"(s3://mlops-dev-databucket-example/{detail['key']} version {detail['version-id']})"
+    )
+    assert (message["error"], message["cause"]) == (
+        "DatasetInvalid", "line 3: feature 'x' is not numeric ('a')",
+    )  # fmt: skip
+    assert message["dataset"] == {
+        "bucket": "mlops-dev-databucket-example",
+        "key": detail["key"],
+        "version_id": detail["version-id"],
+        "etag": detail["etag"],
+    }
+    assert "stackTrace" not in json.dumps(message) and "requestId" not in json.dumps(message)
+
+
+def test_a_message_that_names_the_dataset_already_is_not_repeated() -> None:
+    problem = "s3://bkt/datasets/x.csv version v1: the file is empty"
+    state = {"error": lambda_error("DatasetInvalid", problem)}
+    dataset = {"bucket": "bkt", "key": "datasets/x.csv", "version_id": "v1"}
+    retrain = {"retrain": {"dataset": dataset, "reason": "r", "requested_by": "alice",
+               "request_id": "req-1"}}  # fmt: skip
+    message = summarize(outcome("training", "FAILED", state, retrain))
+    assert message["summary"] == f"DatasetInvalid: {problem}"
+    assert message["dataset"] == dataset
+
+
+def test_a_failed_retrain_of_latest_says_so() -> None:
+    state = {
+        "error": lambda_error("DatasetInvalid", "nothing to retrain: no dataset under s3://b/")
+    }
+    latest = {"retrain": {"dataset": "latest", "reason": "r", "requested_by": "a",
+              "request_id": "req-1"}}  # fmt: skip
+    message = summarize(outcome("training", "FAILED", state, latest))
+    assert message["summary"].endswith("(the latest dataset)")
+    assert message["dataset"] == {"requested": "latest"}
+
+
+@pytest.mark.parametrize(
+    ("error", "line"),
+    [
+        (lambda_error("TrainingFailed", "no candidate finished\nsecond line"),
+         "TrainingFailed: no candidate finished"),
+        ({"Error": "States.TaskFailed", "Cause": json.dumps(
+            {"TrainingJobName": "j", "FailureReason": "AlgorithmError: boom\nTraceback ..."})},
+         "States.TaskFailed: AlgorithmError: boom"),
+        ({"Error": "Lambda.ServiceException", "Cause": "\n  Rate exceeded\nmore"},
+         "Lambda.ServiceException: Rate exceeded"),
+        ({"Error": "States.Runtime", "Cause": "x" * 5000},
+         "States.Runtime: " + "x" * 499 + "…"),
+    ],
+    ids=["lambda-error-document", "sagemaker-job", "plain-text", "long-text"],
+)  # fmt: skip
+def test_every_kind_of_cause_becomes_its_first_line(error: dict, line: str) -> None:
+    message = summarize(outcome("training", "FAILED", RUN_STATE | {"error": error}))
+    assert message["summary"] == f"{line} (s3://mlops-data/datasets/bc.csv version v1)"
+    assert "\n" not in message["cause"]
 
 
 def test_summary_of_a_discarded_shadow_test_carries_the_comparison() -> None:
@@ -200,3 +280,40 @@ def test_run_that_lost_its_key_is_published_but_not_recorded(world: Any, inbox: 
     result = record_outcome(outcome("training", "REGISTERED", RUN_STATE), ledger, inbox.notifier)
     assert result.recorded is False
     assert len(inbox.read()) == 1
+
+
+def test_a_forced_retrain_finishes_its_own_attempt_and_says_why_it_ran(
+    world: Any, inbox: Inbox
+) -> None:
+    # Given a forced retrain holding attempt 2 of the version run-a's upload trained
+    ledger = world.ledger()
+    attempt_key = f"{RUN.dataset.business_key}#attempt#2"
+    trigger = RunTrigger(kind="retrain", attempt=2, forced=True, request_id="req-1",
+                         reason="labels fixed", requested_by="alice")  # fmt: skip
+    retrain = RUN.model_copy(update={"run_id": "run-b", "ledger_key": attempt_key,
+                                     "trigger": trigger})  # fmt: skip
+    ledger.claim(RUN.dataset.business_key, "run-a", {})
+    ledger.claim(attempt_key, "run-b", {})
+    state = {"start": {"Payload": {"action": "TRAIN", "reason": "retrain requested",
+                                   "run": retrain.model_dump(mode="json")}}}  # fmt: skip
+    # When it ends NOT_BETTER
+    result = record_outcome(outcome("training", "NOT_BETTER", state), ledger, inbox.notifier)
+    # Then its attempt is finished, the upload's run is untouched, and the operator reads why
+    assert result.recorded is True
+    assert world.table.get_item(Key={"pk": attempt_key, "sk": "run"})["Item"]["status"] == (
+        "NOT_BETTER"
+    )
+    first = world.table.get_item(Key={"pk": RUN.dataset.business_key, "sk": "run"})["Item"]
+    assert first["status"] == "RUNNING"
+    [notification] = inbox.read()
+    assert json.loads(notification["Message"])["trigger"] == trigger.model_dump(mode="json")
+
+
+def test_a_skip_says_why_and_names_the_object_once() -> None:
+    reason = "s3://mlops-data/datasets/2026/ is a folder marker, not a dataset"
+    state = {"start": {"Payload": {"action": "SKIP", "reason": reason, "run": None}}}
+    upload = json.loads(UPLOAD_EVENT.read_text())
+    upload["detail"]["object"]["key"] = "datasets/2026/"
+    upload["detail"]["bucket"]["name"] = "mlops-data"
+    message = summarize(outcome("training", "SKIPPED", state, upload))
+    assert message["summary"] == reason

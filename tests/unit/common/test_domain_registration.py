@@ -14,6 +14,7 @@ from mlops_common.models import (
     Gate,
     RegisterModelOutput,
     RunContext,
+    RunTrigger,
     Selection,
 )
 from mlops_common.settings import RegisterModelSettings
@@ -21,6 +22,7 @@ from mlops_common.settings import RegisterModelSettings
 EXECUTION_ARN = "arn:aws:states:us-east-1:123456789012:execution:train:run-a"
 MODEL_DATA = "s3://mlops-artifacts/runs/run-a/models/mlops-0123456789-rf-train/output/model.tar.gz"
 QUALITY = "s3://mlops-artifacts/runs/run-a/evaluation/rf/model_quality.json"
+SNAPSHOT = "s3://mlops-artifacts/runs/run-a/data/bc.csv"
 INFERENCE_IMAGE = (
     "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-scikit-learn:1.2-1-cpu-py3"
 )
@@ -39,9 +41,17 @@ def run_context(version_id: str | None = "3HL4kqtJlcpXroDTDmJ+rmSpXd3dIbrHY") ->
             rows=569,
             features=30,
             label="malignant",
+            snapshot_uri=SNAPSHOT,
         ),
         candidates=[],
+        trigger=RunTrigger(kind="upload", attempt=1, requested_by="123456789012"),
     )
+
+
+def retrain_context(reason: str, code_version: str | None = None) -> RunContext:
+    trigger = RunTrigger(kind="retrain", attempt=3, forced=True, request_id="req-7",
+                         reason=reason, requested_by="alice@example.com")  # fmt: skip
+    return run_context().model_copy(update={"trigger": trigger, "code_version": code_version})
 
 
 def selection(champion_score: float | None = 0.95) -> Selection:
@@ -134,6 +144,11 @@ def test_package_carries_the_lineage_of_data_code_run_and_hyperparameters(world:
         "metric": "f1",
         "score": "0.970000",
         "champion_score": "0.950000",
+        "dataset_etag": "9b2cf535f27731c974343645a3985328",
+        "dataset_snapshot": SNAPSHOT,
+        "trigger": "upload",
+        "attempt": "1",
+        "requested_by": "123456789012",
     }
     assert lineage["hyperparameters"] == "max_depth=6 n_estimators=100"
     assert package["MetadataProperties"] == {"GeneratedBy": EXECUTION_ARN}
@@ -215,3 +230,49 @@ def test_hyperparameters_lineage_value_satisfies_the_api_constraints(world: Any)
         "CustomerMetadataProperties"
     ]
     assert breaks_metadata_constraints(lineage["hyperparameters"]) == []
+
+
+def test_a_retrain_records_why_who_and_which_attempt_within_the_api_constraints(
+    world: Any,
+) -> None:
+    # Given a forced retrain whose reason holds characters metadata values do not allow
+    reason = "Labels fixed (ticket #42), re-run, see https://example.com/t?id=42 ; ok"
+    arn = register(world, run=retrain_context(reason)).model_package_arn
+    lineage = world.sagemaker.describe_model_package(ModelPackageName=arn)[
+        "CustomerMetadataProperties"
+    ]
+    # Then the trigger is in the lineage, the reason made to fit
+    expected = {"trigger": "retrain", "attempt": "3", "requested_by": "alice@example.com",
+                "retrain_request_id": "req-7"}  # fmt: skip
+    assert {k: lineage[k] for k in expected} == expected
+    assert lineage["retrain_reason"] == (
+        "Labels fixed ticket 42 re-run see https://example.com/t id=42 ok"
+    )
+    lineage.pop("hyperparameters")  # checked on its own below
+    assert {k: breaks_metadata_constraints(v) for k, v in lineage.items()} == dict.fromkeys(
+        lineage, []
+    )
+    assert len(lineage) <= metadata_map_max()
+
+
+def test_a_long_reason_is_cut_to_the_value_limit(world: Any) -> None:
+    arn = register(world, run=retrain_context("x" * 1000)).model_package_arn
+    lineage = world.sagemaker.describe_model_package(ModelPackageName=arn)[
+        "CustomerMetadataProperties"
+    ]
+    assert lineage["retrain_reason"] == "x" * metadata_value_shape()["max"]
+
+
+def test_a_run_with_its_own_code_version_is_served_by_that_code(world: Any) -> None:
+    arn = register(world, run=retrain_context("new features", code_version="v8")).model_package_arn
+    package = world.sagemaker.describe_model_package(ModelPackageName=arn)
+    [container] = package["InferenceSpecification"]["Containers"]
+    assert container["Environment"]["SAGEMAKER_SUBMIT_DIRECTORY"] == (
+        "s3://mlops-artifacts/code/v8/sourcedir.tar.gz"
+    )
+    assert package["CustomerMetadataProperties"]["code_version"] == "v8"
+
+
+def metadata_map_max() -> int:
+    model = botocore.session.get_session().get_service_model("sagemaker")
+    return model.shape_for("CustomerMetadataMap").metadata["max"]

@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 from mlops_common.domain.training import build_candidate_plan, job_name
+from mlops_common.errors import EventMalformed
 from mlops_common.models import Candidate, Champion, DatasetRef, RunContext
 from mlops_common.settings import PrepareCandidateSettings
 from pydantic import ValidationError
@@ -46,6 +47,7 @@ def run(run_id: str = "run-0001", champion: Champion | None = None) -> RunContex
             rows=569,
             features=30,
             label="malignant",
+            snapshot_uri=f"s3://mlops-artifacts/runs/{run_id}/data/bc.csv",
         ),
         candidates=[RF],
         champion=champion,
@@ -138,7 +140,7 @@ def test_hyperparameters_are_json_encoded_strings_with_script_mode_keys() -> Non
     assert {k: json.loads(v) for k, v in hyperparameters.items()}["n-estimators"] == 100
 
 
-def test_training_request_reads_the_dataset_version_and_writes_under_the_run() -> None:
+def test_training_request_reads_the_runs_snapshot_and_writes_under_the_run() -> None:
     plan = build_candidate_plan(run(), RF, settings())
     training = plan.training
     assert training["RoleArn"] == ROLE
@@ -146,7 +148,10 @@ def test_training_request_reads_the_dataset_version_and_writes_under_the_run() -
     assert training["AlgorithmSpecification"]["TrainingInputMode"] == "File"
     [channel] = training["InputDataConfig"]
     assert channel["ChannelName"] == "train"
-    assert channel["DataSource"]["S3DataSource"]["S3Uri"] == "s3://mlops-data/datasets/bc.csv"
+    # The run's data folder holds the snapshot alone: no look-alike key, no later overwrite.
+    assert channel["DataSource"]["S3DataSource"]["S3Uri"] == (
+        "s3://mlops-artifacts/runs/run-0001/data/"
+    )
     assert training["OutputDataConfig"] == {
         "S3OutputPath": "s3://mlops-artifacts/runs/run-0001/models"
     }
@@ -199,8 +204,24 @@ def test_evaluation_request_follows_the_processing_contract() -> None:
     }
     inputs = inputs_by_name(evaluation)
     assert inputs["code"]["S3Uri"] == "s3://mlops-artifacts/code/v7/src/"
-    assert inputs["data"]["S3Uri"] == "s3://mlops-data/datasets/bc.csv"
+    assert inputs["data"]["S3Uri"] == "s3://mlops-artifacts/runs/run-0001/data/"
     [output] = evaluation["ProcessingOutputConfig"]["Outputs"]
     assert output["S3Output"]["LocalPath"] == "/opt/ml/processing/evaluation"
     assert plan.report_uri == f"{output['S3Output']['S3Uri']}/evaluation.json"
     assert plan.report_uri == "s3://mlops-artifacts/runs/run-0001/evaluation/rf/evaluation.json"
+
+
+def test_a_run_without_a_snapshot_is_refused_rather_than_pointed_at_the_data_bucket() -> None:
+    without = run().model_copy(
+        update={"dataset": run().dataset.model_copy(update={"snapshot_uri": None})}
+    )
+    with pytest.raises(EventMalformed, match="^run run-0001 has no dataset snapshot to train on$"):
+        build_candidate_plan(without, RF, settings())
+
+
+def test_a_run_with_its_own_code_version_trains_and_evaluates_with_that_code() -> None:
+    plan = build_candidate_plan(run().model_copy(update={"code_version": "v8"}), RF, settings())
+    assert plan.training["HyperParameters"]["sagemaker_submit_directory"] == (
+        '"s3://mlops-artifacts/code/v8/sourcedir.tar.gz"'
+    )
+    assert inputs_by_name(plan.evaluation)["code"]["S3Uri"] == "s3://mlops-artifacts/code/v8/src/"

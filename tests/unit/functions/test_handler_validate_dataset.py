@@ -61,6 +61,11 @@ def test_new_dataset_returns_train_with_the_run_the_state_machine_reads(
     )
     assert run["dataset"]["version_id"] == obj["version_id"]
     assert (run["dataset"]["rows"], run["dataset"]["features"]) == (569, 30)
+    # The snapshot is in the bucket the template names (ARTIFACTS_BUCKET)
+    snapshot = f"s3://{stack.artifacts_bucket}/runs/run-a/data/breast_cancer.csv"
+    assert run["dataset"]["snapshot_uri"] == snapshot
+    copied = stack.s3.get_object(Bucket=stack.artifacts_bucket, Key=snapshot.split("/", 3)[3])
+    assert copied["Body"].read() == DATASET.read_bytes()
     assert [c["name"] for c in run["candidates"]] == ["rf", "gb", "logreg"]
     assert asl_reads(output, "training_pipeline", "$.start.Payload.") >= {"action", "run"}
     # And one DatasetsTrain metric is emitted in CloudWatch embedded metric format, and the
@@ -106,3 +111,24 @@ def test_event_for_another_bucket_raises_event_malformed(
     with pytest.raises(Exception) as excinfo:
         handler.lambda_handler(payload, lambda_context)
     assert type(excinfo.value).__name__ == "EventMalformed"
+
+
+def test_a_forced_retrain_request_trains_as_a_new_attempt(
+    load_handler: Any, stack: Any, sample: Any, sfn_execution: Any, lambda_context: Any
+) -> None:
+    # Given run-a trained the version from its upload
+    handler = load_handler("validate_dataset")
+    obj = stack.put(stack.data_bucket, KEY, DATASET.read_bytes())
+    handler.lambda_handler(
+        object_created(sample, sfn_execution("run-a"), stack.data_bucket, obj), lambda_context
+    )
+    # When a forced retrain of that version starts run-b (its execution input is the request)
+    dataset = {"bucket": stack.data_bucket, "key": KEY, "version_id": obj["version_id"]}
+    request = {"retrain": {"dataset": dataset, "reason": "labels fixed", "requested_by": "alice",
+               "force": True, "request_id": "req-1"}}  # fmt: skip
+    execution = sfn_execution("run-b") | {"Input": request}
+    output = handler.lambda_handler({"event": request, "execution": execution}, lambda_context)
+    # Then
+    assert (output["action"], output["reason"]) == ("TRAIN", "retrain requested")
+    assert output["run"]["trigger"]["attempt"] == 2
+    assert output["run"]["ledger_key"].endswith(f"#{obj['version_id']}#attempt#2")

@@ -14,6 +14,10 @@ from typing import Any
 from boto3.dynamodb.conditions import Attr
 
 TERMINAL_FAILED = "FAILED"
+REJECTED = "REJECTED"
+#: Statuses a later run may claim again: a failed run is retried, a rejected upload re-checked.
+RECLAIMABLE = (TERMINAL_FAILED, REJECTED)
+POINTER_SK = "pointer"
 
 
 def to_item(value: Any) -> Any:
@@ -32,9 +36,26 @@ class Ledger:
     def claim(self, key: str, run_id: str, attributes: dict[str, Any]) -> dict[str, Any] | None:
         """Claims `key` for `run_id`. Returns None on success, else the item that holds it.
 
-        A key whose last run FAILED may be claimed again: a failed run is retried by replaying
-        its event. The same run_id may re-claim (a retried Lambda invocation).
+        A key whose last run FAILED (or was REJECTED) may be claimed again: a failed run is
+        retried by replaying its event. The same run_id may re-claim (a retried invocation).
         """
+        reclaimable = Attr("status").is_in(list(RECLAIMABLE)) | Attr("run_id").eq(run_id)
+        return self._claim(key, run_id, attributes, Attr("pk").not_exists() | reclaimable)
+
+    def claim_attempt(
+        self, key: str, run_id: str, request_id: str, attributes: dict[str, Any]
+    ) -> dict[str, Any] | None:
+        """Claims a new attempt's key for a request. Returns None on success, else the item
+        that holds it: another request's attempt, or this request's own (a replayed request),
+        which may be claimed again only by the same run or after it FAILED or was REJECTED."""
+        reclaimable = Attr("status").is_in(list(RECLAIMABLE)) | Attr("run_id").eq(run_id)
+        mine = Attr("request_id").eq(request_id) & reclaimable
+        attributes = attributes | {"request_id": request_id}
+        return self._claim(key, run_id, attributes, Attr("pk").not_exists() | mine)
+
+    def _claim(
+        self, key: str, run_id: str, attributes: dict[str, Any], condition: Any
+    ) -> dict[str, Any] | None:
         item = {
             "pk": key,
             "sk": "run",
@@ -44,25 +65,44 @@ class Ledger:
             **to_item(attributes),
         }
         try:
-            self._table.put_item(
-                Item=item,
-                ConditionExpression=Attr("pk").not_exists()
-                | Attr("status").eq(TERMINAL_FAILED)
-                | Attr("run_id").eq(run_id),
-            )
+            self._table.put_item(Item=item, ConditionExpression=condition)
             return None
         except self._table.meta.client.exceptions.ConditionalCheckFailedException:
             return self._table.get_item(Key={"pk": key, "sk": "run"}, ConsistentRead=True)["Item"]
 
+    def reject(self, key: str, run_id: str, reason: str) -> bool:
+        """Marks the key `run_id` holds REJECTED with the reason (the input broke its contract);
+        False if another run holds it. A rejected key may be claimed again."""
+        return self._end(key, run_id, REJECTED, "reason", reason)
+
+    def point(self, key: str, order: str, attributes: dict[str, Any]) -> bool:
+        """Sets the pointer item `key` unless it already points at something later by `order`
+        (an ISO 8601 time: later wins, whatever order the writers arrive in)."""
+        try:
+            self._table.put_item(
+                Item={"pk": key, "sk": POINTER_SK, "order": order, **to_item(attributes)},
+                ConditionExpression=Attr("pk").not_exists() | Attr("order").lte(order),
+            )
+            return True
+        except self._table.meta.client.exceptions.ConditionalCheckFailedException:
+            return False
+
+    def pointer(self, key: str) -> dict[str, Any] | None:
+        response = self._table.get_item(Key={"pk": key, "sk": POINTER_SK}, ConsistentRead=True)
+        return response.get("Item")
+
     def finish(self, key: str, run_id: str, status: str, details: dict[str, Any]) -> bool:
         """Records the outcome if `run_id` still holds the key; False if another run does."""
+        return self._end(key, run_id, status, "details", to_item(details))
+
+    def _end(self, key: str, run_id: str, status: str, name: str, value: Any) -> bool:
         try:
             self._table.update_item(
                 Key={"pk": key, "sk": "run"},
-                UpdateExpression="SET #s = :s, finished_at = :t, details = :d",
+                UpdateExpression="SET #s = :s, finished_at = :t, #n = :v",
                 ConditionExpression=Attr("run_id").eq(run_id),
-                ExpressionAttributeNames={"#s": "status"},
-                ExpressionAttributeValues={":s": status, ":t": now_iso(), ":d": to_item(details)},
+                ExpressionAttributeNames={"#s": "status", "#n": name},
+                ExpressionAttributeValues={":s": status, ":t": now_iso(), ":v": value},
             )
             return True
         except self._table.meta.client.exceptions.ConditionalCheckFailedException:

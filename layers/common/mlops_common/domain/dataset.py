@@ -2,45 +2,74 @@
 
 Checked with the csv module rather than pandas: the Lambda stays small and starts fast, and
 the rules are few (header, label column, numeric features, enough rows, both classes).
+
+The object is streamed, never held whole: bytes are read in chunks, decoded incrementally (so a
+decoding error still names its byte offset in the file), cut into lines and parsed row by row.
+Memory is bounded by one chunk and one line, time is linear in the file. The parser's limits are
+deliberate and part of the contract: a field may hold at most FIELD_SIZE_LIMIT characters and a
+line at most MAX_LINE_CHARS; every parser failure becomes DatasetInvalid naming the line.
 """
 
+import codecs
 import csv
 import io
 import math
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any, BinaryIO
 
 from ..errors import DatasetInvalid
 
 MAX_REPORTED_PROBLEMS = 5
+#: Longest field (a column name or a value), in characters. A number needs a few dozen; the
+#: limit keeps csv from buffering a runaway quoted field.
+FIELD_SIZE_LIMIT = 4096
+#: Longest line, in characters: about 100,000 columns of realistic names or values. A line is
+#: the unit held in memory, so this bounds what one object can make the function hold.
+MAX_LINE_CHARS = 4 * 1024 * 1024
+CHUNK_BYTES = 1024 * 1024
+BOM = codecs.BOM_UTF8
 
 
-def validate_csv(data: bytes, label: str, min_rows: int) -> tuple[int, int]:
-    """Returns (rows, features) or raises DatasetInvalid naming every problem found (up to 5)."""
-    if not data.strip():
-        raise DatasetInvalid("the file is empty")
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise DatasetInvalid(
-            f"the file is not UTF-8 text ({exc.reason} at byte {exc.start})"
-        ) from exc
-    reader = csv.reader(io.StringIO(text))
+def validate_csv(source: bytes | BinaryIO, label: str, min_rows: int) -> tuple[int, int]:
+    """Returns (rows, features) or raises DatasetInvalid naming every problem found (up to 5).
+
+    `source` is the object's bytes or a binary stream (a botocore StreamingBody) read to the end.
+    """
+    stream = io.BytesIO(source) if isinstance(source, bytes) else source
+    lines = _Lines(stream)
+    with _field_size_limit(FIELD_SIZE_LIMIT):
+        reader = csv.reader(lines)
+        try:
+            return _validate_rows(reader, label, min_rows)
+        except csv.Error as exc:
+            raise DatasetInvalid(f"line {reader.line_num}: {_csv_problem(exc)}") from exc
+
+
+def _validate_rows(reader: Any, label: str, min_rows: int) -> tuple[int, int]:
+    """`reader`: a csv.reader (its line_num is the line of the last row read)."""
     first = next(reader, None)
-    if not first:  # e.g. a file holding only a byte-order mark
-        raise DatasetInvalid("the file is empty")
+    if not first or not any(cell.strip() for cell in first):
+        if all(not any(cell.strip() for cell in row) for row in reader):
+            raise DatasetInvalid("the file is empty")
+        raise DatasetInvalid("line 1: the header row is blank")
     header = [h.strip() for h in first]
     _check_header(header, label)
     label_at = header.index(label)
     problems: list[str] = []
     rows = 0
     labels: set[str] = set()
-    for line_no, row in enumerate(reader, start=2):
-        if not any(cell.strip() for cell in row):
+    for row in reader:
+        if not row or not (row[0].strip() or any(cell.strip() for cell in row)):
             continue  # blank lines are tolerated, as by every CSV reader downstream
         rows += 1
         if len(row) != len(header):
-            problems.append(f"line {line_no}: {len(row)} columns, header has {len(header)}")
+            problems.append(f"line {reader.line_num}: {len(row)} columns, header has {len(header)}")
+        elif _clean(row, label_at):
+            labels.add(row[label_at].strip())
         else:
-            problems.extend(_check_row(line_no, row, header, label_at, labels))
+            problems.extend(_check_row(reader.line_num, row, header, label_at, labels))
         if len(problems) >= MAX_REPORTED_PROBLEMS:
             break
     if problems:
@@ -61,18 +90,34 @@ def _check_header(header: list[str], label: str) -> None:
         raise DatasetInvalid("the header has no feature columns")
     if any(not h for h in header):
         raise DatasetInvalid("the header has an empty column name")
-    duplicates = sorted({h for h in header if header.count(h) > 1})
+    duplicates = sorted(name for name, count in Counter(header).items() if count > 1)
     if duplicates:
-        raise DatasetInvalid(f"duplicate columns in header: {duplicates}")
+        shown = duplicates[:MAX_REPORTED_PROBLEMS]
+        more = len(duplicates) - len(shown)
+        raise DatasetInvalid(
+            f"duplicate columns in header: {shown}" + (f" and {more} more" if more else "")
+        )
+
+
+def _clean(row: list[str], label_at: int) -> bool:
+    """The common case, checked at C speed: every feature a finite number, the label 0 or 1.
+    A sum that is not finite means a non-finite value (or an overflow): _check_row decides."""
+    if row[label_at].strip() not in ("0", "1"):
+        return False
+    try:
+        total = sum(map(float, row[:label_at])) + sum(map(float, row[label_at + 1 :]))
+    except ValueError:
+        return False
+    return math.isfinite(total)
 
 
 def _check_row(
     line_no: int, row: list[str], header: list[str], label_at: int, labels: set[str]
 ) -> list[str]:
     problems = []
-    for column, cell in zip(header, row, strict=True):
+    for at, (column, cell) in enumerate(zip(header, row, strict=True)):
         value = cell.strip()
-        if column == header[label_at]:
+        if at == label_at:
             if value not in ("0", "1"):
                 problems.append(f"line {line_no}: label '{column}' is {value!r}, expected 0 or 1")
             labels.add(value)
@@ -80,8 +125,86 @@ def _check_row(
         try:
             number = float(value)
         except ValueError:
-            problems.append(f"line {line_no}: feature '{column}' is not numeric ({value!r})")
+            problems.append(f"line {line_no}: feature '{column}' is not numeric ({value[:40]!r})")
             continue
         if not math.isfinite(number):
             problems.append(f"line {line_no}: feature '{column}' is {value}")
     return problems
+
+
+def _csv_problem(exc: csv.Error) -> str:
+    text = str(exc)
+    if text.startswith("field larger than field limit"):
+        return f"a field is longer than {FIELD_SIZE_LIMIT} characters"
+    if text.startswith("new-line character seen in unquoted field"):
+        return "a line ends in a bare carriage return; use \\n or \\r\\n line endings"
+    return f"not readable as CSV ({text})"
+
+
+@contextmanager
+def _field_size_limit(limit: int) -> Iterator[None]:
+    """csv's limit is process-wide: set for the validation, then put back."""
+    previous = csv.field_size_limit(limit)
+    try:
+        yield
+    finally:
+        csv.field_size_limit(previous)
+
+
+class _Lines:
+    """The stream as text lines ending in "\\n" (the form csv.reader needs: it ends a record at
+    the end of each string it is given), decoded as UTF-8 with an optional byte-order mark."""
+
+    def __init__(self, stream: BinaryIO) -> None:
+        self._stream = stream
+        self._decoder = codecs.getincrementaldecoder("utf-8")()
+        self._offset = 0  # bytes of the file handed to the decoder so far
+        self.line = 0  # lines handed out so far
+
+    def __iter__(self) -> Iterator[str]:
+        pending: list[str] = []
+        length = 0
+        for text in self._texts():
+            start = 0
+            while (end := text.find("\n", start)) >= 0:
+                piece = text[start : end + 1]
+                self._check_length(length + len(piece))
+                yield "".join(pending) + piece if pending else piece
+                self.line += 1
+                pending, length, start = [], 0, end + 1
+            if start < len(text):
+                pending.append(text[start:])
+                length += len(text) - start
+                self._check_length(length)
+        if pending:
+            yield "".join(pending)
+
+    def _check_length(self, length: int) -> None:
+        if length > MAX_LINE_CHARS:
+            raise DatasetInvalid(f"line {self.line + 1}: longer than {MAX_LINE_CHARS} characters")
+
+    def _texts(self) -> Iterator[str]:
+        chunk = self._stream.read(CHUNK_BYTES)
+        while chunk and len(chunk) < len(BOM) and (more := self._stream.read(CHUNK_BYTES)):
+            chunk += more  # a short first read must not split the byte-order mark
+        if chunk.startswith(BOM):
+            chunk, self._offset = chunk[len(BOM) :], len(BOM)
+            if not chunk:
+                chunk = self._stream.read(CHUNK_BYTES)
+        while True:
+            text = self._decode(chunk, final=not chunk)
+            if text:
+                yield text
+            if not chunk:
+                return
+            chunk = self._stream.read(CHUNK_BYTES)
+
+    def _decode(self, chunk: bytes, final: bool) -> str:
+        held = len(self._decoder.getstate()[0])  # bytes of a sequence split across chunks
+        try:
+            text = self._decoder.decode(chunk, final)
+        except UnicodeDecodeError as exc:
+            at = self._offset - held + exc.start
+            raise DatasetInvalid(f"the file is not UTF-8 text ({exc.reason} at byte {at})") from exc
+        self._offset += len(chunk)
+        return text

@@ -4,12 +4,14 @@ from typing import Any
 
 from ..adapters.ledger import Ledger
 from ..adapters.notifier import Notifier
-from ..models import OutcomeInput, OutcomeOutput, RunContext
+from ..models import DatasetUpload, OutcomeInput, OutcomeOutput, RetrainRequest, RunContext
+from .events import training_start_of
+from .failure import describe_failure
 
 HEADLINES = {
     ("training", "REGISTERED"): "new model version registered",
     ("training", "NOT_BETTER"): "candidate not better than the champion; nothing registered",
-    ("training", "SKIPPED"): "dataset version already handled; nothing to do",
+    ("training", "SKIPPED"): "nothing to train: dataset version already handled, or not a dataset",
     ("training", "FAILED"): "training run failed",
     ("deploy", "DEPLOYED"): "model deployed and smoke-tested",
     ("deploy", "SKIPPED"): "nothing to deploy",
@@ -25,20 +27,33 @@ HEADLINES = {
 
 
 def summarize(request: OutcomeInput) -> dict[str, Any]:
-    """The notification body: headline, execution and the facts of this outcome."""
+    """The notification body: one readable line (`summary`) first, then the headline, the
+    execution and the facts of this outcome. An error is named with the first line of its
+    cause, never the raw error document; a training run names its dataset version even when
+    it failed before it had one (from the execution input)."""
     state = request.state
+    headline = HEADLINES.get((request.workflow, request.outcome), request.outcome.lower())
     message: dict[str, Any] = {
+        "summary": headline,
         "workflow": request.workflow,
         "outcome": request.outcome,
-        "headline": HEADLINES.get((request.workflow, request.outcome), request.outcome.lower()),
+        "headline": headline,
         "execution": request.execution.id,
     }
-    if "error" in state:
-        message["error"] = state["error"].get("Error")
-        message["cause"] = _short(state["error"].get("Cause"))
     run = _run_of(state)
-    if run is not None:
-        message["dataset"] = run.dataset.model_dump(mode="json")
+    started_by = request.execution.input if request.workflow == "training" else None
+    dataset, named = _dataset_of(run, started_by)
+    line = _skip_reason(state) or headline
+    if "error" in state:
+        message["error"], message["cause"] = describe_failure(state["error"])
+        line = f"{message['error']}: {message['cause']}"
+    if named and named.split(" version ")[0] not in line:  # the object, unless said already
+        line = f"{line} ({named})"
+    message["summary"] = line
+    if dataset is not None:
+        message["dataset"] = dataset
+    if run is not None and run.trigger is not None:
+        message["trigger"] = run.trigger.model_dump(mode="json", exclude_none=True)
     for key in (
         "selection",
         "registration",
@@ -61,7 +76,7 @@ def record_outcome(request: OutcomeInput, ledger: Ledger, notifier: Notifier) ->
     recorded = False
     run = _run_of(request.state)
     if run is not None:
-        recorded = ledger.finish(run.dataset.business_key, run.run_id, request.outcome, message)
+        recorded = ledger.finish(run.business_key, run.run_id, request.outcome, message)
     subject = f"[mlops] {request.workflow}: {message['headline']}"
     message_id = notifier.publish(
         subject, message, {"workflow": request.workflow, "outcome": request.outcome}
@@ -75,5 +90,29 @@ def _run_of(state: dict[str, Any]) -> RunContext | None:
     return RunContext.model_validate(run) if run else None
 
 
-def _short(cause: Any, limit: int = 2000) -> Any:
-    return cause[:limit] if isinstance(cause, str) else cause
+def _skip_reason(state: dict[str, Any]) -> str | None:
+    """Why ValidateDataset skipped (`$.start.Payload.reason` of a SKIP)."""
+    payload = (state.get("start") or {}).get("Payload") or {}
+    return payload.get("reason") if payload.get("action") == "SKIP" else None
+
+
+def _dataset_of(run: RunContext | None, started_by: Any) -> tuple[dict[str, Any] | None, str]:
+    """(the dataset's facts, the words naming it) from the run, else from what started the
+    execution: an upload event or a retrain request. (None, "") when neither names one."""
+    if run is not None:
+        ref = run.dataset
+        return ref.model_dump(mode="json"), f"{ref.uri} version {ref.version_id or ref.etag}"
+    start = training_start_of(started_by)
+    if start is None:
+        return None, ""
+    if isinstance(start, DatasetUpload):
+        version = start.version_id or start.etag
+        named = f"{start.uri} version {version}"
+        return {"bucket": start.bucket, "key": start.key, "version_id": start.version_id,
+                "etag": start.etag}, named  # fmt: skip
+    assert isinstance(start, RetrainRequest)
+    if start.dataset == "latest":
+        return {"requested": "latest"}, "the latest dataset"
+    where = start.dataset
+    named = where.uri + (f" version {where.version_id}" if where.version_id else "")
+    return where.model_dump(mode="json"), named

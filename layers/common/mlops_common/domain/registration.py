@@ -3,6 +3,7 @@
 from ..adapters.registry import ModelRegistry
 from ..models import RegisterModelOutput, RunContext, Selection
 from ..settings import RegisterModelSettings
+from .lineage import run_lineage
 
 CONTENT_TYPES = ["text/csv", "application/json"]
 
@@ -15,6 +16,7 @@ def register_model(
 ) -> RegisterModelOutput:
     best = selection.best
     assert best.model_data_url and best.report_uri
+    settings = settings.at(run.code_version)  # the code the run trained with serves it
     status = "Approved" if settings.auto_approve else "PendingManualApproval"
     lineage = {
         "dataset_uri": run.dataset.uri,
@@ -35,6 +37,7 @@ def register_model(
     }
     if selection.gate.champion_score is not None:  # metadata values must be non-empty
         lineage["champion_score"] = f"{selection.gate.champion_score:.6f}"
+    lineage |= run_lineage(run)
     arn = registry.create(
         {
             "ModelPackageDescription": f"{best.candidate.name} trained on {run.dataset.uri}"[:1024],

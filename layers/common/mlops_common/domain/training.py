@@ -1,4 +1,4 @@
-"""Starting a training run and planning each candidate's SageMaker jobs."""
+"""The champion a run is judged against, and each candidate's SageMaker jobs."""
 
 import hashlib
 import json
@@ -6,75 +6,10 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from ..adapters.ledger import Ledger
 from ..adapters.registry import ModelRegistry, container_of
-from ..adapters.s3 import S3Store
-from ..errors import DatasetInvalid, EventMalformed
-from ..models import (
-    Candidate,
-    CandidatePlan,
-    Champion,
-    DatasetRef,
-    Execution,
-    RunContext,
-    ValidateDatasetOutput,
-)
-from ..settings import PrepareCandidateSettings, ValidateDatasetSettings
-from .dataset import validate_csv
-from .events import parse_s3_object_created
-
-
-def start_training_run(
-    event: dict[str, Any],
-    execution: Execution,
-    settings: ValidateDatasetSettings,
-    store: S3Store,
-    registry: ModelRegistry,
-    ledger: Ledger,
-) -> ValidateDatasetOutput:
-    """Validates the uploaded dataset, claims its business key and finds the champion."""
-    bucket, key, version_id, etag = parse_s3_object_created(event)
-    if bucket != settings.data_bucket or not key.startswith(settings.data_prefix):
-        raise EventMalformed(
-            f"s3://{bucket}/{key} is outside this stack's data location "
-            f"s3://{settings.data_bucket}/{settings.data_prefix}"
-        )
-    head = store.head(bucket, key, version_id)
-    if head is None:
-        raise DatasetInvalid(f"s3://{bucket}/{key} (version {version_id}) no longer exists")
-    size = int(head["ContentLength"])
-    if size > settings.max_dataset_bytes:
-        raise DatasetInvalid(f"{size} bytes; the limit is {settings.max_dataset_bytes}")
-    rows, features = validate_csv(
-        store.read_bytes(bucket, key, version_id), settings.label_column, settings.min_rows
-    )
-    dataset = DatasetRef(
-        bucket=bucket,
-        key=key,
-        version_id=version_id or head.get("VersionId"),
-        etag=(etag or head["ETag"]).strip('"'),
-        size=size,
-        rows=rows,
-        features=features,
-        label=settings.label_column,
-    )
-    holder = ledger.claim(
-        dataset.business_key, execution.name, {"execution_arn": execution.id, "kind": "training"}
-    )
-    if holder is not None:
-        return ValidateDatasetOutput(
-            action="SKIP",
-            reason=f"{dataset.uri} version {dataset.version_id or dataset.etag} was already "
-            f"handled by run {holder['run_id']} ({holder['status']})",
-        )
-    run = RunContext(
-        run_id=execution.name,
-        execution_arn=execution.id,
-        dataset=dataset,
-        candidates=settings.candidates,
-        champion=current_champion(registry),
-    )
-    return ValidateDatasetOutput(action="TRAIN", reason="new dataset version", run=run)
+from ..errors import EventMalformed
+from ..models import Candidate, CandidatePlan, Champion, RunContext
+from ..settings import PrepareCandidateSettings
 
 
 def current_champion(registry: ModelRegistry, exclude_arn: str | None = None) -> Champion | None:
@@ -106,6 +41,10 @@ def build_candidate_plan(
         Candidate.model_validate(candidate.model_dump())
     except ValidationError as exc:  # configuration drift between settings and payload
         raise EventMalformed(f"candidate {candidate.name}: {exc}") from exc
+    data_uri = run.dataset.snapshot_prefix
+    if data_uri is None:  # the jobs read the run's snapshot, never the data bucket
+        raise EventMalformed(f"run {run.run_id} has no dataset snapshot to train on")
+    settings = settings.at(run.code_version)
     training_name = job_name(settings.job_name_prefix, run.run_id, candidate.name, "train")
     eval_name = job_name(settings.job_name_prefix, run.run_id, candidate.name, "eval")
     output_path = f"s3://{settings.artifacts_bucket}/runs/{run.run_id}/models"
@@ -150,7 +89,7 @@ def build_candidate_plan(
                 "DataSource": {
                     "S3DataSource": {
                         "S3DataType": "S3Prefix",
-                        "S3Uri": run.dataset.uri,
+                        "S3Uri": data_uri,
                         "S3DataDistributionType": "FullyReplicated",
                     }
                 },
@@ -167,7 +106,7 @@ def build_candidate_plan(
         "Tags": tags,
     }
     evaluation = _evaluation_request(
-        eval_name, run, settings, model_data_url, report_prefix, split_args, tags
+        eval_name, run, settings, data_uri, model_data_url, report_prefix, split_args, tags
     )
     return CandidatePlan(
         candidate=candidate,
@@ -182,6 +121,7 @@ def _evaluation_request(
     name: str,
     run: RunContext,
     settings: PrepareCandidateSettings,
+    data_uri: str,
     model_data_url: str,
     report_prefix: str,
     split_args: dict[str, Any],
@@ -203,7 +143,7 @@ def _evaluation_request(
 
     inputs = [
         s3_input("code", settings.source_files_uri, f"{base}/input/code"),
-        s3_input("data", run.dataset.uri, f"{base}/input/data"),
+        s3_input("data", data_uri, f"{base}/input/data"),
         s3_input("candidate", model_data_url, f"{base}/model/candidate"),
     ]
     if run.champion is not None:  # champion/challenger on the same held-out split

@@ -1,0 +1,295 @@
+"""Starting a training run (design decision D1): what the execution input asks for, the dataset
+version it names, the run's business key in the ledger, the dataset check and the run's own
+snapshot of exactly the version it checked.
+
+Order matters:
+1. the input names an object version (an upload; a retrain request, "latest" resolved here so
+   every caller gets the same answer); a folder marker is skipped before anything is claimed;
+2. the run claims its business key, so a replay or a handled version ends before any read;
+3. the version is checked against the contract, streamed; a rejection is recorded under the key
+   (status REJECTED with the reason, claimable again) before DatasetInvalid ends the run;
+4. the version is copied server-side into `runs/<run id>/data/`, and the jobs read that copy
+   alone: an overwrite of the key or a look-alike key (`a.csv_x.csv` next to `a.csv`) cannot
+   reach them, and the lineage names the version that was checked.
+"""
+
+import itertools
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import Any
+
+from ..adapters.ledger import Ledger
+from ..adapters.registry import ModelRegistry
+from ..adapters.s3 import S3Store
+from ..errors import DatasetInvalid, EventMalformed
+from ..models import (
+    DatasetLocation,
+    DatasetRef,
+    DatasetUpload,
+    Execution,
+    RetrainRequest,
+    RunContext,
+    RunTrigger,
+    ValidateDatasetOutput,
+)
+from ..settings import ValidateDatasetSettings
+from .dataset import validate_csv
+from .events import parse_training_start
+from .training import current_champion
+
+#: Ledger pointer to the newest dataset version a run of this stack went on to train with.
+LATEST_DATASET = "pointer#latest-dataset"
+
+
+@dataclass(frozen=True)
+class Target:
+    """The object version a run is asked to train on, and why."""
+
+    location: DatasetLocation
+    etag: str | None
+    trigger: RunTrigger
+    request: RetrainRequest | None = None
+
+    @property
+    def version(self) -> str | None:
+        """What tells this content apart: the version id, else (unversioned) the ETag."""
+        return self.location.version_id or self.etag
+
+    @property
+    def business_key(self) -> str:
+        return f"dataset#{self.location.uri}#{self.version}"
+
+    def describe(self) -> str:
+        if self.location.version_id:
+            return f"{self.location.uri} version {self.location.version_id}"
+        return f"{self.location.uri} (etag {self.etag})" if self.etag else self.location.uri
+
+
+def start_training_run(
+    event: Any,
+    execution: Execution,
+    settings: ValidateDatasetSettings,
+    store: S3Store,
+    registry: ModelRegistry,
+    ledger: Ledger,
+) -> ValidateDatasetOutput:
+    """Resolves, claims, checks and snapshots the dataset version; finds the champion."""
+    start = parse_training_start(event)
+    if isinstance(start, DatasetUpload) and start.key.endswith("/"):
+        # S3 "folders" are zero-byte objects whose key ends in "/" ("Organizing objects in the
+        # Amazon S3 console by using folders", Amazon S3 user guide): never a dataset.
+        return ValidateDatasetOutput(
+            action="SKIP", reason=f"{start.uri} is a folder marker, not a dataset"
+        )
+    if isinstance(start, DatasetUpload):
+        target = _upload_target(start)
+    else:
+        target = _retrain_target(start, settings, store, ledger)
+    _check_location(target.location, settings)
+    target = _pinned(target, store)
+    key, target, holder = _claim(target, execution, ledger)
+    if holder is not None:
+        return ValidateDatasetOutput(action="SKIP", reason=_handled(target, holder))
+    try:
+        run = _prepared(key, target, execution, settings, store, registry, ledger)
+    except DatasetInvalid as exc:
+        ledger.reject(key, execution.name, str(exc))
+        raise DatasetInvalid(f"{target.describe()}: {exc}") from exc
+    except Exception as exc:
+        # No run is in the state for RecordOutcome to finish: free the key here, or a replay
+        # would be told the version was handled by a run that failed.
+        ledger.finish(key, execution.name, "FAILED", {"error": type(exc).__name__})
+        raise
+    reason = "new dataset version" if target.trigger.kind == "upload" else "retrain requested"
+    return ValidateDatasetOutput(action="TRAIN", reason=reason, run=run)
+
+
+# ---- what the input names ---------------------------------------------------------------------
+
+
+def _upload_target(upload: DatasetUpload) -> Target:
+    location = DatasetLocation(bucket=upload.bucket, key=upload.key, version_id=upload.version_id)
+    trigger = RunTrigger(kind="upload", attempt=1, requested_by=upload.requester)
+    return Target(location, upload.etag, trigger)
+
+
+def _retrain_target(
+    request: RetrainRequest, settings: ValidateDatasetSettings, store: S3Store, ledger: Ledger
+) -> Target:
+    trigger = RunTrigger(
+        kind="retrain",
+        attempt=1,
+        forced=request.force,
+        request_id=request.request_id,
+        reason=request.reason,
+        requested_by=request.requested_by,
+    )
+    if isinstance(request.dataset, DatasetLocation):
+        location = request.dataset
+        if location.key.endswith("/"):
+            raise EventMalformed(f"{location.uri} is a folder, not a dataset")
+        return Target(location, None, trigger, request)
+    pointer = ledger.pointer(LATEST_DATASET)
+    if pointer is not None:
+        location = DatasetLocation(
+            bucket=pointer["bucket"], key=pointer["key"], version_id=pointer.get("version_id")
+        )
+        return Target(location, pointer.get("etag"), trigger, request)
+    newest = store.newest_object(settings.data_bucket, settings.data_prefix)
+    if newest is None:
+        raise DatasetInvalid(
+            f"nothing to retrain: no dataset under s3://{settings.data_bucket}/"
+            f"{settings.data_prefix}"
+        )
+    location = DatasetLocation(bucket=settings.data_bucket, key=newest["Key"])
+    return Target(location, None, trigger, request)
+
+
+def _pinned(target: Target, store: S3Store) -> Target:
+    """A target naming an object without its version gets the version current now."""
+    if target.version is not None:
+        return target
+    head = store.head(target.location.bucket, target.location.key)
+    if head is None:
+        raise DatasetInvalid(f"{target.location.uri} does not exist")
+    location = target.location.model_copy(update={"version_id": head.get("VersionId")})
+    return replace(target, location=location, etag=head["ETag"].strip('"'))
+
+
+def _check_location(location: DatasetLocation, settings: ValidateDatasetSettings) -> None:
+    if location.bucket != settings.data_bucket or not location.key.startswith(settings.data_prefix):
+        raise EventMalformed(
+            f"{location.uri} is outside this stack's data location "
+            f"s3://{settings.data_bucket}/{settings.data_prefix}"
+        )
+
+
+# ---- the business key -------------------------------------------------------------------------
+
+
+def _claim(
+    target: Target, execution: Execution, ledger: Ledger
+) -> tuple[str, Target, dict[str, Any] | None]:
+    """(key, target with its attempt, holder or None). An upload and a plain retrain claim the
+    version's key: a handled version is not trained again. A forced retrain claims the first
+    attempt key free of other requests: `<dataset key>` (attempt 1) or `<dataset key>#attempt#N`.
+    Its own earlier attempt (a replayed request) is the holder it ends on."""
+    trigger = target.trigger
+    attributes: dict[str, Any] = {
+        "execution_arn": execution.id,
+        "kind": "training",
+        "trigger": trigger.kind,
+        "dataset_uri": target.location.uri,
+        "dataset_version": target.version,
+    } | {
+        name: value
+        for name, value in (
+            ("requested_by", trigger.requested_by),
+            ("reason", trigger.reason),
+            ("request_id", trigger.request_id),
+        )
+        if value
+    }
+    if target.request is None or not target.request.force:
+        holder = ledger.claim(target.business_key, execution.name, attributes | {"attempt": 1})
+        return target.business_key, target, holder
+    for attempt in itertools.count(1):
+        key = target.business_key + ("" if attempt == 1 else f"#attempt#{attempt}")
+        holder = ledger.claim_attempt(
+            key,
+            execution.name,
+            target.request.request_id,
+            attributes | {"attempt": attempt, "forced": True},
+        )
+        attempted = replace(target, trigger=trigger.model_copy(update={"attempt": attempt}))
+        if holder is None or holder.get("request_id") == target.request.request_id:
+            return key, attempted, holder
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _handled(target: Target, holder: dict[str, Any]) -> str:
+    by = f"run {holder['run_id']} ({holder['status']})"
+    if target.request is not None and holder.get("request_id") == target.request.request_id:
+        return f"retrain request {target.request.request_id} was already handled by {by}"
+    version = target.location.version_id or target.etag
+    return f"{target.location.uri} version {version} was already handled by {by}"
+
+
+# ---- the check and the snapshot ---------------------------------------------------------------
+
+
+def _prepared(
+    key: str,
+    target: Target,
+    execution: Execution,
+    settings: ValidateDatasetSettings,
+    store: S3Store,
+    registry: ModelRegistry,
+    ledger: Ledger,
+) -> RunContext:
+    """The run, once its version is checked and snapshotted (and the latest pointer moved)."""
+    dataset, written = _checked(target, execution.name, settings, store)
+    ledger.point(
+        LATEST_DATASET,
+        written,
+        {"bucket": dataset.bucket, "key": dataset.key, "version_id": dataset.version_id,
+         "etag": dataset.etag, "run_id": execution.name},
+    )  # fmt: skip
+    return RunContext(
+        run_id=execution.name,
+        execution_arn=execution.id,
+        dataset=dataset,
+        candidates=settings.candidates,
+        champion=current_champion(registry),
+        trigger=target.trigger,
+        ledger_key=None if key == dataset.business_key else key,
+        code_version=target.request.code_version if target.request else None,
+    )
+
+
+def _checked(
+    target: Target, run_id: str, settings: ValidateDatasetSettings, store: S3Store
+) -> tuple[DatasetRef, str]:
+    """(the dataset as snapshotted, when the version was written) or DatasetInvalid."""
+    bucket, key = target.location.bucket, target.location.key
+    head = store.head(bucket, key, target.location.version_id)
+    if head is None:
+        raise DatasetInvalid("the object version no longer exists")
+    etag = head["ETag"].strip('"')
+    if target.etag and not target.location.version_id and etag != target.etag:
+        raise DatasetInvalid(f"the object changed since the event (etag now {etag})")
+    size = int(head["ContentLength"])
+    if size == 0:
+        raise DatasetInvalid("the file is empty")
+    if size > settings.max_dataset_bytes:
+        raise DatasetInvalid(f"{size} bytes; the limit is {settings.max_dataset_bytes}")
+    body = store.open(bucket, key, target.location.version_id, etag)
+    if body is None:
+        raise DatasetInvalid("the object version no longer exists")
+    with body:
+        rows, features = validate_csv(body, settings.label_column, settings.min_rows)
+    snapshot_key = f"runs/{run_id}/data/{_snapshot_name(key)}"
+    copied = store.copy_version(
+        (bucket, key), target.location.version_id, etag, (settings.artifacts_bucket, snapshot_key)
+    )
+    if copied is None:
+        raise DatasetInvalid("the object version no longer exists")
+    dataset = DatasetRef(
+        bucket=bucket,
+        key=key,
+        version_id=target.location.version_id or head.get("VersionId"),
+        etag=etag,
+        size=size,
+        rows=rows,
+        features=features,
+        label=settings.label_column,
+        snapshot_uri=f"s3://{settings.artifacts_bucket}/{snapshot_key}",
+    )
+    written = head.get("LastModified")
+    return dataset, written.isoformat() if isinstance(written, datetime) else str(written)
+
+
+def _snapshot_name(key: str) -> str:
+    """The object's file name; the training scripts read the *.csv files of their input."""
+    name = key.rsplit("/", 1)[-1]
+    return name if name.endswith(".csv") else f"{name}.csv"

@@ -1,0 +1,164 @@
+"""Check a stage after the pipeline's retrain on request, and say what happened in a form the
+pipeline can carry on: `export NAME=value` lines (the buildspec sources them; its
+exported-variables become the action's output variables, which the approval shows).
+
+Environment: STAGE, STACK_NAME, STAGE_REGION, EXECUTION_ARN (the TrainingPipeline execution
+the StepFunctions action started), COMMIT, VERIFY_TIMEOUT_SECONDS (default 3600).
+
+The run's outcome is read from its output (what the TrainingPipeline's Succeed states leave):
+  Registered      `registration` present: the challenger beat the champion. The registered
+                  version must record the commit as its code version; once Approved, the
+                  endpoint must come to serve it (the endpoint config's mlops:model-package-arn
+                  tag) and answer rows of the shipped dataset.
+  NotBetter       `selection` without `registration`: the champion keeps serving; reported
+                  with the gate's figures, not hidden.
+  AlreadyHandled  neither: this request was handled before (a replay).
+Any other case fails the check, naming what is wrong.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import shlex
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import boto3
+
+ROOT = Path(__file__).resolve().parents[1]
+DATASET = ROOT / "ml" / "data" / "breast_cancer.csv"
+LABEL = "malignant"
+TAG = "mlops:model-package-arn"
+POLL_SECONDS = 15
+
+
+class CheckFailed(Exception):
+    """The stage is not in the state the delivered commit should have left it in."""
+
+
+def outcome_of(output: dict[str, Any]) -> str:
+    if output.get("registration"):
+        return "Registered"
+    if output.get("selection"):
+        return "NotBetter"
+    return "AlreadyHandled"
+
+
+def gate_figures(output: dict[str, Any]) -> dict[str, str]:
+    gate = (output.get("selection") or {}).get("gate") or {}
+
+    def number(key: str) -> str:
+        value = gate.get(key)
+        return "" if value is None else f"{float(value):.4f}"
+
+    return {
+        "METRIC": str(gate.get("metric", "")),
+        "CHALLENGER_SCORE": number("score"),
+        "CHAMPION_SCORE": number("champion_score"),
+        "TO_BEAT": number("to_beat"),
+    }
+
+
+def sample_rows(count: int = 3) -> str:
+    """The first rows of the shipped dataset without the label, as text/csv."""
+    with DATASET.open(newline="") as handle:
+        reader = csv.DictReader(handle)
+        rows = [row for _, row in zip(range(count), reader, strict=False)]
+    out = io.StringIO()
+    writer = csv.writer(out)
+    features = [name for name in rows[0] if name != LABEL]
+    writer.writerow(features)
+    for row in rows:
+        writer.writerow(row[name] for name in features)
+    return out.getvalue()
+
+
+class Stage:
+    def __init__(self, session: Any, stack_name: str) -> None:
+        self.sagemaker = session.client("sagemaker")
+        self.runtime = session.client("sagemaker-runtime")
+        self.sfn = session.client("stepfunctions")
+        stacks = session.client("cloudformation").describe_stacks(StackName=stack_name)["Stacks"]
+        self.outputs = {o["OutputKey"]: o["OutputValue"] for o in stacks[0].get("Outputs", [])}
+
+    def run_output(self, execution_arn: str) -> dict[str, Any]:
+        execution = self.sfn.describe_execution(executionArn=execution_arn)
+        if execution["status"] != "SUCCEEDED":
+            raise CheckFailed(f"the retrain {execution_arn} ended {execution['status']}")
+        return json.loads(execution.get("output") or "{}")
+
+    def served_package(self) -> str | None:
+        name = self.outputs["EndpointName"]
+        try:
+            endpoint = self.sagemaker.describe_endpoint(EndpointName=name)
+        except self.sagemaker.exceptions.ClientError:
+            return None
+        if endpoint["EndpointStatus"] != "InService":
+            return None
+        config = self.sagemaker.describe_endpoint_config(
+            EndpointConfigName=endpoint["EndpointConfigName"]
+        )
+        tags = self.sagemaker.list_tags(ResourceArn=config["EndpointConfigArn"])["Tags"]
+        return next((t["Value"] for t in tags if t["Key"] == TAG), None)
+
+    def answers(self) -> int:
+        response = self.runtime.invoke_endpoint(
+            EndpointName=self.outputs["EndpointName"], ContentType="text/csv", Body=sample_rows()
+        )
+        predictions = json.loads(response["Body"].read())
+        return len(predictions) if isinstance(predictions, list) else 1
+
+
+def check(stage: Stage, env: dict[str, str]) -> dict[str, str]:
+    output = stage.run_output(env["EXECUTION_ARN"])
+    outcome = outcome_of(output)
+    found = {"OUTCOME": outcome, "MODEL_VERSION": ""} | gate_figures(output)
+    figures = (
+        f"{found['METRIC']} {found['CHALLENGER_SCORE']} vs champion "
+        f"{found['CHAMPION_SCORE'] or 'none'}"
+    )
+    if outcome == "Registered":
+        registration = output["registration"]
+        arn, version = registration["model_package_arn"], str(registration["version"])
+        found["MODEL_VERSION"] = version
+        package = stage.sagemaker.describe_model_package(ModelPackageName=arn)
+        code = (package.get("CustomerMetadataProperties") or {}).get("code_version")
+        if code != env["COMMIT"]:
+            raise CheckFailed(f"v{version} records code version {code!r}, not {env['COMMIT']}")
+        if package["ModelApprovalStatus"] != "Approved":
+            detail = f"v{version} registered, {package['ModelApprovalStatus']}; serving unchanged"
+        else:
+            deadline = time.monotonic() + float(env.get("VERIFY_TIMEOUT_SECONDS", "3600"))
+            while stage.served_package() != arn:
+                if time.monotonic() > deadline:
+                    raise CheckFailed(f"the endpoint never came to serve v{version} ({arn})")
+                time.sleep(float(env.get("VERIFY_POLL_SECONDS", POLL_SECONDS)))
+            detail = f"serves v{version} from {env['COMMIT'][:7]}, {stage.answers()} rows answered"
+        summary = f"{env['STAGE']}: Registered v{version} ({figures}); {detail}"
+    else:
+        serving = "answers" if stage.served_package() and stage.answers() else "not serving"
+        summary = f"{env['STAGE']}: {outcome} ({figures}); the endpoint {serving}"
+    found["SUMMARY"] = f"{summary}; run {env['EXECUTION_ARN'].rsplit(':', 1)[-1]}"[:400]
+    return found
+
+
+def main() -> int:
+    env = dict(os.environ)
+    session = boto3.Session(region_name=env.get("STAGE_REGION") or None)
+    try:
+        found = check(Stage(session, env["STACK_NAME"]), env)
+    except CheckFailed as failure:
+        print(f"{env.get('STAGE', 'stage')} check failed: {failure}", file=sys.stderr)
+        return 1
+    for name, value in found.items():
+        print(f"export {name}={shlex.quote(value)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
