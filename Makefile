@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo up test unit lint validate build deploy clean
+.PHONY: install demo up test test-under-load unit lint validate build deploy clean
 
 $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -26,6 +26,24 @@ up: $(STAMP)
 ## Everything CI runs: ruff, sam validate --lint, sam build, every test suite.
 test: $(STAMP) lint validate build
 	$(BIN)/pytest -q
+
+## The e2e suite (LOAD_TESTS) while stress-ng keeps HOG_CPUS cores busy: a verdict must not
+## depend on the machine's load. Installs stress-ng with apt-get when run as root.
+HOG_CPUS ?= 2
+LOAD_TESTS ?= tests/e2e
+test-under-load: $(STAMP)
+	@command -v stress-ng >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "installing stress-ng from the Debian packages ..."; \
+	    apt-get update -qq && apt-get install -y -qq stress-ng >/dev/null; \
+	  else \
+	    echo "make test-under-load needs stress-ng: install it (Debian/Ubuntu:" \
+	         "sudo apt-get install stress-ng) and run it again." >&2; exit 1; \
+	  fi; }
+	@stress-ng --cpu $(HOG_CPUS) --timeout 3h --quiet & hog=$$!; \
+	  trap 'kill $$hog 2>/dev/null; wait $$hog 2>/dev/null' EXIT; \
+	  echo "stress-ng --cpu $(HOG_CPUS) is running (pid $$hog); pytest $(LOAD_TESTS)"; \
+	  $(BIN)/pytest -q $(LOAD_TESTS)
 
 unit: $(STAMP)
 	$(BIN)/pytest -q tests/unit tests/workflows

@@ -21,16 +21,19 @@ from typing import Any
 import boto3
 from botocore.config import Config
 from moto.moto_api._internal.models import moto_api_backend
+from moto.moto_server import werkzeug_app
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 from werkzeug.serving import BaseWSGIServer, make_server
 
 from mlops.twin.cloudwatch import metrics
 from mlops.twin.cloudwatch.alarms import AlarmEvaluator
+from mlops.twin.cloudwatch.history import AlarmHistory
 from mlops.twin.codebuild import api as codebuild_api
 from mlops.twin.codebuild.projects import CodeBuildProjectsSeam
 from mlops.twin.codebuild.runner import BuildRunner
 from mlops.twin.codepipeline.delivery import connect_delivery, install_delivery
 from mlops.twin.events.delivery import EventDelivery
+from mlops.twin.events.put_events import ClientPutEventsSeam
 from mlops.twin.events.replay import ReplaySeam
 from mlops.twin.gateway import Gateway
 from mlops.twin.lambda_ import api as lambda_api
@@ -44,21 +47,27 @@ from mlops.twin.sagemaker.hosting.endpoints import Hosting
 from mlops.twin.sagemaker.jobs import api as jobs_api
 from mlops.twin.sagemaker.jobs.runner import JobRunner
 from mlops.twin.sagemaker.registry import RegistrySeam
-from mlops.twin.seam import ItemPatch, Patches
+from mlops.twin.scheduler.runner import SchedulerSeam
+from mlops.twin.seam import ItemPatch, Patch, Patches
+from mlops.twin.stepfunctions.executions import ExecutionsSeam
 from mlops.twin.stepfunctions.patches import StepFunctionsSeam
 
 ACCOUNT = "123456789012"
 CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
-# The twin's clock: real seconds per AWS second, for deployment bakes, termination waits and
-# alarm periods (Wait states and event retries keep their own time). At 1/100 a 200 s bake
-# lasts 2 s and a 30 s alarm period 0.3 s.
+# The twin's clock: real seconds per AWS second, for deployment bakes, termination waits, alarm
+# periods and rate() schedules (Wait states, event retries, at() and cron() schedules keep
+# real time). At 1/100 the stack's 300 s bakes last 3 s and its 60 s alarm periods 0.6 s.
 TIME_SCALE = 0.01
 
 
 def describe_clock(time_scale: float) -> str:
-    """ "1/100 of AWS time (a 200 s bake lasts 2 s)", as start-up messages print it."""
+    """ "1/100 of AWS time (a 300 s bake lasts 3 s, a 60 s alarm period 0.6 s)", as start-up
+    messages print it."""
     fraction = Fraction(time_scale).limit_denominator(10_000)
-    return f"{fraction} of AWS time (a 200 s bake lasts {200 * time_scale:g} s)"
+    return (
+        f"{fraction} of AWS time (a 300 s bake lasts {300 * time_scale:g} s, "
+        f"a 60 s alarm period {60 * time_scale:g} s)"
+    )
 
 
 class LocalCloud:
@@ -95,17 +104,23 @@ class LocalCloud:
             self._configure_moto()
             for patches in (
                 StepFunctionsSeam(),
+                ExecutionsSeam(),
                 S3EventsSeam(),
                 BucketPolicySeam(),
-                ReplaySeam(),
+                ClientPutEventsSeam(),
                 RegistrySeam(),
                 CodeBuildProjectsSeam(),
             ):
                 seams.enter_context(patches)
+            self.alarm_history = seams.enter_context(AlarmHistory())
             # EventBridge retries by its own RetryPolicy; botocore must not retry underneath it.
             self.events = seams.enter_context(
                 EventDelivery(self._single_attempt_client, retry_base_delay_s=0.2)
             )
+            self.replays = seams.enter_context(ReplaySeam())  # stops before delivery does
+            # No CORS: moto builds each service's app on its first request, without flask-cors
+            # while this applies (door.py: the twin is no door for web pages).
+            seams.enter_context(Patches(Patch(werkzeug_app, "DISABLE_GLOBAL_CORS", True)))
             gateway = Gateway(DomainDispatcherApplication(create_backend_app))
             server = seams.enter_context(_Server(gateway, self._requested_port))
             self.port = server.port
@@ -125,6 +140,12 @@ class LocalCloud:
 
     def __exit__(self, *_: Any) -> None:
         self.stop()
+
+    @property
+    def lambdas(self) -> LambdaRuntime:
+        """The Lambda runtime: its functions, their stats, and crash injection
+        (`cloud.lambdas.crash_after("fn", "dynamodb.PutItem", times=1)`)."""
+        return self.runtime
 
     def client(self, service: str, **kwargs: Any) -> Any:
         return boto3.client(
@@ -194,9 +215,21 @@ class LocalCloud:
         self.delivery = install_delivery(
             seams, self.account, self.region, self.client, self.builds, self.work_dir, self.port
         )
-        # CloudWatch alarms on the metrics hosting publishes, on the twin's compressed clock.
+        # Schedules fired to their targets: at() and cron() on the wall clock, rate() on the
+        # twin's clock (scheduler/runner.py).
+        self.scheduler = seams.enter_context(
+            SchedulerSeam(self.account, self.region, self._single_attempt_client, self.time_scale)
+        )
+        # CloudWatch alarms on the metrics hosting publishes, on the twin's compressed clock,
+        # judged up to the moment hosting has published everything (cloudwatch/cadence.py).
         self.alarms = seams.enter_context(
-            AlarmEvaluator(self.account, self.region, time_scale=self.time_scale)
+            AlarmEvaluator(
+                self.account,
+                self.region,
+                time_scale=self.time_scale,
+                history=self.alarm_history,
+                settled_until=[self.hosting.metrics_published_until],
+            )
         )
 
     def _connect(self, gateway: Gateway) -> None:

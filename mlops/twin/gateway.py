@@ -5,6 +5,10 @@ operations moto lacks or fakes (its `api.py`): by request path (Lambda Invoke, s
 InvokeEndpoint), by X-Amz-Target to replace moto (SageMaker hosting), or by X-Amz-Target to run
 after moto answered (jobs that run, Model Registry events). Everything is decided on the wire
 protocol (path, X-Amz-Target, signing scope), as a real client sends it.
+
+Before any of that the door (door.py) refuses what does not come from a program on this
+machine. Every answer the gateway builds itself carries an `x-amzn-RequestId` header, as every
+AWS answer does (clients such as moto's Step Functions tasks read it from error answers too).
 """
 
 from __future__ import annotations
@@ -12,16 +16,19 @@ from __future__ import annotations
 import io
 import json
 import re
+import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from http import HTTPStatus
 from typing import Any
 
+from mlops.twin import door
 from mlops.twin.aws.responses import AwsError, Response, error_response, json_response
 
 Handler = Callable[[dict[str, Any], bytes], Response]
 PathHandler = Callable[[dict[str, Any], bytes, re.Match[str]], Response]
 AfterHook = Callable[[dict[str, Any], dict[str, Any]], None]  # (request JSON, response JSON)
+REQUEST_ID_HEADER = "x-amzn-RequestId"
 _SCOPE = re.compile(r"Credential=[^/]+/[^/]+/([^/]+)/([^/]+)/aws4_request")
 
 
@@ -58,6 +65,9 @@ class Gateway:
     # -- WSGI ------------------------------------------------------------------------------
     def __call__(self, environ: dict[str, Any], start_response: Callable) -> Iterable[bytes]:
         body = _read_body(environ)
+        refused = door.refusal(environ)
+        if refused is not None:
+            return _send(start_response, *error_response(refused))
         path = environ.get("PATH_INFO", "")
         service = _signing_service(environ)
         try:
@@ -138,7 +148,8 @@ def _send(
         reason = HTTPStatus(status).phrase
     except ValueError:  # a status the standard library does not name
         reason = "Status"
-    start_response(
-        f"{status} {reason}", list(headers.items()) + [("Content-Length", str(len(body)))]
-    )
+    extra = [("Content-Length", str(len(body)))]
+    if not any(name.lower() == REQUEST_ID_HEADER.lower() for name in headers):
+        extra.append((REQUEST_ID_HEADER, str(uuid.uuid4())))
+    start_response(f"{status} {reason}", list(headers.items()) + extra)
     return [body]

@@ -15,6 +15,14 @@ from mlops.twin.cloudformation.provision import Provisioner, Stack
 ROOT = Path(__file__).resolve().parents[2]
 STACK_NAME = "mlops-twin"
 CODE_VERSION = "twin"
+# What a restart keeps, in one line for `mlops local up` to print at start-up (README, "The
+# twin"). tests/twin/test_restart.py holds the twin to it.
+RESTART_NOTICE = (
+    "The twin keeps nothing across restarts: stopping it discards its account (data, model "
+    "registry, endpoint, ledger, executions, logs); the next start provisions template.yaml "
+    "into an empty account again, under the same resource names, with nothing trained or "
+    "deployed."
+)
 
 
 def twin_parameters(region: str, **overrides: str) -> dict[str, str]:
@@ -27,14 +35,14 @@ def twin_parameters(region: str, **overrides: str) -> dict[str, str]:
         "EndpointPollSeconds": "1",
         "AutoApprove": "true",
         "Environment": "dev",
-        # AWS-valid values that the twin's clock (TIME_SCALE, 1/100) turns into seconds: a
-        # 200 s bake lasts 2 s, a 30 s alarm period 0.3 s, the 20 s termination wait 0.2 s.
-        # Each bake spans several alarm periods (as it should on AWS too), with room for a busy
-        # CI machine to be slow to start the canary's model server.
-        "BakeSeconds": "200",
-        "TerminationWaitSeconds": "20",
-        "MaxExecutionTimeoutSeconds": "900",
-        "AlarmPeriodSeconds": "30",
+        # The template's own defaults, on the twin's clock (TIME_SCALE, 1/100): a 300 s bake
+        # lasts 3 s, a 60 s alarm period 0.6 s (five periods per bake), the 120 s termination
+        # wait 1.2 s, and the 3600 s execution timeout 36 s (it counts from the moment the new
+        # fleet answers /ping: model servers start in real seconds, whatever the load).
+        "BakeSeconds": "300",
+        "TerminationWaitSeconds": "120",
+        "MaxExecutionTimeoutSeconds": "3600",
+        "AlarmPeriodSeconds": "60",
         # Wait states run in real seconds: a short shadow window, and enough requests for it.
         "ShadowWindowSeconds": "8",
         "ShadowMinRequests": "20",
@@ -66,6 +74,11 @@ class TwinStack:
             self.stack.parameters["CodeVersion"],
             ml_dir or self.root / "ml",
         )
+
+    @property
+    def restart_notice(self) -> str:
+        """RESTART_NOTICE: what stopping and starting the twin again keeps (nothing)."""
+        return RESTART_NOTICE
 
     def close(self) -> None:
         self.cloud.stop()

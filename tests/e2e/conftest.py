@@ -88,12 +88,56 @@ class Harness:
             executionArn=execution_arn, maxResults=1000
         )["events"]
 
+    def why(self, run: ExecutionView | str) -> str:
+        """How an execution ended, for assertion messages: status, error and cause, the first
+        failed step's error and cause, and the last states it entered."""
+        arn = run if isinstance(run, str) else run.arn
+        described = self.client("stepfunctions").describe_execution(executionArn=arn)
+        events = self.history(arn)
+        lines = [
+            f"{arn.rsplit(':', 2)[-2]} {described['status']}: "
+            f"{described.get('error')}: {_readable(described.get('cause'))}"
+        ]
+        for event in events:
+            details = next((v for k, v in event.items() if k.endswith("FailedEventDetails")), None)
+            if details and (details.get("error") or details.get("cause")):
+                lines.append(
+                    f"  first failure ({event['type']}): {details.get('error')}: "
+                    f"{_readable(details.get('cause'))}"
+                )
+                break
+        entered = [
+            e["stateEnteredEventDetails"]["name"] for e in events if "stateEnteredEventDetails" in e
+        ]
+        lines.append(f"  last states: {entered[-8:]}")
+        return "\n".join(lines)
+
+    def assert_status(
+        self, run: ExecutionView | str, status: str, error: str | None = None
+    ) -> None:
+        """The execution ended in `status` (and `error`); if not, the failure says why."""
+        arn = run if isinstance(run, str) else run.arn
+        described = self.client("stepfunctions").describe_execution(executionArn=arn)
+        ended = (described["status"], described.get("error") if error is not None else None)
+        assert ended == (status, error), self.why(arn)
+
     def states_entered(self, execution_arn: str) -> list[str]:
         return [
             e["stateEnteredEventDetails"]["name"]
             for e in self.history(execution_arn)
             if "stateEnteredEventDetails" in e
         ]
+
+
+def _readable(cause: str | None) -> str | None:
+    """A Lambda error document (errorType, errorMessage, stackTrace) as its message alone."""
+    try:
+        document = json.loads(cause or "")
+    except ValueError:
+        return cause
+    if isinstance(document, dict) and "errorMessage" in document:
+        return f"{document.get('errorType')}: {document['errorMessage']}"
+    return cause
 
 
 @dataclass(frozen=True)
@@ -153,7 +197,8 @@ def story() -> Iterator[Harness]:
     try:
         harness = _harness(twin)
         runs = harness.run_upload("first.csv", harness.dataset())
-        assert {v.status for v in runs} == {"SUCCEEDED"}
+        for run in runs:
+            harness.assert_status(run, "SUCCEEDED")
         yield harness
     finally:
         twin.close()
@@ -183,3 +228,20 @@ def pending() -> Iterator[Harness]:
         yield _harness(twin)
     finally:
         twin.close()
+
+
+@pytest.fixture
+def report(request: pytest.FixtureRequest) -> Callable[[str], None]:
+    """Writes a line to the terminal even while pytest captures output: figures a test
+    reports (recovery seconds, rollbacks started) show in every run's log."""
+    plugins = request.config.pluginmanager
+    terminal, capture = plugins.get_plugin("terminalreporter"), plugins.get_plugin("capturemanager")
+
+    def write(line: str) -> None:
+        if terminal is None or capture is None:
+            print(line)
+            return
+        with capture.global_and_fixture_disabled():
+            terminal.write_line(f"\n[{request.node.name}] {line}")
+
+    return write

@@ -56,7 +56,7 @@ def deploy_good(h: Any) -> tuple[int, list]:
     before = set(h.watcher.executions)
     version = version_of(register_version(h.twin, package_arn(h, TRAINED)))
     runs = h.settle(before)
-    assert live_version(h) == version, [(v.workflow, v.status, v.error) for v in runs]
+    assert live_version(h) == version, "\n".join(h.why(v) for v in runs)
     return version, runs
 
 
@@ -95,7 +95,7 @@ def test_faulty_canary_under_traffic_is_rolled_back_by_guardrails(story, tmp_pat
     result = traffic.stop()
 
     (deploy,) = [v for v in runs if v.workflow == "DeployPipeline"]
-    assert deploy.status == "FAILED" and deploy.error == "DeploymentRolledBack"
+    story.assert_status(deploy, "FAILED", error="DeploymentRolledBack")
     assert live_version(story) == live
     rejected = approval(story, candidate)
     assert rejected["ModelApprovalStatus"] == "Rejected"
@@ -120,7 +120,7 @@ def test_faulty_canary_under_traffic_is_rolled_back_by_guardrails(story, tmp_pat
 def test_good_canary_passes_every_step_and_the_old_fleet_is_gone(story):
     _, runs = deploy_good(story)
     (deploy,) = [v for v in runs if v.workflow == "DeployPipeline"]
-    assert deploy.status == "SUCCEEDED"
+    story.assert_status(deploy, "SUCCEEDED")
     endpoint = story.client("sagemaker").describe_endpoint(
         EndpointName=story.twin.outputs["EndpointName"]
     )
@@ -147,8 +147,8 @@ def test_rejecting_the_live_version_rolls_back_to_the_last_known_good(story):
     )
     runs = story.settle(before)
     (rollback,) = [v for v in runs if v.workflow == "RollbackPipeline"]
-    assert rollback.status == "SUCCEEDED"
-    assert story.states_entered(rollback.arn)[-1] == "RolledBack"
+    story.assert_status(rollback, "SUCCEEDED")
+    assert story.states_entered(rollback.arn)[-1] == "RolledBack", story.why(rollback)
     assert live_version(story) == previous
     entry = audit(story)[-1]
     assert (entry["trigger"], entry["from_version"], entry["to_version"]) == (
@@ -182,8 +182,8 @@ def test_rollback_with_nothing_older_ends_named_and_keeps_the_model(story):
         input=json.dumps({"operator": {"requested_by": "alice", "reason": "drill"}}),
     )["executionArn"]
     story.wait_for(lambda w: arn in w.executions and not w.running(), 60)
+    story.assert_status(arn, "FAILED", error="NothingToRollBack")
     described = sfn.describe_execution(executionArn=arn)
-    assert described["status"] == "FAILED" and described["error"] == "NothingToRollBack"
     assert "keeps serving it" in described["cause"]
     endpoint = sagemaker.describe_endpoint(EndpointName=story.twin.outputs["EndpointName"])
     assert endpoint["EndpointStatus"] == "InService" and live_version(story) == live

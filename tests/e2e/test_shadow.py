@@ -56,8 +56,9 @@ def test_shadow_promotes_a_good_candidate_and_discards_a_faulty_one(make_stack, 
     # A good candidate: the same model, served again.
     runs, traffic = deploy_under_traffic(h, lambda: register_version(h.twin, v1_arn))
     deploy = rollout(runs, h)
+    h.assert_status(deploy, "SUCCEEDED")
     states = h.states_entered(deploy.arn)
-    assert deploy.status == "SUCCEEDED" and states[-1] == "Deployed"
+    assert states[-1] == "Deployed", h.why(deploy)
     assert {"StartShadowTest", "ShadowWindow", "CompareShadow", "ArmLatencyAlarm"} <= set(states)
     assert live_version(h) == 2
     meta = package(h, 2)["CustomerMetadataProperties"]
@@ -70,8 +71,8 @@ def test_shadow_promotes_a_good_candidate_and_discards_a_faulty_one(make_stack, 
     faulty = publish_faulty_code(h.twin, "faulty", tmp_path)
     runs, traffic = deploy_under_traffic(h, lambda: register_version(h.twin, v1_arn, faulty))
     deploy = rollout(runs, h)
-    assert deploy.status == "SUCCEEDED"
-    assert h.states_entered(deploy.arn)[-1] == "ShadowDiscarded"
+    h.assert_status(deploy, "SUCCEEDED")
+    assert h.states_entered(deploy.arn)[-1] == "ShadowDiscarded", h.why(deploy)
     assert live_version(h) == 2
     v3 = package(h, 3)
     assert v3["ModelApprovalStatus"] == "Rejected"

@@ -53,7 +53,7 @@ def test_good_version_goes_live_through_the_configured_strategy(
         for arn, v in harness.watcher.executions.items()
         if arn not in before and v.workflow == "DeployPipeline"
     ]
-    assert deploy.status == "SUCCEEDED"
+    harness.assert_status(deploy, "SUCCEEDED")
     endpoint = harness.client("sagemaker").describe_endpoint(
         EndpointName=twin.outputs["EndpointName"]
     )

@@ -28,7 +28,7 @@ def test_crashing_training_script_fails_the_job_and_the_run_with_named_errors(fr
         TrainingJobName=jobs[0]["TrainingJobName"]
     )["FailureReason"]
     assert "simulated crash" in reason
-    assert run.status == "FAILED" and run.error == "TrainingFailed"
+    fresh.assert_status(run, "FAILED", error="TrainingFailed")
     assert "simulated crash" in run.cause
     assert fresh.model_packages() == []
     (failure,) = [m["body"] for m in fresh.notifications([run]) if m["body"]["outcome"] == "FAILED"]

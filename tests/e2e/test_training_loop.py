@@ -16,8 +16,8 @@ pytestmark = [pytest.mark.e2e, pytest.mark.twin, pytest.mark.slow]
 
 def test_upload_trains_registers_deploys_and_serves_the_new_model(served):
     runs = {v.workflow: v for v in served.first.executions}
-    assert runs["TrainingPipeline"].status == "SUCCEEDED"
-    assert runs["DeployPipeline"].status == "SUCCEEDED"
+    served.assert_status(runs["TrainingPipeline"], "SUCCEEDED")
+    served.assert_status(runs["DeployPipeline"], "SUCCEEDED")
     assert served.states_entered(runs["TrainingPipeline"].arn)[-1] == "Registered"
     assert served.states_entered(runs["DeployPipeline"].arn)[-1] == "Deployed"
     # Every configured candidate trained for real, in its own job.
@@ -62,8 +62,8 @@ def test_second_upload_is_judged_against_the_champion_and_not_registered(served)
     new_runs = served.run_upload("second.csv", served.dataset())
     # then training runs again, scores the champion on the same split, and registers nothing.
     (training,) = [v for v in new_runs if v.workflow == "TrainingPipeline"]
-    assert training.status == "SUCCEEDED"
-    assert served.states_entered(training.arn)[-1] == "NotBetter"
+    served.assert_status(training, "SUCCEEDED")
+    assert served.states_entered(training.arn)[-1] == "NotBetter", served.why(training)
     assert not [v for v in new_runs if v.workflow == "DeployPipeline"]
     assert len(served.model_packages()) == 1
     (message,) = [
@@ -108,8 +108,7 @@ def test_broken_dataset_is_rejected_in_the_ledger_trains_nothing_and_says_so_in_
     jobs_before = len(served.training_jobs())
     broken = b"mean_radius,mean_texture\n1.0,2.0\n"  # no label column
     (run,) = served.run_upload("broken.csv", broken)
-    assert run.status == "FAILED"
-    assert run.error == "DatasetInvalid"
+    served.assert_status(run, "FAILED", error="DatasetInvalid")
     assert "no label column 'malignant'" in run.cause
     assert len(served.training_jobs()) == jobs_before
     assert len(served.model_packages()) == 1
@@ -170,9 +169,7 @@ def test_malformed_start_input_fails_with_event_malformed(served):
         input=json.dumps({"detail": {"bucket": "nope"}}),
     )["executionArn"]
     served.wait_for(lambda w: not w.running() and arn in w.executions, 60)
-    described = sfn.describe_execution(executionArn=arn)
-    assert described["status"] == "FAILED"
-    assert described["error"] == "EventMalformed"
+    served.assert_status(arn, "FAILED", error="EventMalformed")
 
 
 def ledger_items(harness):

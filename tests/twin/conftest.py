@@ -89,12 +89,13 @@ def tarball(files: dict[str, bytes]) -> bytes:
 
 
 # model key -> (model.json, source dir under fixtures/hosting, SAGEMAKER_PROGRAM). The fixture
-# inference code answers {"version", "value" * scale}; `broken` fails in model_fn; `defaults`
-# relies on the container's default handlers (it sums CSV rows).
+# inference code answers {"version", "value" * scale}; `broken` fails in model_fn; `slow` takes
+# 2 s to load; `defaults` relies on the container's default handlers (it sums CSV rows).
 HOSTED_MODELS: dict[str, tuple[dict[str, Any], str, str]] = {
     "blue": ({"version": "blue", "scale": 1}, "code", "inference.py"),
     "green": ({"version": "green", "scale": 10}, "code", "inference.py"),
     "broken": ({"version": "broken", "scale": 1, "fail_load": True}, "code", "inference.py"),
+    "slow": ({"version": "slow", "scale": 1, "load_seconds": 2.0}, "code", "inference.py"),
     "defaults": ({}, "code_defaults", "serve.py"),
 }
 
@@ -204,6 +205,13 @@ class HostingWorld:
             .splitlines()
             for item in listed.get("Contents", [])
         }
+
+
+@pytest.fixture
+def hosting_world() -> type[HostingWorld]:
+    """HostingWorld itself, to build one on another cloud (a LocalCloud has the client factory
+    and URL it needs)."""
+    return HostingWorld
 
 
 @pytest.fixture(scope="module")

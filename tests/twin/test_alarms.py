@@ -254,6 +254,37 @@ def test_time_scale_shrinks_the_periods(cw, aws):
     assert change["reasonData"]["startDate"] == "2026-11-22T08:29:48.000+0000"
 
 
+def test_a_period_is_judged_once_every_publisher_has_flushed_it(cw, aws):
+    """At 1/100 a 30 s period lasts 0.3 s. Hosting flushes its datapoints a little later than
+    it makes them; judged at the wall clock, the newest period can still be empty in moto and
+    count as not breaching. Judged at the moment every publisher has flushed, it cannot."""
+    flushed = at(10)  # hosting has sent everything made before this moment
+    evaluator = AlarmEvaluator(
+        ACCOUNT, REGION, time_scale=0.01, emit_events=False, settled_until=[lambda: flushed]
+    )
+    alarm(cw, Period=30)
+    for before_ms in (250, 150, 50):  # every request failed; all of them are in moto
+        put(cw, "Invocation5XXErrors", flushed - timedelta(milliseconds=before_ms), Value=1.0)
+    wall_clock = flushed + timedelta(milliseconds=400)  # the next flush has not happened yet
+
+    assert evaluator.settled_moment(now=wall_clock) == flushed
+    assert (
+        AlarmEvaluator(ACCOUNT, REGION, time_scale=0.01, emit_events=False).settled_moment(
+            now=wall_clock
+        )
+        == wall_clock
+    )
+    [judged] = evaluator.evaluate_once(now=evaluator.settled_moment(now=wall_clock))
+    assert judged["state"] == "ALARM"
+    assert judged["reasonData"]["recentDatapoints"] == [1.0]
+
+
+def test_publishers_that_promise_nothing_yet_do_not_hold_evaluation_back(aws):
+    evaluator = AlarmEvaluator(ACCOUNT, REGION, settled_until=[lambda: None, lambda: at(5)])
+    assert evaluator.settled_moment(now=at(7)) == at(5)
+    assert evaluator.settled_moment(now=at(3)) == at(3)
+
+
 @pytest.mark.parametrize(
     ("row", "expected"),
     [  # alarms-and-missing-data table, 3 of 3 (last three points of each row): "-" missing

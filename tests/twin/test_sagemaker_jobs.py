@@ -343,6 +343,30 @@ def test_missing_input_object_fails_with_a_clear_reason(cloud: Cloud, runner: Jo
     ]
 
 
+def test_a_key_whose_path_leaves_the_channel_directory_fails_the_job_and_writes_nothing(
+    cloud: Cloud, runner: JobRunner, tmp_path: Path
+) -> None:
+    prefix = f"escape-{uuid.uuid4().hex[:8]}"
+    cloud.s3.put_object(Bucket=cloud.bucket, Key=f"{prefix}/train.csv", Body=CSV.encode())
+    cloud.s3.put_object(Bucket=cloud.bucket, Key=f"{prefix}/../../../pwned.py", Body=b"boom")
+    listed = cloud.s3.list_objects_v2(Bucket=cloud.bucket, Prefix=prefix)["Contents"]
+    keys = [item["Key"] for item in listed]
+    assert f"{prefix}/../../../pwned.py" in keys, "S3 keeps the key as written"
+    request = _training_request(
+        cloud,
+        "train_ok.py",
+        train_uri=f"s3://{cloud.bucket}/{prefix}/",
+        hyperparameters={"n-estimators": "5", "label": "malignant"},
+    )
+    _start_training(cloud, runner, request)
+    assert runner.wait_idle(120)
+    described = _describe(cloud, request["TrainingJobName"])
+    assert described["TrainingJobStatus"] == "Failed"
+    assert "would be written outside the input directory" in described["FailureReason"]
+    assert "../../../pwned.py" in described["FailureReason"]
+    assert not list(tmp_path.rglob("pwned.py")), "nothing was written anywhere under the runner"
+
+
 def test_unsupported_image_fails_without_running(cloud: Cloud, runner: JobRunner) -> None:
     image = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:1.7-1"
     request = _training_request(cloud, "train_ok.py", image=image)

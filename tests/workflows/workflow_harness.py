@@ -30,8 +30,9 @@ from typing import Any
 import pytest
 from asl_model import ROOT, SUBSTITUTION, machines, template
 
+from mlops.twin.aws.responses import AwsError
 from mlops.twin.cloud import LocalCloud
-from mlops.twin.lambda_.function import FunctionSpec, InvocationResult
+from mlops.twin.lambda_.function import FunctionSpec
 
 STANDIN_CODE = Path(__file__).parent / "standin"
 EXECUTION_TIMEOUT_S = 60
@@ -189,17 +190,15 @@ class Twin:
 
     def lambda_service_errors(self, monkeypatch: pytest.MonkeyPatch, logical: str, n: int) -> list:
         """The next `n` invocations of a function fail in the Lambda service, before reaching
-        its code: HTTP 500 with a ServiceException body and a request id, as the Invoke API
-        answers (botocore model lambda: Invoke, error ServiceException)."""
+        its code: the gateway answers Invoke with HTTP 500 ServiceException (botocore model
+        lambda: Invoke, error ServiceException), with a request id as every answer has."""
         failed: list[str] = []
         invoke = self.cloud.runtime.invoke
-        error = {"__type": "ServiceException", "message": "Lambda was unable to run the function"}
 
         def flaky(name: str, payload: bytes, invocation_type: str = "RequestResponse") -> Any:
             if name == self.arns[logical] and len(failed) < n:
                 failed.append(name)
-                body = json.dumps(error).encode()
-                return InvocationResult(500, body, None, "", 0.0, None, str(uuid.uuid4()))
+                raise AwsError("Lambda was unable to run the function", "ServiceException", 500)
             return invoke(name, payload, invocation_type)
 
         monkeypatch.setattr(self.cloud.runtime, "invoke", flaky)

@@ -2,9 +2,10 @@
 same AWS APIs CloudFormation would call (boto3 against the local endpoint).
 
 Every resource type the transformed template contains must have a creator (a method named
-after the type: `_AWS_Lambda_Function` here, the other services' in resources.py); an unknown
-type fails provisioning with its name instead of being skipped, so the twin never runs a
-stack that differs silently from the template.
+after the type: `_AWS_Lambda_Function` here, the other services' in resources.py,
+delivery_resources.py and scheduler.py); an unknown type fails provisioning with its name
+instead of being skipped, so the twin never runs a stack that differs silently from the
+template.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from typing import Any
 
 from mlops.twin.cloudformation.delivery_resources import DeliveryResources
 from mlops.twin.cloudformation.resources import ServiceResources
+from mlops.twin.cloudformation.scheduler import SchedulerResources
 from mlops.twin.cloudformation.template import (
     Context,
     TemplateError,
@@ -48,7 +50,7 @@ class Stack:
     parameters: dict[str, Any] = field(default_factory=dict)
 
 
-class Provisioner(ServiceResources, DeliveryResources):
+class Provisioner(ServiceResources, DeliveryResources, SchedulerResources):
     def __init__(
         self,
         client: Callable[[str], Any],

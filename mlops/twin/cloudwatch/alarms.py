@@ -1,8 +1,12 @@
 """CloudWatch metric alarms evaluated for the twin: moto 5.2.5 stores alarms, never evaluates
 them. `AlarmEvaluator` judges every metric alarm of moto's backend on a background thread (the
 rules: evaluation.py) and records each change as CloudWatch does: the alarm's state, reason,
-reason data and history, and a "CloudWatch Alarm State Change" event on the default bus (user
-guide, cloudwatch-and-eventbridge).
+reason data and history (history.py), and a "CloudWatch Alarm State Change" event on the
+default bus (user guide, cloudwatch-and-eventbridge).
+
+The thread judges the periods that end at the latest moment every publisher has flushed
+(`settled_until`): a datapoint made before that moment is in moto, so a period is empty only if
+nothing happened in it, whatever the machine's load and whatever the clock scale (cadence.py).
 """
 
 from __future__ import annotations
@@ -11,12 +15,14 @@ import json
 import logging
 import threading
 import uuid
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from moto.cloudwatch.models import Alarm, cloudwatch_backends
 
-from mlops.twin.aws.timestamps import cloudwatch_time, naive_utc
+from mlops.twin.aws.timestamps import as_utc, cloudwatch_time, naive_utc
+from mlops.twin.cloudwatch.cadence import evaluation_interval
 from mlops.twin.cloudwatch.evaluation import (
     Decision,
     Point,
@@ -27,6 +33,8 @@ from mlops.twin.cloudwatch.evaluation import (
     returns_data,
     spec_of,
 )
+from mlops.twin.cloudwatch.history import AlarmHistory
+from mlops.twin.cloudwatch.index import MetricIndex
 from mlops.twin.events.emit import put_aws_event
 from mlops.twin.seam import Seam
 
@@ -41,8 +49,12 @@ class AlarmEvaluator(Seam):
 
     time_scale: real seconds per AWS second. An alarm Period of 60 s is evaluated over
     60 * time_scale real seconds of datapoints (pass the LocalCloud's time_scale).
-    interval_s: real seconds between evaluations of the background thread (install/uninstall).
+    interval_s: real seconds between evaluations of the background thread (install/uninstall);
+    by default cadence.evaluation_interval(time_scale).
     emit_events: put a "CloudWatch Alarm State Change" event on the default bus per change.
+    history: where state changes are recorded for DescribeAlarmHistory.
+    settled_until: one callable per publisher of datapoints, each the moment up to which all
+    its datapoints are in moto (None: no promise yet); the thread evaluates at the earliest.
     """
 
     def __init__(
@@ -50,13 +62,19 @@ class AlarmEvaluator(Seam):
         account: str,
         region: str,
         time_scale: float = 1.0,
-        interval_s: float = 0.5,
+        interval_s: float | None = None,
         emit_events: bool = True,
+        history: AlarmHistory | None = None,
+        settled_until: Sequence[Callable[[], datetime | None]] = (),
     ) -> None:
+        interval_s = evaluation_interval(time_scale) if interval_s is None else interval_s
         if time_scale <= 0 or interval_s <= 0:
             raise ValueError("time_scale and interval_s must be positive")
         self.account, self.region = account, region
         self.time_scale, self.interval_s, self.emit_events = time_scale, interval_s, emit_events
+        self.history = history
+        self._settled_until = tuple(settled_until)
+        self._index = MetricIndex()
         self._lock = threading.Lock()  # one evaluation at a time: the thread and direct callers
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
@@ -75,10 +93,20 @@ class AlarmEvaluator(Seam):
             self._thread.join(timeout=10)
             self._thread = None
 
+    def settled_moment(self, now: datetime | None = None) -> datetime:
+        """`now` (default: the clock), or the earliest moment up to which a publisher has
+        flushed, if earlier."""
+        moment = as_utc(now or datetime.now(UTC))
+        for settled in self._settled_until:
+            until = settled()
+            if until is not None:
+                moment = min(moment, as_utc(until))
+        return moment
+
     def _run(self) -> None:
         while not self._stopping.is_set():
             try:
-                self.evaluate_once()
+                self.evaluate_once(self.settled_moment())
             except Exception:  # one bad evaluation must not end evaluation for the run
                 log.exception("alarm evaluation failed")
             self._stopping.wait(self.interval_s)
@@ -91,38 +119,31 @@ class AlarmEvaluator(Seam):
         backend = cloudwatch_backends[self.account][self.region]
         changes = []
         with self._lock:
-            # list() of a dict view or of a list runs in C under the GIL: a consistent snapshot
-            # while moto's server threads append datapoints and replace alarms.
-            alarms, datums = list(backend.alarms.values()), list(backend.metric_data)
+            # list() of a dict view runs in C under the GIL: a consistent snapshot while moto's
+            # server threads replace alarms; the index reads the datapoints appended since.
+            alarms = list(backend.alarms.values())
+            self._index.update(backend.metric_data)
             specs = [(alarm, spec) for alarm in alarms if (spec := spec_of(alarm)) is not None]
-            by_metric: dict[tuple[str, str], list[Any]] = {
-                (spec.namespace, spec.name): [] for _, spec in specs
-            }
-            for datum in datums:  # one pass over the (ever growing) datapoint list
-                found = by_metric.get((datum.namespace, datum.name))
-                if found is not None:
-                    found.append(datum)
             for alarm, spec in specs:
                 if alarm.state_reason == MOTO_INITIAL_REASON and not alarm.history:
                     # CloudWatch starts new alarms in INSUFFICIENT_DATA, moto in OK. A correction,
                     # not a transition: no history entry, no event.
                     alarm.state_value = "INSUFFICIENT_DATA"
-                points = self._points(spec, by_metric[(spec.namespace, spec.name)], moment)
+                points = self._points(spec, moment)
                 decision = decide(spec, points, str(alarm.state_value))
                 if decision is not None and backend.alarms.get(alarm.name) is alarm:
                     changes.append(self._apply(alarm, spec, points, decision, moment))
         return changes
 
-    def _points(self, spec: Spec, datums: list[Any], now: datetime) -> list[Point]:
+    def _points(self, spec: Spec, now: datetime) -> list[Point]:
         """The last EvaluationPeriods periods ending at `now`, oldest first."""
         width = timedelta(seconds=spec.period * self.time_scale)
         end = naive_utc(now)
         starts = [end - width * (spec.periods - i) for i in range(spec.periods)]
         mine = [
             (t, d)
-            for d in datums
-            if starts[0] <= (t := naive_utc(d.timestamp)) < end
-            and dimension_set(d.dimensions) == spec.dimensions  # extra dimensions: another metric
+            for t, d in self._index.between(spec.namespace, spec.name, starts[0], end)
+            if dimension_set(d.dimensions) == spec.dimensions  # extra dimensions: another metric
             and (spec.unit is None or d.unit == spec.unit)
         ]
         return [
@@ -145,6 +166,11 @@ class AlarmEvaluator(Seam):
         reason_data = json.dumps(data, separators=(",", ":"))
         alarm.update_state(reason, reason_data, new)  # moto keeps the old state in .history
         alarm.state_updated_timestamp = naive_utc(now)  # the evaluation time, not the clock
+        if self.history is not None:
+            old = (previous["value"], previous["reason"])
+            self.history.record_state(
+                self.account, self.region, alarm, old, (new, reason, reason_data)
+            )
         if self.emit_events:
             state = {
                 "value": new,

@@ -38,6 +38,7 @@ class Outcome:
     max_memory_mb: float = 0.0
     lines: list[str] = field(default_factory=list)
     healthy: bool = True  # the worker may serve another invocation
+    crashed_after: str | None = None  # the AWS call after which an injected crash killed it
 
 
 class WorkerProcess:
@@ -109,12 +110,21 @@ class WorkerProcess:
         outcome.healthy = outcome.healthy and outcome.ok
         return outcome
 
-    def invoke(self, request_id: str, payload: str, invoked_arn: str, timeout_s: float) -> Outcome:
+    def invoke(
+        self,
+        request_id: str,
+        payload: str,
+        invoked_arn: str,
+        timeout_s: float,
+        crash_after: tuple[str, ...] = (),
+    ) -> Outcome:
+        """Run one invocation; `crash_after` arms injected crashes (worker.py)."""
         message = {
             "request_id": request_id,
             "payload": payload,
             "invoked_function_arn": invoked_arn,
             "deadline_ms": int((time.time() + timeout_s) * 1000),
+            "crash_after": list(crash_after),
         }
         started = time.monotonic()
         try:
@@ -149,6 +159,10 @@ class WorkerProcess:
         self, reply: dict[str, Any] | None, timed_out: bool, tag: str, elapsed_ms: float
     ) -> Outcome:
         outcome = Outcome(timed_out=timed_out, duration_ms=elapsed_ms)
+        if reply is not None and "crashed_after" in reply:  # it is killing itself right now
+            outcome.crashed_after = str(reply["crashed_after"])
+            self._wait_exit(_LOG_SETTLE_S)  # its own SIGKILL then gives the exit status
+            reply = None
         if reply is None:  # timed out or died: take the measurements, then the process
             outcome.max_memory_mb = max(self._peak_memory_mb(), self._last_memory_mb)
             outcome.healthy = False
@@ -163,6 +177,19 @@ class WorkerProcess:
             outcome.max_memory_mb = self._last_memory_mb = reply.get("max_memory_mb", 0.0)
         outcome.lines = self._take_lines(tag)
         return outcome
+
+    def _wait_exit(self, timeout_s: float) -> None:
+        """Wait until the process has exited, without reaping it (kill() still owns its
+        process group)."""
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            flags = os.WEXITED | os.WNOWAIT | os.WNOHANG
+            try:
+                if os.waitid(os.P_PID, self._proc.pid, flags) is not None:
+                    return
+            except ChildProcessError:  # already reaped
+                return
+            time.sleep(0.005)
 
     def _take_lines(self, tag: str) -> list[str]:
         with self._log:

@@ -11,11 +11,15 @@ errorMessage/errorType, in the current AWS shape, e.g. for a timeout
     {"errorMessage": "RequestId: <id> Error: Task timed out after 3.00 seconds",
      "errorType": "Sandbox.Timedout"}
 (the older "<iso time> <id> Task timed out after ..." text is what Lambda now writes to the log).
+
+Crash tests: `crash_after(function, "dynamodb.PutItem", times=1)` makes the function's worker
+kill itself (SIGKILL) right after that AWS call of its handler is answered, `times` times
+(faults.py); the invocation then fails as Lambda reports a runtime that died:
+Runtime.ExitError, "Runtime exited with error: signal: killed".
 """
 
 from __future__ import annotations
 
-import copy
 import json
 import logging
 import threading
@@ -26,10 +30,11 @@ from dataclasses import dataclass, field
 
 from mlops.twin.aws.timestamps import iso_millis
 from mlops.twin.lambda_.environment import worker_environment
+from mlops.twin.lambda_.faults import Fault, Faults
 from mlops.twin.lambda_.function import FunctionSpec, InvalidRequestContent, InvocationResult
-from mlops.twin.lambda_.logs import log_tail, report_line
+from mlops.twin.lambda_.logs import error_of, log_tail, report_line
 from mlops.twin.lambda_.process import Outcome, WorkerProcess
-from mlops.twin.lambda_.worker import error_document, fault_document
+from mlops.twin.lambda_.stats import RuntimeStats
 from mlops.twin.seam import Seam
 
 _log = logging.getLogger(__name__)
@@ -49,17 +54,6 @@ class _Function:
     idle: list[WorkerProcess] = field(default_factory=list)
 
 
-def _new_stats() -> dict:
-    return {
-        "cold_starts": 0,
-        "warm_invocations": 0,
-        "errors": 0,
-        "cold_ms": [],
-        "warm_ms": [],
-        "init_ms": [],
-    }
-
-
 class LambdaRuntime(Seam):
     def __init__(
         self,
@@ -74,11 +68,12 @@ class LambdaRuntime(Seam):
         self._enforce_memory = enforce_memory
         self._lock = threading.Condition()  # guards everything below; wakes the idle reaper
         self._functions: dict[str, _Function] = {}
-        self._stats: dict[str, dict] = {}
+        self._stats = RuntimeStats()
         self._workers: set[WorkerProcess] = set()
         self._event_threads: set[threading.Thread] = set()
         self._generation = 0
         self._closed = False
+        self._faults = Faults()
         self._reaper = threading.Thread(target=self._reap_idle, name="lambda-reaper", daemon=True)
         self._reaper.start()
 
@@ -88,7 +83,7 @@ class LambdaRuntime(Seam):
             self._generation += 1
             old = self._functions.get(spec.name)
             self._functions[spec.name] = _Function(spec, self._generation)
-            self._stats.setdefault(spec.name, _new_stats())
+            self._stats.register(spec.name)
             retired = old.idle if old else []  # busy workers retire when they come back
         for worker in retired:
             self._retire(worker)
@@ -112,9 +107,18 @@ class LambdaRuntime(Seam):
             raise LookupError(f"Function not found: {name_or_arn}")
         return function
 
+    def crash_after(self, function: str, operation: str, times: int = 1) -> Fault:
+        """Kill the worker of `function` (name or ARN) right after its handler's AWS call
+        `operation` ("service.Operation", botocore's client and operation names) is answered,
+        in the next `times` invocations that make that call."""
+        name = self._resolve(function).spec.name
+        return self._faults.add(name, operation, times)
+
+    def clear_faults(self) -> None:
+        self._faults.clear()
+
     def stats(self) -> dict[str, dict]:
-        with self._lock:
-            return copy.deepcopy(self._stats)
+        return self._stats.snapshot()
 
     # -- invoke ---------------------------------------------------------------------------
     def invoke(
@@ -171,13 +175,16 @@ class LambdaRuntime(Seam):
         lines.append(f"START RequestId: {request_id} Version: $LATEST")
         if outcome is None or outcome.ok:
             arn = invoked_as if invoked_as.startswith("arn:") else spec.arn
-            outcome = worker.invoke(request_id, payload, arn, spec.timeout_s)
+            armed = self._faults.claim(spec.name)
+            try:
+                outcome = worker.invoke(
+                    request_id, payload, arn, spec.timeout_s, tuple(f.operation for f in armed)
+                )
+            finally:
+                crashed = outcome.crashed_after if outcome is not None else None
+                self._faults.settle(armed, crashed, request_id)
             lines += outcome.lines
-        error = self._error_of(outcome, spec, request_id)
-        if error is None and self._enforce_memory and outcome.max_memory_mb > spec.memory_mb:
-            detail = "Runtime exited with error: signal: killed"
-            error = fault_document(request_id, detail, "Runtime.OutOfMemory")
-            outcome.healthy = False
+        error = error_of(outcome, spec, request_id, self._enforce_memory)
         if outcome.timed_out:
             lines.append(
                 f"{iso_millis()} {request_id} Task timed out after {spec.timeout_s:.2f} seconds"
@@ -190,7 +197,8 @@ class LambdaRuntime(Seam):
         )
         self._release(function, worker, healthy=outcome.healthy)
         total_ms = (time.monotonic() - started) * 1000
-        self._record(spec.name, cold, total_ms, worker.init_ms if cold else None, error)
+        init_ms = worker.init_ms if cold else None
+        self._stats.record(spec.name, cold, total_ms, init_ms, error is not None)
         self._emit(spec.name, lines)
         payload_out = (json.dumps(error) if error is not None else outcome.result).encode()
         return InvocationResult(
@@ -202,20 +210,6 @@ class LambdaRuntime(Seam):
             init_duration_ms=worker.init_ms if cold else None,
             request_id=request_id,
         )
-
-    @staticmethod
-    def _error_of(outcome: Outcome, spec: FunctionSpec, request_id: str) -> dict | None:
-        if outcome.timed_out:
-            detail = f"Task timed out after {spec.timeout_s:.2f} seconds"
-            return fault_document(request_id, detail, "Sandbox.Timedout")
-        if outcome.exit_status is not None:
-            detail = f"Runtime exited with error: {outcome.exit_status}"
-            return fault_document(request_id, detail, "Runtime.ExitError")
-        if outcome.error is not None:
-            return outcome.error
-        if outcome.result is None:  # defensive: a reply without result or error
-            return error_document("Invalid worker reply", "Runtime.Unknown", request_id)
-        return None
 
     # -- pool -----------------------------------------------------------------------------
     def _take_idle(self, function: _Function) -> WorkerProcess | None:
@@ -293,17 +287,6 @@ class LambdaRuntime(Seam):
                 self._retire(worker)
 
     # -- bookkeeping ----------------------------------------------------------------------
-    def _record(
-        self, name: str, cold: bool, total_ms: float, init_ms: float | None, error: dict | None
-    ) -> None:
-        with self._lock:
-            stats = self._stats.setdefault(name, _new_stats())
-            stats["cold_starts" if cold else "warm_invocations"] += 1
-            stats["cold_ms" if cold else "warm_ms"].append(total_ms)
-            if init_ms is not None:
-                stats["init_ms"].append(init_ms)
-            stats["errors"] += error is not None
-
     def _emit(self, name: str, lines: list[str]) -> None:
         if self._log_sink is None:
             return

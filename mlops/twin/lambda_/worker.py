@@ -10,7 +10,15 @@ writes `<log_barrier><tag>` on stdout, so the parent knows it has every log line
 
 Behaviour follows the AWS Python runtime interface client (awslambdaric): the error document
 shape, the Runtime.* fault types, the root logging handler and its line format. Only the standard
-library is imported here. The parent's end of the protocol is process.py (WorkerProcess).
+library is imported here (botocore too when the function's environment has it: see below). The
+parent's end of the protocol is process.py (WorkerProcess).
+
+Fault injection for crash tests (runtime.py `crash_after`): an invocation request may name AWS
+operations (`"crash_after": ["dynamodb.PutItem"]`, client name and operation). A botocore
+`after-call` hook, registered on every client the handler creates, then kills this process
+with SIGKILL right after such a call got its answer, as an out-of-memory kill would: the call's
+effect stands, the handler never returns. Before dying the worker tells the runtime which call
+it was (`{"crashed_after": ...}` on the reply pipe).
 """
 
 from __future__ import annotations
@@ -31,6 +39,8 @@ from typing import Any
 Handler = Callable[[Any, Any], Any]
 
 _current_request_id = ""
+_crash_after: frozenset[str] = frozenset()  # "service.Operation" names armed for this invocation
+_replies: Any = None  # the reply pipe, for the crash notice
 
 
 class LambdaContext:
@@ -172,6 +182,34 @@ def _peak_rss_mb() -> float:
         return (own + children) / per_mb
 
 
+def _after_call(model: Any = None, **_: Any) -> None:
+    """botocore `after-call` handler: die right after an armed operation was answered."""
+    operation = f"{model.service_model.service_name}.{model.name}" if model is not None else ""
+    if operation in _crash_after:
+        for stream in (sys.stdout, sys.stderr):
+            stream.flush()
+        if _replies is not None:
+            _replies.write(json.dumps({"crashed_after": operation}).encode() + b"\n")
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
+def _install_crash_hook() -> None:
+    """Register `_after_call` on every botocore client created from now on (a no-op for a
+    function whose environment has no botocore)."""
+    try:
+        from botocore.session import Session
+    except ImportError:
+        return
+    create_client = Session.create_client
+
+    def create_client_with_hook(self: Any, *args: Any, **kwargs: Any) -> Any:
+        client = create_client(self, *args, **kwargs)
+        client.meta.events.register("after-call", _after_call)
+        return client
+
+    Session.create_client = create_client_with_hook  # type: ignore[method-assign]
+
+
 def _log_barrier(barrier: str, tag: str) -> None:
     for stream in (sys.stdout, sys.stderr, sys.__stdout__, sys.__stderr__):
         if stream is not None:
@@ -180,9 +218,10 @@ def _log_barrier(barrier: str, tag: str) -> None:
 
 
 def _invoke(handler: Handler, request: dict[str, Any]) -> dict[str, Any]:
-    global _current_request_id
+    global _current_request_id, _crash_after
     request_id = request["request_id"]
     _current_request_id = request_id
+    _crash_after = frozenset(request.get("crash_after") or ())
     context = LambdaContext(request_id, request["deadline_ms"], request["invoked_function_arn"])
     started = time.perf_counter()
     reply: dict[str, Any]
@@ -200,20 +239,23 @@ def _invoke(handler: Handler, request: dict[str, Any]) -> dict[str, Any]:
             )
             reply = {"ok": False, "error": doc}
             _log_error(reply["error"])
+    _crash_after = frozenset()
     reply["duration_ms"] = (time.perf_counter() - started) * 1000
     reply["max_memory_mb"] = _peak_rss_mb()
     return reply
 
 
 def main(argv: list[str]) -> int:
+    global _replies
     request_fd, response_fd, barrier = int(argv[1]), int(argv[2]), argv[3]
     requests = os.fdopen(request_fd, "rb")
-    responses = os.fdopen(response_fd, "wb", buffering=0)
+    responses = _replies = os.fdopen(response_fd, "wb", buffering=0)
 
     def reply(message: dict[str, Any]) -> None:
         responses.write(json.dumps(message).encode() + b"\n")
 
     _install_root_logging()
+    _install_crash_hook()
     try:
         handler = _load_handler(os.environ["_HANDLER"])
     except Exception as exc:  # any init failure is reported, as Lambda does

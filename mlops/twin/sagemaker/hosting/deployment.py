@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from mlops.twin.sagemaker.hosting.errors import HostingError
+from mlops.twin.sagemaker.hosting.fleet import Fleet
 from mlops.twin.sagemaker.hosting.moto_store import EndpointConfigSpec
 
 DEFAULT_MAX_EXECUTION_SECONDS = 28800
@@ -163,3 +164,29 @@ def build_plan(
                 f"names in the old and new endpoint configs: {old} != {new}."
             )
     return DeploymentPlan(routing["Type"], shares, wait, termination, maximum, alarms)
+
+
+def set_desired_weights(fleet: Fleet, desired: list[dict[str, Any]], endpoint_arn: str) -> None:
+    """UpdateEndpointWeightsAndCapacities: validate every item as AWS does, then set the
+    variants' desired weight and instance count (applied once the update runs)."""
+    for item in desired:
+        variant = fleet.variant(item.get("VariantName", ""))
+        if variant is None:
+            raise HostingError(
+                f'The variant name(s) "{item.get("VariantName")}" is/are '
+                f'not present in the endpoint "{endpoint_arn}".'
+            )
+        if "DesiredWeight" not in item and "DesiredInstanceCount" not in item:
+            raise HostingError(
+                "Either DesiredWeight or DesiredInstanceCount must be "
+                f"specified for variant {variant.name}."
+            )
+        if float(item.get("DesiredWeight", 0)) < 0:
+            raise HostingError("DesiredWeight must be greater than or equal to 0.")
+    for item in desired:
+        variant = fleet.variant(item["VariantName"])
+        assert variant is not None
+        variant.desired_weight = float(item.get("DesiredWeight", variant.desired_weight))
+        variant.desired_instance_count = int(
+            item.get("DesiredInstanceCount", variant.desired_instance_count)
+        )

@@ -14,15 +14,22 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from mlops.twin.aws.arns import arn
 from mlops.twin.sagemaker.hosting.capture import sample_request
 from mlops.twin.sagemaker.hosting.capture_writer import CaptureWriter
-from mlops.twin.sagemaker.hosting.deployment import build_plan
-from mlops.twin.sagemaker.hosting.errors import HostingError, RuntimeValidationError, model_error
+from mlops.twin.sagemaker.hosting.deployment import build_plan, set_desired_weights
+from mlops.twin.sagemaker.hosting.errors import (
+    HostingError,
+    RuntimeValidationError,
+    model_error,
+    no_healthy_instance,
+)
 from mlops.twin.sagemaker.hosting.fleet import Fleet, Launch, start_fleet
+from mlops.twin.sagemaker.hosting.healing import Supervisor
 from mlops.twin.sagemaker.hosting.lifecycle import Deployer
 from mlops.twin.sagemaker.hosting.metrics import MetricsBuffer, invocation_datums
 from mlops.twin.sagemaker.hosting.moto_store import EndpointConfigSpec, load_endpoint_config
@@ -63,13 +70,14 @@ class Hosting(Seam):
         self._endpoints: dict[str, Endpoint] = {}
         self._rng = SeededRandom(rng_seed)
         self._sampling_rng = SeededRandom(rng_seed)  # capture sampling leaves routing as it was
-        self._metrics = MetricsBuffer(put_metrics)
+        self._metrics = MetricsBuffer(put_metrics, time_scale)
         self._capture = CaptureWriter(s3_client_factory)
         self._shadows = ShadowRunner(self._metrics, self._capture)
         self._generation = 0
         self._deployer = Deployer(
             self._lock, self._emit, self._start_fleet, alarm_state, time_scale
         )
+        self.supervisor = Supervisor(self._serving_fleets, startup_timeout)
 
     # -- helpers -------------------------------------------------------------------------
     def _arn(self, name: str) -> str:
@@ -104,6 +112,10 @@ class Hosting(Seam):
             self._work_root / endpoint.name,
             Launch(self._s3_client_factory, self._base_env, self._startup_timeout, endpoint.cancel),
         )
+
+    def _serving_fleets(self) -> list[Fleet]:
+        with self._lock:
+            return [fleet for endpoint in self._endpoints.values() for fleet in endpoint.fleets()]
 
     def _run(self, endpoint: Endpoint, target: Callable[..., None], *args: Any) -> None:
         endpoint.worker = threading.Thread(
@@ -167,28 +179,7 @@ class Hosting(Seam):
             endpoint = self._get(name)
             if endpoint.status != "InService" or endpoint.blue is None:
                 raise HostingError(f'Cannot update in-progress endpoint "{endpoint.arn}".')
-            fleet = endpoint.blue
-            for item in desired:
-                variant = fleet.variant(item.get("VariantName", ""))
-                if variant is None:
-                    raise HostingError(
-                        f'The variant name(s) "{item.get("VariantName")}" is/are '
-                        f'not present in the endpoint "{endpoint.arn}".'
-                    )
-                if "DesiredWeight" not in item and "DesiredInstanceCount" not in item:
-                    raise HostingError(
-                        "Either DesiredWeight or DesiredInstanceCount must be "
-                        f"specified for variant {variant.name}."
-                    )
-                if float(item.get("DesiredWeight", 0)) < 0:
-                    raise HostingError("DesiredWeight must be greater than or equal to 0.")
-            for item in desired:
-                variant = fleet.variant(item["VariantName"])
-                assert variant is not None
-                variant.desired_weight = float(item.get("DesiredWeight", variant.desired_weight))
-                variant.desired_instance_count = int(
-                    item.get("DesiredInstanceCount", variant.desired_instance_count)
-                )
+            set_desired_weights(endpoint.blue, desired, endpoint.arn)
             endpoint.touch("Updating")
         self._run(endpoint, self._deployer.update_weights, list(desired))
         return {"EndpointArn": endpoint.arn}
@@ -251,6 +242,10 @@ class Hosting(Seam):
             with self._lock:
                 chosen = route(endpoint, self._rng, target_variant)
             timed = call_server(chosen.server, body, content_type, accept)
+        if not timed.reached:  # its process is gone: unhealthy until replaced (healing.py)
+            chosen.fleet.mark_unhealthy(chosen.server)
+            self.supervisor.wake()
+            raise no_healthy_instance(name, chosen.variant_name)
         reply = timed.reply
         self._metrics.add(
             invocation_datums(
@@ -277,6 +272,10 @@ class Hosting(Seam):
         """Per shadow variant: count, errors, latencies, and agreement with production."""
         return self._shadows.stats(name)
 
+    def metrics_published_until(self) -> datetime | None:
+        """Every invocation datapoint made before this moment is in CloudWatch."""
+        return self._metrics.published_until()
+
     def servers(self, name: str) -> list[ModelServerProcess]:
         """The endpoint's running server processes (blue and green fleets)."""
         with self._lock:
@@ -297,7 +296,8 @@ class Hosting(Seam):
         self._capture.flush()
 
     def install(self) -> None:
-        """Nothing to start: an endpoint's servers start on CreateEndpoint."""
+        """Watch the model servers (an endpoint's servers start on CreateEndpoint)."""
+        self.supervisor.start()
 
     def uninstall(self) -> None:
         """Stop every endpoint's servers, then publish what metrics and captures remain."""
@@ -311,6 +311,7 @@ class Hosting(Seam):
                 fleet.stop()
             if endpoint.worker is not None:
                 endpoint.worker.join(timeout=30)
+        self.supervisor.stop()  # after the fleets stopped: replacements under way give up
         self._shadows.close()
         self._capture.close()
         self._metrics.close()

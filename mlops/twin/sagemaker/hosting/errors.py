@@ -3,7 +3,7 @@
 Control-plane errors (sagemaker, awsJson1_1) use `ValidationException`; the runtime
 (sagemaker-runtime, restJson1) names its shapes `ValidationError` and `ModelError`
 (botocore sagemaker-runtime service-2.json: ModelError is HTTP 424 with members
-OriginalStatusCode, OriginalMessage, LogStreamArn).
+OriginalStatusCode, OriginalMessage, LogStreamArn; ServiceUnavailable is HTTP 503).
 """
 
 from __future__ import annotations
@@ -22,6 +22,21 @@ class RuntimeValidationError(HostingError):
     """sagemaker-runtime's `ValidationError` (e.g. unknown endpoint or target variant)."""
 
     code = "ValidationError"
+
+
+class ServiceUnavailable(HostingError):
+    """sagemaker-runtime's `ServiceUnavailable` (503): no healthy instance can take the request
+    (its model server died and is being replaced; healing.py)."""
+
+    code = "ServiceUnavailable"
+    status = 503
+
+
+def no_healthy_instance(endpoint: str, variant: str) -> ServiceUnavailable:
+    return ServiceUnavailable(
+        f"The service is unavailable. Try your call again. (twin: variant {variant} of "
+        f"endpoint {endpoint} has no healthy instance; its model server is being replaced)"
+    )
 
 
 class ModelError(HostingError):

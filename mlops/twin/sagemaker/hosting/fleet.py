@@ -1,7 +1,9 @@
 """A fleet: the servers of one endpoint config (one process per production/shadow variant).
 
 Instance counts are bookkeeping only: one process stands for a variant's whole instance
-pool, which keeps the twin cheap while routing, weights and blue/green stay faithful.
+pool, which keeps the twin cheap while routing, weights and blue/green stay faithful. A variant
+whose process died is unhealthy until healing.py has replaced it: `healthy_server` then
+answers None and the runtime refuses the request as SageMaker does without a healthy instance.
 """
 
 from __future__ import annotations
@@ -31,6 +33,9 @@ class Fleet:
     generation: int
     servers: dict[str, ModelServerProcess] = field(default_factory=dict)
     shadow_servers: dict[str, ModelServerProcess] = field(default_factory=dict)
+    unhealthy: set[str] = field(default_factory=set)  # variant names (production or shadow)
+    stopped: threading.Event = field(default_factory=threading.Event)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @property
     def variants(self) -> list[VariantSpec]:
@@ -40,9 +45,46 @@ class Fleet:
         return next((v for v in self.config.variants if v.name == name), None)
 
     def all_servers(self) -> list[ModelServerProcess]:
-        return [*self.servers.values(), *self.shadow_servers.values()]
+        with self._lock:
+            return [*self.servers.values(), *self.shadow_servers.values()]
+
+    def healthy_server(self, name: str) -> ModelServerProcess | None:
+        """The server of variant `name` (production or shadow), None while it is unhealthy."""
+        with self._lock:
+            if name in self.unhealthy:
+                return None
+            return self.servers.get(name) or self.shadow_servers.get(name)
+
+    def shadows(self) -> dict[str, ModelServerProcess]:
+        """Every shadow variant's server, healthy or not: a copy sent to a dead one fails and
+        counts as the shadow's error, so a shadow test never looks better than it went."""
+        with self._lock:
+            return dict(self.shadow_servers)
+
+    def mark_unhealthy(self, server: ModelServerProcess) -> str | None:
+        """Mark the variant `server` serves unhealthy; its name, or None if it is not ours."""
+        with self._lock:
+            for pool in (self.servers, self.shadow_servers):
+                for name, current in pool.items():
+                    if current is server:
+                        self.unhealthy.add(name)
+                        return name
+        return None
+
+    def replace(self, name: str, dead: ModelServerProcess, new: ModelServerProcess) -> bool:
+        """Put `new` in place of `dead` and mark the variant healthy; False (nothing changed)
+        if the fleet stopped or `dead` is no longer the variant's server."""
+        with self._lock:
+            pool = self.servers if name in self.servers else self.shadow_servers
+            if self.stopped.is_set() or pool.get(name) is not dead:
+                return False
+            pool[name] = new
+            self.unhealthy.discard(name)
+            return True
 
     def stop(self) -> None:
+        """Stop every server, and any replacement still starting (it watches `stopped`)."""
+        self.stopped.set()
         for server in self.all_servers():
             server.stop()
 

@@ -7,7 +7,10 @@ while polling the rollback alarms; bake TerminationWaitInSeconds; stop blue; InS
 the new config. If green never gets healthy, an alarm reads ALARM during a bake, or
 MaximumExecutionTimeoutInSeconds passes: all traffic back to blue, stop green, InService
 on the OLD config with FailureReason (NB/SMG: a rollback ends InService).
-All waits are multiplied by `time_scale`.
+All waits are multiplied by `time_scale`. MaximumExecutionTimeoutInSeconds counts from the
+moment the green fleet is healthy: the twin starts a model server in real seconds (it does not
+model provisioning time), so charging that start-up to a budget on the compressed clock would
+roll back a good version whenever the machine is busy.
 """
 
 from __future__ import annotations
@@ -130,10 +133,10 @@ class Deployer:
             return
 
     def _update(self, ep: Endpoint, config: EndpointConfigSpec, plan: DeploymentPlan) -> None:
-        deadline = time.monotonic() + plan.max_execution * self._scale
         green = self._start_pending(ep, config, if_unhealthy="InService")  # blue keeps serving
         if green is None:
             return
+        deadline = time.monotonic() + plan.max_execution * self._scale
         # Attaching green changes nothing visible: the first traffic shift reports it.
         self._attach_or_stop(ep, green, lambda: setattr(ep, "green", green), emit=False)
         pending = ep.pending

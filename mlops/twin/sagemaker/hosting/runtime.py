@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from mlops.twin.sagemaker.hosting.capture import CaptureEvent, DataCaptureSpec
 from mlops.twin.sagemaker.hosting.capture_writer import CaptureWriter
-from mlops.twin.sagemaker.hosting.errors import RuntimeValidationError
+from mlops.twin.sagemaker.hosting.errors import RuntimeValidationError, no_healthy_instance
 from mlops.twin.sagemaker.hosting.fleet import Fleet
 from mlops.twin.sagemaker.hosting.metrics import MetricsBuffer, invocation_datums
 from mlops.twin.sagemaker.hosting.routing import SeededRandom, ShadowStats, choose_variant
@@ -24,14 +24,18 @@ class Route:
     green_config: str | None  # set when the green fleet serves (adds EndpointConfigName)
     shadows: dict[str, ModelServerProcess]
     capture: DataCaptureSpec | None  # the serving fleet's config decides what is captured
+    fleet: Fleet
 
 
 @dataclass(frozen=True)
 class TimedReply:
-    """A container reply plus the round-trip time the runtime measured around it."""
+    """A container reply plus the round-trip time the runtime measured around it.
+    `reached` is False when no container was there to take the request (connection refused:
+    the process is gone), as opposed to one that failed while answering."""
 
     reply: ContainerReply
     total_us: int
+    reached: bool = True
 
     @property
     def overhead_us(self) -> int:
@@ -39,7 +43,8 @@ class TimedReply:
 
 
 def route(endpoint: Endpoint, rng: SeededRandom, target_variant: str | None) -> Route:
-    """Choose fleet by the green share, then variant by weight (or TargetVariant)."""
+    """Choose fleet by the green share, then variant by weight (or TargetVariant); refuse the
+    request (ServiceUnavailable) if the chosen variant has no healthy instance."""
     green, blue = endpoint.green, endpoint.blue
     assert blue is not None
     use_green = green is not None and rng.random() < endpoint.green_share
@@ -54,12 +59,16 @@ def route(endpoint: Endpoint, rng: SeededRandom, target_variant: str | None) -> 
             )
     else:
         variant = choose_variant(fleet.variants, rng)
+    server = fleet.healthy_server(variant.name)
+    if server is None:
+        raise no_healthy_instance(endpoint.name, variant.name)
     return Route(
         variant.name,
-        fleet.servers[variant.name],
+        server,
         fleet.config.name if fleet is green else None,
-        dict(fleet.shadow_servers),
+        fleet.shadows(),
         fleet.config.data_capture,
+        fleet,
     )
 
 
@@ -67,12 +76,14 @@ def call_server(
     server: ModelServerProcess, body: bytes, content_type: str, accept: str | None
 ) -> TimedReply:
     started = time.perf_counter()
+    reached = True
     try:
         reply = server.invoke(body, content_type, accept)
     except OSError as exc:  # the container is gone or hung: the runtime reports a 5xx
+        reached = not isinstance(exc, ConnectionRefusedError)
         message = f"The model container is unreachable: {exc}".encode()
         reply = ContainerReply(500, message, "text/plain", 0)
-    return TimedReply(reply, int((time.perf_counter() - started) * 1_000_000))
+    return TimedReply(reply, int((time.perf_counter() - started) * 1_000_000), reached)
 
 
 class ShadowRunner:

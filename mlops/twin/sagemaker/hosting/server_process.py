@@ -37,7 +37,8 @@ class ContainerReply:
 
 @dataclass
 class ModelServerProcess:
-    """A running server: `popen` is public so callers (and tests) can see it end."""
+    """A running server: `popen` is public so callers (and tests) can see it end. It keeps
+    how it was started, so `restart()` starts the same model again (a replaced instance)."""
 
     variant_name: str
     config_name: str
@@ -45,6 +46,7 @@ class ModelServerProcess:
     popen: subprocess.Popen
     port: int = 0
     _log: IO[bytes] | None = field(default=None, repr=False)
+    _launch: tuple[StagedModel, Path, dict[str, str]] | None = field(default=None, repr=False)
 
     @classmethod
     def start(
@@ -75,7 +77,23 @@ class ModelServerProcess:
             cwd=instance_dir,
             env=child_env,
         )
-        return cls(variant_name, config_name, log_path, popen, _log=log)
+        return cls(
+            variant_name,
+            config_name,
+            log_path,
+            popen,
+            _log=log,
+            _launch=(staged, instance_dir, env),
+        )
+
+    def restart(self) -> ModelServerProcess:
+        """A new process serving the same staged model from the same directory (its log goes on
+        in the same file); wait_healthy() it before sending it requests."""
+        assert self._launch is not None
+        staged, instance_dir, env = self._launch
+        return ModelServerProcess.start(
+            staged, self.variant_name, self.config_name, instance_dir, env
+        )
 
     def wait_healthy(self, timeout: float, cancel: threading.Event | None = None) -> None:
         """Read the port line, then poll /ping until 200; raise ServerStartError if not."""

@@ -1,7 +1,9 @@
 """S3 staging for twin jobs: what the SageMaker platform does around the container.
 
 Downloads channel / processing inputs before the container starts and uploads artifacts after it
-exits, through the twin's S3 (a boto3 client bound to the local endpoint).
+exits, through the twin's S3 (a boto3 client bound to the local endpoint). An object lands
+under its key relative to the input's prefix; a key whose path would leave the input directory
+(`../` segments, an absolute path after the prefix) fails the job before anything is written.
 """
 
 from __future__ import annotations
@@ -42,7 +44,8 @@ def stage_prefix(s3: Any, uri: str, destination: Path) -> list[Path]:
             f'ClientError: No S3 objects found under S3 URL "{uri}" given in input data source. '
             "Please ensure that the bucket exists and that objects exist under that S3 prefix."
         )
-    return [_download(s3, bucket, key, destination / relative_name(prefix, key)) for key in keys]
+    targets = [(key, inside(destination, relative_name(prefix, key), key)) for key in keys]
+    return [_download(s3, bucket, key, target) for key, target in targets]
 
 
 def relative_name(prefix: str, key: str) -> str:
@@ -58,7 +61,20 @@ def relative_name(prefix: str, key: str) -> str:
 def stage_object(s3: Any, uri: str, destination: Path) -> Path:
     """One object, landing under its own file name in `destination`."""
     bucket, key = split_s3_uri(uri)
-    return _download(s3, bucket, key, destination / key.rsplit("/", 1)[-1])
+    return _download(s3, bucket, key, inside(destination, key.rsplit("/", 1)[-1], key))
+
+
+def inside(destination: Path, relative: str, key: str) -> Path:
+    """`destination / relative`, refused (JobFailure) unless it resolves to a file inside
+    `destination`: S3 keys may hold `..` segments, file systems follow them."""
+    root = destination.resolve()
+    target = (root / relative).resolve()
+    if target == root or not target.is_relative_to(root):
+        raise JobFailure(
+            f"ClientError: Data download failed: S3 key {key!r} would be written outside the "
+            "input directory; the twin refuses keys whose path leaves it."
+        )
+    return target
 
 
 def _download(s3: Any, bucket: str, key: str, target: Path) -> Path:
