@@ -11,6 +11,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -161,11 +162,12 @@ def story() -> Iterator[Harness]:
 
 @pytest.fixture
 def make_stack() -> Iterator[Callable[..., Harness]]:
-    """Starts a stack with template parameter overrides; closed at the end of the test."""
+    """Starts a stack with template parameter overrides (and `ml_dir`, the code it publishes);
+    closed at the end of the test."""
     created: list[TwinStack] = []
 
-    def make(**parameters: str) -> Harness:
-        twin = start_stack(**parameters)
+    def make(ml_dir: Path | None = None, **parameters: str) -> Harness:
+        twin = start_stack(ml_dir=ml_dir, **parameters)
         created.append(twin)
         return _harness(twin)
 
