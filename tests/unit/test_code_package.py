@@ -11,7 +11,6 @@ import io
 import os
 import shutil
 import tarfile
-import threading
 from pathlib import Path
 from typing import Any
 
@@ -134,45 +133,29 @@ def test_an_interrupted_publish_is_completed_by_publishing_again(s3: Any, ml: Pa
 def test_of_two_publishers_racing_to_one_new_version_only_one_content_is_published(
     s3: Any, ml: Path, tmp_path: Path
 ) -> None:
-    # Both find the version free; the conditional write of the manifest lets one of them in.
+    # b finds the version free; before b claims it, a publishes other content there. b's claim
+    # is a conditional write of the manifest, so b is refused and writes nothing.
     other = tmp_path / "other"
     shutil.copytree(ml, other)
     (other / "inference.py").write_text("# another model server\n")
-    barrier = threading.Barrier(2)
-    looked = threading.local()
-    original_get = s3.get_object
-    outcomes: dict[str, Any] = {}
+    original_put = s3.put_object
+    overtaken: list[bool] = []
 
-    def get_object(**kwargs: Any) -> Any:
-        first_look = kwargs["Key"].endswith("manifest.json") and not getattr(looked, "done", 0)
-        try:
-            return original_get(**kwargs)
-        finally:
-            if first_look:
-                looked.done = 1
-                barrier.wait(timeout=10)  # both have looked before either claims
+    def put_object(**kwargs: Any) -> Any:
+        if kwargs["Key"].endswith("manifest.json") and not overtaken:
+            overtaken.append(True)
+            publish_code(s3, BUCKET, "race", other)  # a, all of it
+        return original_put(**kwargs)
 
-    s3.get_object = get_object
-
-    def publish(name: str, directory: Path) -> None:
-        try:
-            outcomes[name] = publish_code(s3, BUCKET, "race", directory)
-        except CodeVersionConflict as exc:
-            outcomes[name] = exc
-
-    threads = [threading.Thread(target=publish, args=a) for a in (("a", ml), ("b", other))]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=30)
-    s3.get_object = original_get
-    conflicts = [n for n, o in outcomes.items() if isinstance(o, CodeVersionConflict)]
-    assert len(conflicts) == 1, outcomes
-    [winner] = set(outcomes) - set(conflicts)
-    directory = {"a": ml, "b": other}[winner]
+    s3.put_object = put_object
+    try:
+        with pytest.raises(CodeVersionConflict, match="code version race is already published"):
+            publish_code(s3, BUCKET, "race", ml)  # b
+    finally:
+        s3.put_object = original_put
     body = s3.get_object(Bucket=BUCKET, Key="code/race/sourcedir.tar.gz")["Body"].read()
-    assert body == sourcedir_tarball(directory)
-    assert keys(s3)["code/race/sourcedir.tar.gz"] == 1
+    assert body == sourcedir_tarball(other)
+    assert set(keys(s3).values()) == {1}  # nothing of b's was written over a's
 
 
 @pytest.mark.parametrize("version", ["a/b", "../runs", "x" * 65, "v 1"])

@@ -7,7 +7,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from ..adapters.ledger import Ledger
-from ..adapters.registry import ModelRegistry, container_of
+from ..adapters.registry import ModelRegistry
 from ..adapters.s3 import S3Store
 from ..errors import DatasetInvalid, EventMalformed
 from ..models import (
@@ -20,6 +20,7 @@ from ..models import (
     ValidateDatasetOutput,
 )
 from ..settings import PrepareCandidateSettings, ValidateDatasetSettings
+from .champion import champion
 from .dataset import validate_csv
 from .events import parse_s3_object_created
 
@@ -78,18 +79,7 @@ def start_training_run(
 
 
 def current_champion(registry: ModelRegistry, exclude_arn: str | None = None) -> Champion | None:
-    for summary in registry.approved_packages():
-        if summary["ModelPackageArn"] == exclude_arn:
-            continue
-        package = registry.describe(summary["ModelPackageArn"])
-        if package is None:
-            continue
-        return Champion(
-            model_package_arn=package["ModelPackageArn"],
-            version=package["ModelPackageVersion"],
-            model_data_url=container_of(package)["ModelDataUrl"],
-        )
-    return None
+    return champion(registry, exclude_arn)  # the one definition: domain.champion
 
 
 def job_name(prefix: str, run_id: str, candidate: str, kind: str) -> str:
