@@ -160,6 +160,23 @@ def story() -> Iterator[Harness]:
         twin.close()
 
 
+@pytest.fixture(scope="module")
+def turns() -> Iterator[Harness]:
+    """A stack deploying ALL_AT_ONCE whose first upload is live as v1 (the tests of one
+    workflow at a time per endpoint, Superseded and provenance each start from whatever good,
+    approved version is live, and end on one)."""
+    # A generous rollout timeout (36 s on the twin's clock): a busy machine is slow to start
+    # model servers, and a timed-out rollout would be rolled back.
+    twin = start_stack(DeploymentStrategy="ALL_AT_ONCE", MaxExecutionTimeoutSeconds="3600")
+    try:
+        harness = _harness(twin)
+        runs = harness.run_upload("first.csv", harness.dataset())
+        assert {v.status for v in runs} == {"SUCCEEDED"}
+        yield harness
+    finally:
+        twin.close()
+
+
 @pytest.fixture
 def make_stack() -> Iterator[Callable[..., Harness]]:
     """Starts a stack with template parameter overrides (and `ml_dir`, the code it publishes);
