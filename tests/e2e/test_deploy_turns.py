@@ -15,37 +15,20 @@ import json
 from typing import Any
 
 import pytest
+from endpoint_versions import (
+    TRAINED,
+    approval,
+    deploy_good,
+    live_config,
+    live_version,
+    package_arn,
+    version_of,
+)
 
 from mlops.demo.loop import sample_rows
 from mlops.demo.scenarios import TrafficClient, publish_faulty_code, register_version
 
 pytestmark = [pytest.mark.e2e, pytest.mark.twin, pytest.mark.slow]
-
-TRAINED = 1  # the version the fixture's upload trained
-
-
-def live_config(h: Any) -> str:
-    return h.client("sagemaker").describe_endpoint(EndpointName=h.twin.outputs["EndpointName"])[
-        "EndpointConfigName"
-    ]
-
-
-def live_version(h: Any) -> int:
-    return int(live_config(h).rsplit("-v", 1)[1].split("-")[0])
-
-
-def version_of(package_arn: str) -> int:
-    return int(package_arn.rsplit("/", 1)[1])
-
-
-def package_arn(h: Any, version: int) -> str:
-    return next(
-        p["ModelPackageArn"] for p in h.model_packages() if p["ModelPackageVersion"] == version
-    )
-
-
-def approval(h: Any, version: int) -> dict[str, Any]:
-    return h.client("sagemaker").describe_model_package(ModelPackageName=package_arn(h, version))
 
 
 def deploy_run(h: Any, version: int) -> Any:
@@ -83,15 +66,6 @@ def lock(h: Any) -> dict[str, Any]:
         ConsistentRead=True,
     )["Item"]
     return {k: next(iter(v.values())) for k, v in item.items()}
-
-
-def deploy_good(h: Any) -> int:
-    """Registers the trained model again (Approved) and waits until it is live."""
-    before = set(h.watcher.executions)
-    version = version_of(register_version(h.twin, package_arn(h, TRAINED)))
-    runs = h.settle(before)
-    assert live_version(h) == version, [(v.workflow, v.status, v.error) for v in runs]
-    return version
 
 
 def test_two_approvals_racing_deploy_one_after_the_other_the_second_waiting_its_turn(turns):
@@ -134,7 +108,7 @@ def test_an_older_approval_arriving_after_a_newer_one_ends_superseded(turns):
     older = version_of(
         register_version(turns.twin, package_arn(turns, TRAINED), status="PendingManualApproval")
     )
-    newer = deploy_good(turns)
+    newer, _ = deploy_good(turns)
     config = live_config(turns)
     # When the older one is approved late
     before = set(turns.watcher.executions)

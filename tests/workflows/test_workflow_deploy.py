@@ -15,7 +15,6 @@ import botocore.session
 import pytest
 from mlops_common.models import (
     AcquireEndpointInput,
-    AcquireEndpointOutput,
     CompareShadowInput,
     DeployPlan,
     DeployPlanInput,
@@ -24,7 +23,7 @@ from mlops_common.models import (
     SmokeTestInput,
     VerifyDeploymentInput,
 )
-from workflow_harness import Twin, fresh, raises, returns, sample
+from workflow_harness import Twin, fresh, raises, returns, sample, turn
 
 APPROVED = sample("rules/model_package_approved.json")
 ROLLOUT = sample("functions/verify_deployment.json")["plan"]
@@ -37,19 +36,6 @@ STATUSES = (
 NOTIFIED = returns({"subject": "s", "message_id": "m", "recorded": True})
 VERIFIED = returns({"endpoint_name": "e", "endpoint_config_name": "c", "status": "InService"})
 SMOKE = returns({"endpoint_name": "e", "rows": 3, "predictions": [], "latency_ms": 12.5})
-HOLDER = "arn:aws:states:us-east-1:123456789012:execution:mlops-DeployPipeline:other"
-
-
-def turn(acquired: bool) -> dict[str, Any]:
-    """AcquireEndpoint's answer: this execution's turn, or another execution holds the lock."""
-    return returns(
-        AcquireEndpointOutput(
-            acquired=acquired, key="lock#endpoint#e", endpoint_name="e",
-            holder="this" if acquired else HOLDER, holder_workflow="deploy",
-            since="2026-03-02T10:00:00+00:00",
-            reason="the endpoint was free" if acquired else f"waiting for a turn: {HOLDER}",
-        ).model_dump()
-    )  # fmt: skip
 
 
 def planned(plan: dict[str, Any]) -> dict[str, Any]:

@@ -14,14 +14,13 @@ from typing import Any
 import pytest
 from mlops_common.models import (
     AcquireEndpointInput,
-    AcquireEndpointOutput,
     OutcomeInput,
     RecordRollbackInput,
     RollbackPlan,
     RollbackPlanInput,
     VerifyDeploymentInput,
 )
-from workflow_harness import Twin, fresh, raises, returns, sample
+from workflow_harness import Twin, fresh, raises, returns, sample, turn
 
 PLAN = sample("functions/record_rollback.json")["plan"]
 OPERATOR = sample("functions/plan_rollback.json")["request"]
@@ -29,18 +28,7 @@ TRIGGERS = [OPERATOR, sample("rules/model_package_rejected.json"),
             sample("rules/alarm_state_change.json")]  # fmt: skip
 NOTIFIED = returns({"subject": "s", "message_id": "m", "recorded": True})
 AUDITED = returns({"audit_key": "rollback#e", "from_version": 3, "to_version": 2, "rejected": "v3"})
-TURN = returns(
-    AcquireEndpointOutput(
-        acquired=True, key="lock#endpoint#e", endpoint_name="e", holder="this",
-        holder_workflow="rollback", since="2026-03-02T10:00:00+00:00", reason="free",
-    ).model_dump()
-)  # fmt: skip
-WAITING = returns(
-    AcquireEndpointOutput(
-        acquired=False, key="lock#endpoint#e", endpoint_name="e", holder="a deployment",
-        holder_workflow="deploy", since="2026-03-02T10:00:00+00:00", reason="waiting",
-    ).model_dump()
-)  # fmt: skip
+TURN, WAITING = turn(True, "rollback"), turn(False)
 
 
 def roll_back(twin: Twin, request: Any, plan: dict[str, Any], **script: list[dict]) -> Any:
