@@ -376,11 +376,11 @@ def test_an_alarm_on_a_new_live_config_rolls_back_again(world: Any, endpoint: An
     later = alarm_plan(world, endpoint, "2026-03-02T11:30:45Z", live(4), "rollback-2")
     assert (later.action, later.from_version) == ("ROLLBACK", 4)
     claims = [
-        item["pk"]
+        (item["pk"], item["status"], item["run_id"])
         for item in world.table.scan()["Items"]
         if item["pk"].startswith("rollback#alarm#")
     ]
     assert sorted(claims) == [
-        f"rollback#alarm#mlops-endpoint-5xx#{live(3)}",
-        f"rollback#alarm#mlops-endpoint-5xx#{live(4)}",
+        (f"rollback#alarm#mlops-endpoint-5xx#{live(3)}", "ANSWERED", "rollback-1"),
+        (f"rollback#alarm#mlops-endpoint-5xx#{live(4)}", "ANSWERED", "rollback-2"),
     ]

@@ -142,14 +142,16 @@ def plan_rollback(
                 "deployment, which guardrails already handled)"
             )
         alarm, config = request["detail"]["alarmName"], endpoint["EndpointConfigName"]
-        attributes = {"execution_arn": execution.id, "kind": "alarm-rollback", "alarm_time":
-                      request.get("time")}  # fmt: skip
-        earlier = ledger.claim(alarm_claim_key(alarm, config), execution.name, attributes)
+        key = alarm_claim_key(alarm, config)
+        attributes = {"execution_arn": execution.id, "kind": "alarm-rollback"}
+        earlier = ledger.claim(key, execution.name, attributes)
         if earlier is not None:
             return skip(
                 f"execution {earlier['run_id']} already answered this alarm for {config}, "
                 "which is still live: one rollback per alarm and live configuration"
             )
+        # Not a run in progress: the claim is the record that this execution answered it.
+        ledger.finish(key, execution.name, "ANSWERED", {"alarm_time": request.get("time")})
     approved = registry.approved_packages()
     live_arn = next(
         (p["ModelPackageArn"] for p in approved if p.get("ModelPackageVersion") == live), None
