@@ -169,3 +169,19 @@ def test_a_version_the_template_would_not_accept_is_refused(
 
 def test_the_version_pattern_is_the_template_s_code_version_pattern(template: Any) -> None:
     assert VERSION.pattern == template["Parameters"]["CodeVersion"]["AllowedPattern"]
+
+
+def test_the_cli_prints_the_version_to_deploy_and_refuses_a_conflict(
+    s3: Any, ml: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from mlops.cli import main
+
+    assert main(["publish-code", "--bucket", BUCKET, "--ml-dir", str(ml)]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0] == f"CodeVersion={content_version(ml)}"
+    assert f"s3://{BUCKET}/code/{content_version(ml)}/sourcedir.tar.gz" in out
+    (ml / "train.py").write_text("# changed\n")
+    assert main(["publish-code", "--bucket", BUCKET, "--version", "abc", "--ml-dir", str(ml)]) == 0
+    (ml / "train.py").write_text("# changed again\n")
+    assert main(["publish-code", "--bucket", BUCKET, "--version", "abc", "--ml-dir", str(ml)]) == 1
+    assert capsys.readouterr().err.startswith("refused: code version abc is already published")
