@@ -6,16 +6,31 @@ Domain code receives these objects (or plain values) and never reads os.environ.
 """
 
 import json
-from typing import Annotated
+import os
+from typing import Annotated, Any
 
-from pydantic import Field, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from .models import Candidate
 
 
-class _Settings(BaseSettings):
-    model_config = SettingsConfigDict(frozen=True, extra="ignore")
+class _Settings(BaseModel):
+    """Each field is read from the environment variable of its name in any case (LEDGER_TABLE
+    for ledger_table); keyword arguments take precedence. Lambda passes every variable as a
+    string: pydantic's lax mode converts numbers and booleans, and a field of a structured type
+    parses its JSON in a validator (`candidates`).
+
+    A pydantic model rather than pydantic-settings' BaseSettings, which reads the environment
+    the same way for these fields but costs every cold start ~20 ms (asyncio, argparse and its
+    unused sources). defer_build: a class's validator is built when it is first instantiated,
+    so a cold start builds only its own function's settings (pydantic "Configuration")."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore", defer_build=True, validate_default=True)
+
+    def __init__(self, **values: Any) -> None:
+        environment = {name.lower(): value for name, value in os.environ.items()}
+        fields = type(self).model_fields
+        super().__init__(**{k: v for k, v in environment.items() if k in fields} | values)
 
 
 class LedgerSettings(_Settings):

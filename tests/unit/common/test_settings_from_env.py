@@ -6,6 +6,7 @@ import pytest
 from mlops_common.settings import (
     RegisterModelSettings,
     SelectCandidateSettings,
+    SmokeTestSettings,
     ValidateDatasetSettings,
 )
 from pydantic import ValidationError
@@ -75,3 +76,20 @@ def test_code_location_uris_follow_the_publish_layout() -> None:
     )
     assert settings.sourcedir_uri == "s3://art/code/v7/sourcedir.tar.gz"
     assert settings.source_files_uri == "s3://art/code/v7/src/"
+
+
+def test_keyword_arguments_take_precedence_over_the_environment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("MODEL_PACKAGE_GROUP", "from-env")
+    monkeypatch.setenv("SMOKE_ROWS", "7")
+    assert SmokeTestSettings().model_package_group == "from-env"
+    assert SmokeTestSettings(model_package_group="given").model_package_group == "given"
+    assert SmokeTestSettings(smoke_rows=3).smoke_rows == 3
+
+
+def test_settings_are_frozen(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MODEL_PACKAGE_GROUP", "g")
+    settings = SmokeTestSettings()
+    with pytest.raises(ValidationError, match="frozen"):
+        settings.smoke_rows = 1  # type: ignore[misc]

@@ -5,12 +5,11 @@ from typing import Any
 
 import pytest
 from mlops_common import settings as settings_module
-from pydantic import ValidationError
-from pydantic_settings import BaseSettings
+from pydantic import BaseModel, ValidationError
 
 FUNCTIONS_DIR = Path(__file__).resolve().parents[3] / "functions"
 FUNCTIONS = sorted(p.parent.name for p in FUNCTIONS_DIR.glob("*/app.py"))
-SETTINGS_OF: dict[str, type[BaseSettings]] = {
+SETTINGS_OF: dict[str, type[BaseModel]] = {
     "acquire_endpoint": settings_module.AcquireEndpointSettings,
     "validate_dataset": settings_module.ValidateDatasetSettings,
     "prepare_candidate": settings_module.PrepareCandidateSettings,
