@@ -3,7 +3,7 @@
 mlops local demo                 the whole loop in the offline twin
 mlops local up [--port N]        keep the twin up on 127.0.0.1 for any AWS client
 mlops image-uri --region R       the SageMaker scikit-learn image for template parameters
-mlops publish-code --bucket B --version V   upload ml/ for the jobs (real account)
+mlops publish-code --bucket B [--version V] upload ml/ as an immutable code version
 """
 
 from __future__ import annotations
@@ -71,9 +71,16 @@ def _image_uri(args: argparse.Namespace) -> int:
 def _publish_code(args: argparse.Namespace) -> int:
     import boto3
 
-    from .code_package import publish_code
+    from .code_package import CodeVersionConflict, content_version, publish_code
 
-    for uri in publish_code(boto3.client("s3"), args.bucket, args.version, Path(args.ml_dir)):
+    version = args.version or content_version(Path(args.ml_dir))
+    try:
+        uris = publish_code(boto3.client("s3"), args.bucket, version, Path(args.ml_dir))
+    except CodeVersionConflict as exc:
+        print(f"refused: {exc}", file=sys.stderr)
+        return 1
+    print(f"CodeVersion={version}")
+    for uri in uris:
         print(uri)
     return 0
 
@@ -105,7 +112,9 @@ def parser() -> argparse.ArgumentParser:
     image.set_defaults(func=_image_uri)
     publish = commands.add_parser("publish-code", help="upload ml/ to the artifacts bucket")
     publish.add_argument("--bucket", required=True)
-    publish.add_argument("--version", required=True)
+    publish.add_argument(
+        "--version", help="a git commit id, say; default: sha256-<12 hex> of the content"
+    )
     publish.add_argument("--ml-dir", default="ml")
     publish.set_defaults(func=_publish_code)
     return root

@@ -1,4 +1,5 @@
-"""PlanDeployment: decides whether an approved package is deployed and builds the requests."""
+"""PlanDeployment: once this execution holds the endpoint, decides whether an approved package
+is deployed (checking its provenance) and builds the requests."""
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from mlops_common.adapters import factories
@@ -19,6 +20,7 @@ def lambda_handler(request: DeployPlanInput, context: LambdaContext) -> DeployPl
         settings,
         factories.registry(settings),
         factories.endpoints(),
+        factories.s3_store(),
     )
     logger.info("deployment planned", extra={"action": plan.action, "reason": plan.reason})
     return plan

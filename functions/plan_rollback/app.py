@@ -19,6 +19,8 @@ def lambda_handler(request: RollbackPlanInput, context: LambdaContext) -> Rollba
         settings,
         factories.registry(settings),
         factories.endpoints(),
+        factories.s3_store(),
+        factories.ledger(settings),
     )
     logger.info("rollback planned", extra={"action": plan.action, "reason": plan.reason})
     return plan

@@ -13,6 +13,12 @@ settings = RegisterModelSettings()
 
 @handler(model=RegisterModelInput)
 def lambda_handler(request: RegisterModelInput, context: LambdaContext) -> RegisterModelOutput:
-    result = register_model(request.run, request.selection, settings, factories.registry(settings))
+    result = register_model(
+        request.run,
+        request.selection,
+        settings,
+        factories.registry(settings),
+        factories.s3_store(),
+    )
     logger.info("model registered", extra=result.model_dump())
     return result

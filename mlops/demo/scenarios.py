@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from mlops.code_package import publish_code
+from mlops.code_package import publish_code, published_manifest
 from mlops.twin.stack import TwinStack
 
 # Appended to a copy of ml/inference.py: after `healthy_calls` good answers, every other
@@ -59,16 +59,21 @@ def register_version(
     status: str = "Approved",
     note: str = "registered by an operator",
 ) -> str:
-    """Registers the model of `like_arn` again (optionally with other serving code), as an
-    operator would with CreateModelPackage; with `Approved` it starts the DeployPipeline."""
+    """Registers the model of `like_arn` again (optionally with other serving code, a
+    published code version), as an operator would with CreateModelPackage, recording the
+    code's SHA-256 as RegisterModel does; with `Approved` it starts the DeployPipeline."""
     sagemaker = twin.client("sagemaker")
     like = sagemaker.describe_model_package(ModelPackageName=like_arn)
     container = dict(like["InferenceSpecification"]["Containers"][0])
+    lineage = like.get("CustomerMetadataProperties", {}) | {"candidate": "operator"}
     if sourcedir_uri:
         container["Environment"] = container["Environment"] | {
             "SAGEMAKER_SUBMIT_DIRECTORY": sourcedir_uri
         }
-    lineage = like.get("CustomerMetadataProperties", {}) | {"candidate": "operator"}
+        bucket, _, key = sourcedir_uri.removeprefix("s3://").partition("/")
+        version = key.split("/")[1]  # code/<version>/sourcedir.tar.gz
+        manifest = published_manifest(twin.client("s3"), bucket, version) or {}
+        lineage |= {"code_version": version, "code_sha256": manifest["sha256"]}
     return sagemaker.create_model_package(
         ModelPackageGroupName=twin.outputs["ModelPackageGroupName"],
         ModelPackageDescription=note,

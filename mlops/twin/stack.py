@@ -7,14 +7,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from mlops.code_package import publish_code
+from mlops.code_package import content_version, publish_code
 from mlops.images import sklearn_image_uri
 from mlops.twin.cloud import TIME_SCALE, LocalCloud
 from mlops.twin.cloudformation.provision import Provisioner, Stack
 
 ROOT = Path(__file__).resolve().parents[2]
 STACK_NAME = "mlops-twin"
-CODE_VERSION = "twin"
 # What a restart keeps, in one line for `mlops local up` to print at start-up (README, "The
 # twin"). tests/twin/test_restart.py holds the twin to it.
 RESTART_NOTICE = (
@@ -25,13 +24,14 @@ RESTART_NOTICE = (
 )
 
 
-def twin_parameters(region: str, **overrides: str) -> dict[str, str]:
-    """What `sam deploy --parameter-overrides` would pass, with intervals fit for a laptop."""
+def twin_parameters(region: str, ml_dir: Path = ROOT / "ml", **overrides: str) -> dict[str, str]:
+    """What `sam deploy --parameter-overrides` would pass, with intervals fit for a laptop.
+    CodeVersion is the content version `mlops publish-code` gives `ml_dir` by default."""
     image = sklearn_image_uri(region)
     return {
         "TrainingImageUri": image,
         "InferenceImageUri": image,
-        "CodeVersion": CODE_VERSION,
+        "CodeVersion": content_version(ml_dir),
         "EndpointPollSeconds": "1",
         "AutoApprove": "true",
         "Environment": "dev",
@@ -68,6 +68,8 @@ class TwinStack:
         )
 
     def publish_code(self, ml_dir: Path | None = None) -> list[str]:
+        """Publishes `ml_dir` (default ml/) as the stack's CodeVersion: refused
+        (CodeVersionConflict) if that version already holds other content."""
         return publish_code(
             self.client("s3"),
             self.outputs["ArtifactsBucketName"],
@@ -85,18 +87,23 @@ class TwinStack:
 
 
 def start_stack(
-    port: int = 0, root: Path = ROOT, time_scale: float = TIME_SCALE, **parameters: str
+    port: int = 0,
+    root: Path = ROOT,
+    time_scale: float = TIME_SCALE,
+    ml_dir: Path | None = None,
+    **parameters: str,
 ) -> TwinStack:
     """Start a local cloud on `port` (0: any free port) whose clock runs at `time_scale` (real
     seconds per AWS second), provision template.yaml into it with `parameters` over the twin's
-    defaults, and publish ml/."""
+    defaults, and publish `ml_dir` (default: the repository's ml/) as its code version."""
+    ml_dir = ml_dir or root / "ml"
     cloud = LocalCloud(port=port, time_scale=time_scale).start()
     try:
         stack = Provisioner(cloud.client, cloud.runtime, root, cloud.account, cloud.region).deploy(
-            STACK_NAME, root / "template.yaml", twin_parameters(cloud.region, **parameters)
+            STACK_NAME, root / "template.yaml", twin_parameters(cloud.region, ml_dir, **parameters)
         )
         twin = TwinStack(cloud, stack, root)
-        twin.publish_code()
+        twin.publish_code(ml_dir)
         return twin
     except BaseException:
         cloud.stop()

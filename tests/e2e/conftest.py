@@ -11,6 +11,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -189,11 +190,9 @@ def fresh() -> Iterator[Harness]:
         twin.close()
 
 
-@pytest.fixture(scope="module")
-def story() -> Iterator[Harness]:
-    """A stack deploying with CANARY 25 %, whose first upload is live as v1 (the guarded
-    deployment tests of test_guarded_deployment.py each start from whatever is live)."""
-    twin = start_stack(DeploymentStrategy="CANARY", CanarySizePercent="25")
+def _first_upload_live(**parameters: str) -> Iterator[Harness]:
+    """A stack with `parameters` whose first upload has been trained and is live as v1."""
+    twin = start_stack(**parameters)
     try:
         harness = _harness(twin)
         runs = harness.run_upload("first.csv", harness.dataset())
@@ -204,13 +203,33 @@ def story() -> Iterator[Harness]:
         twin.close()
 
 
+@pytest.fixture(scope="module")
+def story() -> Iterator[Harness]:
+    """A stack deploying with CANARY 25 %, whose first upload is live as v1 (the guarded
+    deployment tests of test_guarded_deployment.py each start from whatever is live)."""
+    yield from _first_upload_live(DeploymentStrategy="CANARY", CanarySizePercent="25")
+
+
+@pytest.fixture(scope="module")
+def turns() -> Iterator[Harness]:
+    """A stack deploying ALL_AT_ONCE whose first upload is live as v1 (the tests of one
+    workflow at a time per endpoint, Superseded and provenance each start from whatever good,
+    approved version is live, and end on one). A generous rollout timeout (36 s on the twin's
+    clock): a busy machine is slow to start model servers, and a timed-out rollout would be
+    rolled back."""
+    yield from _first_upload_live(
+        DeploymentStrategy="ALL_AT_ONCE", MaxExecutionTimeoutSeconds="3600"
+    )
+
+
 @pytest.fixture
 def make_stack() -> Iterator[Callable[..., Harness]]:
-    """Starts a stack with template parameter overrides; closed at the end of the test."""
+    """Starts a stack with template parameter overrides (and `ml_dir`, the code it publishes);
+    closed at the end of the test."""
     created: list[TwinStack] = []
 
-    def make(**parameters: str) -> Harness:
-        twin = start_stack(**parameters)
+    def make(ml_dir: Path | None = None, **parameters: str) -> Harness:
+        twin = start_stack(ml_dir=ml_dir, **parameters)
         created.append(twin)
         return _harness(twin)
 

@@ -16,6 +16,14 @@ import time
 from typing import Any
 
 import pytest
+from endpoint_versions import (
+    TRAINED,
+    approval,
+    deploy_good,
+    live_version,
+    package_arn,
+    version_of,
+)
 
 from mlops.demo.loop import sample_rows
 from mlops.demo.scenarios import (
@@ -26,38 +34,6 @@ from mlops.demo.scenarios import (
 )
 
 pytestmark = [pytest.mark.e2e, pytest.mark.twin, pytest.mark.slow]
-
-TRAINED = 1  # the version the fixture's upload trained: a good model, every copy serves well
-
-
-def live_version(h: Any) -> int:
-    config = h.client("sagemaker").describe_endpoint(EndpointName=h.twin.outputs["EndpointName"])[
-        "EndpointConfigName"
-    ]
-    return int(config.rsplit("-v", 1)[1].split("-")[0])
-
-
-def version_of(package_arn: str) -> int:
-    return int(package_arn.rsplit("/", 1)[1])
-
-
-def package_arn(h: Any, version: int) -> str:
-    return next(
-        p["ModelPackageArn"] for p in h.model_packages() if p["ModelPackageVersion"] == version
-    )
-
-
-def approval(h: Any, version: int) -> dict:
-    return h.client("sagemaker").describe_model_package(ModelPackageName=package_arn(h, version))
-
-
-def deploy_good(h: Any) -> tuple[int, list]:
-    """Registers the trained model again (Approved) and waits until it is live."""
-    before = set(h.watcher.executions)
-    version = version_of(register_version(h.twin, package_arn(h, TRAINED)))
-    runs = h.settle(before)
-    assert live_version(h) == version, "\n".join(h.why(v) for v in runs)
-    return version, runs
 
 
 def rows(h: Any) -> bytes:

@@ -1,6 +1,6 @@
 """A training script that crashes: every job ends Failed with the script's reason, the run fails
 by name, nothing is registered, and an operator is told. Needs a stack of its own (its code
-version is broken on purpose)."""
+version is broken on purpose: code versions are immutable, so the stack is started with it)."""
 
 from __future__ import annotations
 
@@ -8,17 +8,19 @@ import shutil
 
 import pytest
 
+from mlops.twin.stack import ROOT
+
 pytestmark = [pytest.mark.e2e, pytest.mark.twin, pytest.mark.slow]
 
 
-def test_crashing_training_script_fails_the_job_and_the_run_with_named_errors(fresh, tmp_path):
-    # Given a code version whose train.py crashes,
+def test_crashing_training_script_fails_the_job_and_the_run_with_named_errors(make_stack, tmp_path):
+    # Given a stack whose code version's train.py crashes,
     broken_ml = tmp_path / "ml"
-    shutil.copytree(fresh.twin.root / "ml", broken_ml, ignore=shutil.ignore_patterns("data"))
+    shutil.copytree(ROOT / "ml", broken_ml, ignore=shutil.ignore_patterns("data"))
     (broken_ml / "train.py").write_text(
         "raise RuntimeError('feature store unreachable: simulated crash')\n"
     )
-    fresh.twin.publish_code(broken_ml)
+    fresh = make_stack(ml_dir=broken_ml)
     # when a dataset arrives,
     (run,) = fresh.run_upload("data.csv", fresh.dataset())
     # then each job ends Failed with the script's reason and the run fails by name.

@@ -29,6 +29,9 @@ SETTINGS = RollbackSettings(
     model_package_group=f"{STACK}-models",
     sagemaker_role_arn="arn:aws:iam::123456789012:role/r",
     error_alarm_name=f"{STACK}-endpoint-5xx",
+    ledger_table=f"{STACK}-ledger",
+    artifacts_bucket=f"{STACK}-artifactsbucket-example",
+    inference_image_uri=IMAGE,
 )
 
 
@@ -140,7 +143,7 @@ def test_each_trigger_sample_is_recognised_as_its_trigger(
     path, _, key = sample.partition("#")
     request = _load(path)[key] if key else _load(path)
     execution = models.Execution(Name="r", Id="arn:aws:states:us-east-1:123456789012:execution:x:r")
-    plan = plan_rollback(request, execution, SETTINGS, None, NoEndpoint())  # type: ignore[arg-type]
+    plan = plan_rollback(request, execution, SETTINGS, None, NoEndpoint(), None, None)  # type: ignore[arg-type]
     assert (plan.action, plan.trigger, plan.requested_by) == ("SKIP", trigger, requested_by)
 
 
@@ -150,7 +153,8 @@ def test_plan_rollback_sample_is_an_operator_request_started_by_hand() -> None:
     operator = models.OperatorRequest.model_validate(sample["request"]["operator"])
     assert set(sample["request"]) == {"operator"}
     assert operator.requested_by and operator.reason
-    assert ":execution:RollbackPipeline-" in sample["execution"]["Id"]
+    # The template names the pipeline <stack>-RollbackPipeline (AcquireEndpoint's policy)
+    assert f":execution:{STACK}-RollbackPipeline:" in sample["execution"]["Id"]
 
 
 def test_record_rollback_sample_is_the_plan_of_the_plan_rollback_sample() -> None:

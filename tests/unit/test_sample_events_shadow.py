@@ -59,6 +59,7 @@ def test_sample_shadow_is_what_plan_deployment_builds_with_the_template_defaults
         shadow_mode=True,
         shadow_window_seconds=int(parameters["ShadowWindowSeconds"]["Default"]),
         artifacts_bucket=artifacts,
+        inference_image_uri=PLAN["model"]["PrimaryContainer"]["Image"],
     )
     live = {"EndpointConfigName": PLAN["previous_config"]}
     requests = {"endpoint_config": PLAN["endpoint_config"]}

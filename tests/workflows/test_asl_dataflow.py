@@ -245,7 +245,8 @@ def test_a_choice_on_a_value_its_field_cannot_take_is_reported() -> None:
     definition = _mutated("DeployPipeline", "ShouldDeploy", typo)
     problems = analyse(machines()["DeployPipeline"], definition).analysis.problems
     assert [str(p) for p in problems] == [
-        "ShouldDeploy Choice reads $.plan.Payload.action: no 'DEPLOYED' among ['DEPLOY', 'SKIP']"
+        "ShouldDeploy Choice reads $.plan.Payload.action: no 'DEPLOYED' among "
+        "['DEPLOY', 'SKIP', 'SUPERSEDED', 'WAIT']"
     ]
 
 

@@ -14,6 +14,7 @@ from typing import Any
 import botocore.session
 import pytest
 from mlops_common.models import (
+    AcquireEndpointInput,
     CompareShadowInput,
     DeployPlan,
     DeployPlanInput,
@@ -22,7 +23,7 @@ from mlops_common.models import (
     SmokeTestInput,
     VerifyDeploymentInput,
 )
-from workflow_harness import Twin, fresh, raises, returns, sample
+from workflow_harness import Twin, fresh, raises, returns, sample, turn
 
 APPROVED = sample("rules/model_package_approved.json")
 ROLLOUT = sample("functions/verify_deployment.json")["plan"]
@@ -37,9 +38,14 @@ VERIFIED = returns({"endpoint_name": "e", "endpoint_config_name": "c", "status":
 SMOKE = returns({"endpoint_name": "e", "rows": 3, "predictions": [], "latency_ms": 12.5})
 
 
+def planned(plan: dict[str, Any]) -> dict[str, Any]:
+    return returns(DeployPlan.model_validate(plan).model_dump())
+
+
 def deploy(twin: Twin, plan: dict[str, Any], **script: list[dict[str, Any]]) -> Any:
     functions = {
-        "PlanDeploymentFunction": [returns(DeployPlan.model_validate(plan).model_dump())],
+        "AcquireEndpointFunction": [turn(True)],
+        "PlanDeploymentFunction": [planned(plan)],
         "VerifyDeploymentFunction": [VERIFIED],
         "SmokeTestFunction": [SMOKE],
         "RecordOutcomeFunction": [NOTIFIED],
@@ -52,18 +58,65 @@ def outcome(run: Any) -> str:
     return notified.outcome
 
 
-@pytest.mark.parametrize("action", typing.get_args(DeployPlan.model_fields["action"].annotation))
-def test_every_plan_action_ends_in_its_own_state(
+ACTIONS = typing.get_args(DeployPlan.model_fields["action"].annotation)
+ENDS = {"DEPLOY": ("Deployed", "DEPLOYED"), "SKIP": ("NothingToDeploy", "SKIPPED"),
+        "SUPERSEDED": ("Superseded", "SUPERSEDED")}  # fmt: skip
+
+
+@pytest.mark.parametrize("action", sorted(set(ACTIONS) - {"WAIT"}))
+def test_every_final_plan_action_ends_in_its_own_state(
     twin: Twin, monkeypatch: pytest.MonkeyPatch, action: str
 ) -> None:
     endpoint = twin.endpoint(monkeypatch, ["InService"])
     run = deploy(twin, fresh(ROLLOUT, action=action, endpoint_exists=False))
     assert run.status == "SUCCEEDED"
-    ends = {"DEPLOY": ("Deployed", "DEPLOYED"), "SKIP": ("NothingToDeploy", "SKIPPED")}
-    assert (run.path[-1], outcome(run)) == ends[action]
+    assert (run.path[-1], outcome(run)) == ENDS[action]
     assert bool(endpoint.requests) == (action == "DEPLOY")
-    [planned] = map(DeployPlanInput.model_validate, run.payloads("PlanDeploymentFunction"))
-    assert planned.event == APPROVED
+    [plan_input] = map(DeployPlanInput.model_validate, run.payloads("PlanDeploymentFunction"))
+    assert plan_input.event == APPROVED
+    # Every end is told to RecordOutcome with the lock this execution holds, which it releases
+    [notified] = run.payloads("RecordOutcomeFunction")
+    assert notified["state"]["lock"]["Payload"]["key"] == "lock#endpoint#e"
+
+
+def test_a_plan_that_waits_for_the_endpoint_asks_for_its_turn_again_then_goes_on(
+    twin: Twin, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert "WAIT" in ACTIONS
+    endpoint = twin.endpoint(monkeypatch, ["InService"])
+    plan = fresh(ROLLOUT)
+    run = deploy(twin, plan, PlanDeploymentFunction=[planned(plan | {"action": "WAIT"}),
+                                                     planned(plan)])  # fmt: skip
+    assert (run.status, run.path[-1]) == ("SUCCEEDED", "Deployed")
+    assert run.path[:9] == [
+        "LoadSettings", "AcquireEndpoint", "EndpointTurn", "PlanDeployment", "ShouldDeploy",
+        "WaitForTurn", "AcquireEndpoint", "EndpointTurn", "PlanDeployment",
+    ]  # fmt: skip
+    assert len(endpoint.requests) == 1  # only the second plan reached the endpoint
+
+
+def test_a_deployment_waits_for_its_turn_in_the_history_then_deploys(
+    twin: Twin, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Another execution holds the endpoint for two polls, then releases it
+    endpoint = twin.endpoint(monkeypatch, ["InService"])
+    run = deploy(
+        twin, fresh(ROLLOUT), AcquireEndpointFunction=[turn(False), turn(False), turn(True)]
+    )
+    assert (run.status, run.path[-1]) == ("SUCCEEDED", "Deployed")
+    assert run.path[:9] == [
+        "LoadSettings", "AcquireEndpoint", "EndpointTurn", "WaitForTurn", "AcquireEndpoint",
+        "EndpointTurn", "WaitForTurn", "AcquireEndpoint", "EndpointTurn",
+    ]  # fmt: skip
+    assert run.path[9] == "PlanDeployment" and run.path.count("PlanDeployment") == 1
+    asked = [
+        AcquireEndpointInput.model_validate(p) for p in run.payloads("AcquireEndpointFunction")
+    ]
+    assert [(a.workflow, a.execution.id) for a in asked] == [
+        ("deploy", run.execution["executionArn"])
+    ] * 3
+    # While waiting nothing was planned, nor asked of the endpoint
+    assert run.path.count("WaitForTurn") == 2 and len(endpoint.requests) == 1
 
 
 def test_an_invalid_deployment_config_fails_the_run_by_name_before_any_sagemaker_call(
@@ -72,7 +125,8 @@ def test_an_invalid_deployment_config_fails_the_run_by_name_before_any_sagemaker
     endpoint = twin.endpoint(monkeypatch, ["InService"])
     run = deploy(twin, ROLLOUT, PlanDeploymentFunction=[raises("DeploymentConfigInvalid", "x")])
     assert (run.status, run.error) == ("FAILED", "DeploymentConfigInvalid")
-    assert run.path == ["LoadSettings", "PlanDeployment", "NotifyFailure", "Failed"]
+    assert run.path == ["LoadSettings", "AcquireEndpoint", "EndpointTurn", "PlanDeployment",
+                        "NotifyFailure", "Failed"]  # fmt: skip
     assert endpoint.requests == [] and outcome(run) == "FAILED"
 
 
@@ -143,6 +197,19 @@ def test_the_wait_loop_polls_until_a_settled_status_and_verifies_that_one(
         assert (run.status, run.error) == ("FAILED", verdict["raise"])
         assert run.path[-2:] == ["NotifyFailure", "Failed"]
         assert run.payloads("SmokeTestFunction") == []
+
+
+def test_a_package_failing_provenance_ends_the_run_by_name_with_nothing_created(
+    twin: Twin, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    endpoint = twin.endpoint(monkeypatch, ["InService"])
+    models_before = twin.cloud.client("sagemaker").list_models()["Models"]
+    error = raises("ModelProvenanceInvalid", "version 3 fails provenance: model data ...")
+    run = deploy(twin, fresh(ROLLOUT), PlanDeploymentFunction=[error])
+    assert (run.status, run.error) == ("FAILED", "ModelProvenanceInvalid")
+    assert run.path[-3:] == ["PlanDeployment", "NotifyFailure", "Failed"]
+    assert endpoint.requests == []
+    assert twin.cloud.client("sagemaker").list_models()["Models"] == models_before
 
 
 @pytest.mark.parametrize(

@@ -13,13 +13,14 @@ from typing import Any
 
 import pytest
 from mlops_common.models import (
+    AcquireEndpointInput,
     OutcomeInput,
     RecordRollbackInput,
     RollbackPlan,
     RollbackPlanInput,
     VerifyDeploymentInput,
 )
-from workflow_harness import Twin, fresh, raises, returns, sample
+from workflow_harness import Twin, fresh, raises, returns, sample, turn
 
 PLAN = sample("functions/record_rollback.json")["plan"]
 OPERATOR = sample("functions/plan_rollback.json")["request"]
@@ -27,10 +28,12 @@ TRIGGERS = [OPERATOR, sample("rules/model_package_rejected.json"),
             sample("rules/alarm_state_change.json")]  # fmt: skip
 NOTIFIED = returns({"subject": "s", "message_id": "m", "recorded": True})
 AUDITED = returns({"audit_key": "rollback#e", "from_version": 3, "to_version": 2, "rejected": "v3"})
+TURN, WAITING = turn(True, "rollback"), turn(False)
 
 
 def roll_back(twin: Twin, request: Any, plan: dict[str, Any], **script: list[dict]) -> Any:
     functions = {
+        "AcquireEndpointFunction": [TURN],
         "PlanRollbackFunction": [returns(RollbackPlan.model_validate(plan).model_dump())],
         "VerifyDeploymentFunction": [
             returns({"endpoint_name": "e", "endpoint_config_name": "c", "status": "InService"})
@@ -58,7 +61,8 @@ def test_a_rollback_deploys_all_at_once_verifies_smoke_tests_then_audits(
     plan = fresh(PLAN)
     run = roll_back(twin, request_, plan)
     assert (run.status, run.path) == ("SUCCEEDED", [
-        "LoadSettings", "PlanRollback", "RollbackAction", "CreateModel", "CreateEndpointConfig",
+        "LoadSettings", "AcquireEndpoint", "EndpointTurn", "PlanRollback", "RollbackAction",
+        "CreateModel", "CreateEndpointConfig",
         "UpdateEndpoint", "WaitForEndpoint", "DescribeEndpoint", "EndpointSettled",
         "WaitForEndpoint", "DescribeEndpoint", "EndpointSettled", "VerifyDeployment",
         "SmokeTest", "RecordRollback", "NotifyRolledBack", "RolledBack",
@@ -78,8 +82,11 @@ def test_a_rollback_deploys_all_at_once_verifies_smoke_tests_then_audits(
     assert notified(run).outcome == "ROLLED_BACK"
 
 
-@pytest.mark.parametrize("action", typing.get_args(RollbackPlan.model_fields["action"].annotation))
-def test_every_plan_action_ends_in_its_own_state(
+@pytest.mark.parametrize(
+    "action",
+    sorted(set(typing.get_args(RollbackPlan.model_fields["action"].annotation)) - {"WAIT"}),
+)
+def test_every_final_plan_action_ends_in_its_own_state(
     twin: Twin, monkeypatch: pytest.MonkeyPatch, action: str
 ) -> None:
     endpoint = twin.endpoint(monkeypatch, ["InService"])
@@ -94,6 +101,33 @@ def test_every_plan_action_ends_in_its_own_state(
     if action == "NOTHING":  # the endpoint keeps its model; the plan says why
         assert (run.error, run.cause) == ("NothingToRollBack", "reason for NOTHING")
         assert "CreateModel" not in run.path
+
+
+def test_a_rollback_waits_for_its_turn_and_for_a_busy_endpoint_before_it_plans_for_good(
+    twin: Twin, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A deployment holds the endpoint once; then the plan finds the endpoint busy once (a
+    # change from outside the control plane); then the rollback goes ahead.
+    endpoint = twin.endpoint(monkeypatch, ["InService"])
+    plan = fresh(PLAN)
+    wait = returns(RollbackPlan.model_validate(plan | {"action": "WAIT"}).model_dump())
+    go = returns(RollbackPlan.model_validate(plan).model_dump())
+    run = roll_back(
+        twin, OPERATOR, plan, AcquireEndpointFunction=[WAITING, TURN],
+        PlanRollbackFunction=[wait, go],
+    )  # fmt: skip
+    assert (run.status, run.path[-1]) == ("SUCCEEDED", "RolledBack")
+    assert run.path[:11] == [
+        "LoadSettings", "AcquireEndpoint", "EndpointTurn", "WaitForTurn", "AcquireEndpoint",
+        "EndpointTurn", "PlanRollback", "RollbackAction", "WaitForTurn", "AcquireEndpoint",
+        "EndpointTurn",
+    ]  # fmt: skip
+    asked = [
+        AcquireEndpointInput.model_validate(p) for p in run.payloads("AcquireEndpointFunction")
+    ]
+    assert {a.workflow for a in asked} == {"rollback"} and len(asked) == 3
+    assert len(endpoint.requests) == 1
+    assert notified(run).state["lock"]["Payload"]["key"] == "lock#endpoint#e"
 
 
 @pytest.mark.parametrize(

@@ -29,6 +29,7 @@ from typing import Any
 
 import pytest
 from asl_model import ROOT, SUBSTITUTION, machines, template
+from mlops_common.models import AcquireEndpointOutput
 
 from mlops.twin.aws.responses import AwsError
 from mlops.twin.cloud import LocalCloud
@@ -211,6 +212,25 @@ def raises(error: str, message: str) -> dict[str, Any]:
 
 def returns(result: Any) -> dict[str, Any]:
     return {"return": result}
+
+
+OTHER_HOLDER = "arn:aws:states:us-east-1:123456789012:execution:mlops-DeployPipeline:other"
+
+
+def turn(acquired: bool, workflow: str = "deploy") -> dict[str, Any]:
+    """AcquireEndpoint's answer: this execution's turn on the endpoint, or (not `acquired`)
+    another execution, OTHER_HOLDER, holds the lock."""
+    return returns(
+        AcquireEndpointOutput(
+            acquired=acquired,
+            key="lock#endpoint#e",
+            endpoint_name="e",
+            holder="this execution" if acquired else OTHER_HOLDER,
+            holder_workflow=workflow if acquired else "deploy",
+            since="2026-03-02T10:00:00+00:00",
+            reason="the endpoint was free" if acquired else f"waiting for a turn: {OTHER_HOLDER}",
+        ).model_dump()
+    )
 
 
 def fresh(plan: dict[str, Any], **changes: Any) -> dict[str, Any]:

@@ -54,5 +54,10 @@ class NothingToRollBack(MlopsError):
     """No approved package other than the live one exists."""
 
 
+class ModelProvenanceInvalid(MlopsError):
+    """A package's model, image or code is not what this stack registered (or its provenance
+    cannot be recorded): nothing is deployed from it."""
+
+
 #: Every error name a state machine may Catch. Kept next to the classes it lists.
 DOMAIN_ERROR_NAMES = frozenset(cls.__name__ for cls in MlopsError.__subclasses__())

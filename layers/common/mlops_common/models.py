@@ -311,8 +311,15 @@ class DeploymentTarget(Payload):
 
 
 class DeployPlan(DeploymentTarget):
-    action: Literal["DEPLOY", "SKIP"]
+    action: Annotated[
+        Literal["DEPLOY", "SKIP", "SUPERSEDED", "WAIT"],
+        Field(description="WAIT: the endpoint is busy outside the control plane; try again"),
+    ]
     reason: str
+    champion: Annotated[
+        Champion | None,
+        Field(description="The newest Approved version when planned (domain.champion)"),
+    ] = None
     endpoint_exists: bool = False
     deployment_config: dict[str, Any] = Field(default_factory=dict, description="UpdateEndpoint")
     latency_alarm: dict[str, Any] = Field(default_factory=dict, description="PutMetricAlarm")
@@ -362,8 +369,16 @@ class RollbackPlanInput(ExecutionInput):
     ]
 
 
+class PassedOver(Payload):
+    """An approved version a rollback did not go back to: it fails provenance."""
+
+    model_package_arn: str
+    version: int
+    problems: str
+
+
 class RollbackPlan(DeploymentTarget):
-    action: Literal["ROLLBACK", "SKIP", "NOTHING"]
+    action: Literal["ROLLBACK", "SKIP", "NOTHING", "WAIT"]
     reason: str
     trigger: Literal["rejected-package", "alarm", "operator"]
     requested_by: str
@@ -371,6 +386,9 @@ class RollbackPlan(DeploymentTarget):
     from_package_arn: str | None = None
     model_package_arn: str = ""
     version: int = 0
+    passed_over: Annotated[
+        list[PassedOver], Field(description="Newer candidates that failed provenance")
+    ] = Field(default_factory=list)
 
 
 class RecordRollbackInput(ExecutionInput):
@@ -382,6 +400,22 @@ class RecordRollbackOutput(Payload):
     from_version: int | None
     to_version: int
     rejected: str | None
+
+
+class AcquireEndpointInput(ExecutionInput):
+    workflow: Annotated[Literal["deploy", "rollback"], Field(description="Who asks for a turn")]
+
+
+class AcquireEndpointOutput(Payload):
+    """Whether this execution holds the endpoint lock (design D3), and if not, who does."""
+
+    acquired: bool
+    key: Annotated[str, Field(description="Ledger pk of the lock: lock#endpoint#<endpoint>")]
+    endpoint_name: str
+    holder: Annotated[str, Field(description="Execution ARN holding the lock")]
+    holder_workflow: str
+    since: str
+    reason: str
 
 
 class VerifyDeploymentInput(PlanInput):

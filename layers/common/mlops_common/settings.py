@@ -9,7 +9,7 @@ import json
 import os
 from typing import Annotated, Any, Self
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from .models import Candidate
 
@@ -111,6 +111,14 @@ class RegisterModelSettings(CodeLocation):
     inference_instance_type: str = "ml.m5.large"
 
 
+class ProvenanceSettings(_Settings):
+    """What a package must match to be deployed by this stack (domain.provenance): its model
+    data and code in this stack's artifacts bucket, its image the stack's serving image."""
+
+    artifacts_bucket: str
+    inference_image_uri: str
+
+
 class EndpointSettings(_Settings):
     endpoint_name: str
     model_package_group: str
@@ -120,9 +128,10 @@ class EndpointSettings(_Settings):
     variant_name: str = "AllTraffic"
 
 
-class DeploySettings(EndpointSettings):
+class DeploySettings(EndpointSettings, ProvenanceSettings):
     """Ranges are checked by domain.strategy, so a bad combination is the named error
-    DeploymentConfigInvalid in the workflow rather than a cold-start failure."""
+    DeploymentConfigInvalid in the workflow rather than a cold-start failure. Shadow tests
+    capture to the artifacts bucket."""
 
     deployment_strategy: str = "CANARY"
     canary_size_percent: int = 25
@@ -137,13 +146,6 @@ class DeploySettings(EndpointSettings):
     alarm_evaluation_periods: int = 1
     shadow_mode: bool = False
     shadow_window_seconds: Annotated[int, Field(ge=0)] = 600
-    artifacts_bucket: str | None = Field(default=None, description="Where shadow tests capture")
-
-    @model_validator(mode="after")
-    def _shadow_needs_a_capture_bucket(self) -> "DeploySettings":
-        if self.shadow_mode and not self.artifacts_bucket:
-            raise ValueError("shadow_mode needs artifacts_bucket for the data capture")
-        return self
 
 
 class ShadowSettings(_Settings):
@@ -154,8 +156,13 @@ class ShadowSettings(_Settings):
     shadow_max_latency_ratio: Annotated[float, Field(gt=0)] = 1.5
 
 
-class RollbackSettings(EndpointSettings):
+class RollbackSettings(EndpointSettings, ProvenanceSettings):
     error_alarm_name: Annotated[str, Field(description="The alarm whose ALARM rolls back")]
+    ledger_table: Annotated[str, Field(description="Where an alarm's rollback is claimed")]
+
+
+class AcquireEndpointSettings(LedgerSettings):
+    endpoint_name: str
 
 
 class RecordRollbackSettings(LedgerSettings):

@@ -8,6 +8,7 @@ Updating or rolled back.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -99,13 +100,38 @@ class World:
             self.data_bucket, key, self.dataset_bytes() if body is None else body
         )
 
+    @property
+    def model_data_url(self) -> str:
+        return f"s3://{self.artifacts_bucket}/runs/seed/models/job/output/model.tar.gz"
+
+    @property
+    def code_uri(self) -> str:
+        return f"s3://{self.artifacts_bucket}/code/v7/sourcedir.tar.gz"
+
+    def put_uri(self, uri: str, body: bytes) -> str:
+        """Writes `body` at an s3:// URI; returns its SHA-256 (hex)."""
+        bucket, _, key = uri.removeprefix("s3://").partition("/")
+        self.s3.put_object(Bucket=bucket, Key=key, Body=body)
+        return hashlib.sha256(body).hexdigest()
+
     def create_package(
         self,
         status: str = "Approved",
         model_data_url: str | None = None,
         lineage: dict[str, str] | None = None,
         group: str | None = None,
+        provenance: bool = True,
     ) -> str:
+        """A package as RegisterModel creates it: model data and code of this stack, their
+        SHA-256 recorded in the lineage (`provenance=False`: nothing recorded, and the S3
+        objects left as they are)."""
+        model_data_url = model_data_url or self.model_data_url
+        recorded: dict[str, str] = {}
+        if provenance:
+            recorded = {
+                "model_sha256": self.put_uri(model_data_url, f"model {model_data_url}".encode()),
+                "code_sha256": self.put_uri(self.code_uri, b"code v7"),
+            }
         request: dict[str, Any] = {
             "ModelPackageGroupName": group or self.group,
             "ModelApprovalStatus": status,
@@ -113,17 +139,19 @@ class World:
                 "Containers": [
                     {
                         "Image": self.image,
-                        "ModelDataUrl": model_data_url
-                        or f"s3://{self.artifacts_bucket}/runs/seed/models/job/output/model.tar.gz",
-                        "Environment": {"SAGEMAKER_PROGRAM": "inference.py"},
+                        "ModelDataUrl": model_data_url,
+                        "Environment": {
+                            "SAGEMAKER_PROGRAM": "inference.py",
+                            "SAGEMAKER_SUBMIT_DIRECTORY": self.code_uri,
+                        },
                     }
                 ],
                 "SupportedContentTypes": ["text/csv"],
                 "SupportedResponseMIMETypes": ["application/json"],
             },
         }
-        if lineage:
-            request["CustomerMetadataProperties"] = lineage
+        if recorded or lineage:
+            request["CustomerMetadataProperties"] = recorded | (lineage or {})
         return self.sagemaker.create_model_package(**request)["ModelPackageArn"]
 
     # ---- events

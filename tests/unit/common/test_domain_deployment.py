@@ -22,6 +22,7 @@ from mlops_common.settings import DeploySettings
 
 SAGEMAKER_NAME = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")
 ROLE = "arn:aws:iam::123456789012:role/mlops-sagemaker"
+IMAGE = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-scikit-learn:1.2-1-cpu-py3"
 ENDPOINT = "mlops-endpoint"
 MODEL_DATA = "s3://mlops-artifacts/runs/run-a/models/job/output/model.tar.gz"
 SETTINGS = DeploySettings(
@@ -30,6 +31,8 @@ SETTINGS = DeploySettings(
     sagemaker_role_arn=ROLE,
     error_alarm_name="mlops-endpoint-5xx",
     latency_alarm_name="mlops-new-fleet-latency",
+    artifacts_bucket="mlops-artifacts",
+    inference_image_uri=IMAGE,
 )
 
 
@@ -40,7 +43,7 @@ def plan(
         Name=execution_name,
         Id=f"arn:aws:states:us-east-1:123456789012:execution:deploy:{execution_name}",
     )
-    return plan_deployment(event, execution, SETTINGS, world.registry(), endpoints)
+    return plan_deployment(event, execution, SETTINGS, world.registry(), endpoints, world.store())
 
 
 def approved(world: Any, count: int = 1) -> list[str]:
@@ -65,7 +68,10 @@ def test_first_deployment_creates_the_endpoint(world: Any, endpoint: Any) -> Non
     assert result.model["PrimaryContainer"] == {
         "Image": world.image,
         "ModelDataUrl": MODEL_DATA,
-        "Environment": {"SAGEMAKER_PROGRAM": "inference.py"},
+        "Environment": {
+            "SAGEMAKER_PROGRAM": "inference.py",
+            "SAGEMAKER_SUBMIT_DIRECTORY": world.code_uri,
+        },
     }
     assert {"Key": "mlops:model-package-arn", "Value": arn} in result.model["Tags"]
     assert result.endpoint_config["EndpointConfigName"] == name
@@ -133,14 +139,34 @@ def test_malformed_event_is_event_malformed(world: Any, endpoint: Any) -> None:
         plan(world, {"source": "aws.sagemaker", "detail": {}}, Endpoints(endpoint.client))
 
 
-@pytest.mark.parametrize("status", ["Creating", "Updating", "SystemUpdating", "RollingBack"])
-def test_endpoint_busy_is_deployment_failed(world: Any, endpoint: Any, status: str) -> None:
+@pytest.mark.parametrize(
+    "status", ["Creating", "Updating", "SystemUpdating", "RollingBack", "Deleting"]
+)
+def test_an_endpoint_busy_with_a_change_from_outside_makes_the_deployment_wait(
+    world: Any, endpoint: Any, status: str
+) -> None:
+    # Given this execution holds the endpoint lock, yet the endpoint is changing (an operator's
+    # own UpdateEndpoint, say)
     _, v2 = approved(world, 2)
     endpoints = endpoint.present(status, resource_name(ENDPOINT, 1, "deploy-0"))
+    # When / Then the plan is to wait for it, not to fail or to ask anyone to replay
+    result = plan(world, world.package_event(v2, 2), endpoints)
+    assert (result.action, result.model) == ("WAIT", {})
+    assert result.reason == (
+        f"{ENDPOINT} is {status} by a change outside the control plane; waiting for it to settle"
+    )
+
+
+@pytest.mark.parametrize("status", ["UpdateRollbackFailed", "OutOfService"])
+def test_an_endpoint_needing_repair_fails_the_deployment_naming_it(
+    world: Any, endpoint: Any, status: str
+) -> None:
+    _, v2 = approved(world, 2)
+    endpoints = endpoint.present(status, resource_name(ENDPOINT, 1, "deploy-0"), "capacity")
     with pytest.raises(DeploymentFailed) as excinfo:
         plan(world, world.package_event(v2, 2), endpoints)
     assert str(excinfo.value) == (
-        f"{ENDPOINT} is {status}; another deployment is in progress, replay this event later"
+        f"{ENDPOINT} is {status} (capacity); an operator must repair it before a deployment can run"
     )
 
 
@@ -196,6 +222,9 @@ def test_resource_names_are_valid_sagemaker_names_of_at_most_63_chars(
 # ---- verify_deployment ------------------------------------------------------------------------
 
 
+PREVIOUS = resource_name(ENDPOINT, 0, "deploy-0")  # what the endpoint served before
+
+
 def deploy_plan(world: Any) -> DeployPlan:
     [arn] = approved(world)
     target = resource_name(ENDPOINT, 1, "deploy-1")
@@ -206,6 +235,7 @@ def deploy_plan(world: Any) -> DeployPlan:
         version=1,
         endpoint_name=ENDPOINT,
         endpoint_config={"EndpointConfigName": target},
+        previous_config=PREVIOUS,
     )
 
 
@@ -226,7 +256,7 @@ def test_in_service_on_another_config_rejects_the_package_and_is_rolled_back(
 ) -> None:
     # Given the update's alarms fired and SageMaker rolled back to the previous config
     target_plan = deploy_plan(world)
-    previous = resource_name(ENDPOINT, 0, "deploy-0")
+    previous = PREVIOUS
     endpoint = endpoint_response("InService", previous, reason="Alarm 5xx fired")
     # When
     with pytest.raises(DeploymentRolledBack) as excinfo:
@@ -237,6 +267,33 @@ def test_in_service_on_another_config_rejects_the_package_and_is_rolled_back(
     package = world.sagemaker.describe_model_package(ModelPackageName=target_plan.model_package_arn)
     assert package["ModelApprovalStatus"] == "Rejected"
     assert package["ApprovalDescription"] == why
+
+
+@pytest.mark.parametrize(
+    ("config", "reason"),
+    [
+        # a later deployment replaced it while this one's wait loop still polled (issue 9)
+        (resource_name(ENDPOINT, 2, "deploy-2"), None),
+        (resource_name(ENDPOINT, 2, "deploy-2"), "Alarm 5xx fired"),
+        # back on the previous config, but nothing says a guardrail put it there
+        (PREVIOUS, None),
+    ],
+    ids=["replaced", "replaced-by-a-rolled-back-update", "reverted-without-a-reason"],
+)
+def test_an_endpoint_changed_by_someone_else_never_rejects_a_healthy_version(
+    world: Any, endpoint_response: Any, config: str, reason: str | None
+) -> None:
+    target_plan = deploy_plan(world)
+    endpoint = endpoint_response("InService", config, reason=reason)
+    with pytest.raises(DeploymentFailed) as excinfo:
+        verify_deployment(target_plan, endpoint, world.registry())
+    assert str(excinfo.value) == (
+        f"version 1 not deployed and not judged: {ENDPOINT} serves {config}, neither its "
+        f"target {target_plan.endpoint_config['EndpointConfigName']} nor a rollback of it to "
+        f"{PREVIOUS} with a failure reason"
+    )
+    package = world.sagemaker.describe_model_package(ModelPackageName=target_plan.model_package_arn)
+    assert package["ModelApprovalStatus"] == "Approved"
 
 
 def test_failed_endpoint_is_deployment_failed_with_its_reason(

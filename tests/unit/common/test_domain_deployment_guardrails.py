@@ -13,6 +13,7 @@ from mlops_common.models import DeploymentTarget, DeployPlan, Execution
 from mlops_common.settings import DeploySettings
 
 ROLE = "arn:aws:iam::123456789012:role/mlops-sagemaker"
+IMAGE = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-scikit-learn:1.2-1-cpu-py3"
 ENDPOINT = "mlops-endpoint"
 ERROR_ALARM = "mlops-endpoint-5xx"
 LATENCY_ALARM = "mlops-new-fleet-latency"
@@ -22,6 +23,8 @@ SETTINGS = DeploySettings(
     sagemaker_role_arn=ROLE,
     error_alarm_name=ERROR_ALARM,
     latency_alarm_name=LATENCY_ALARM,
+    artifacts_bucket="mlops-artifacts",
+    inference_image_uri=IMAGE,
 )
 EXECUTION = Execution(
     Name="deploy-2", Id="arn:aws:states:us-east-1:123456789012:execution:deploy:deploy-2"
@@ -59,7 +62,7 @@ def test_update_plan_carries_the_deployment_config_and_the_rollout_s_latency_ala
     # When
     result = plan_deployment(
         world.package_event(v2, 2), EXECUTION, SETTINGS, world.registry(),
-        endpoint.present("InService", live),
+        endpoint.present("InService", live), world.store(),
     )  # fmt: skip
     # Then UpdateEndpoint gets the stack's strategy with both rollback alarms
     assert (result.action, result.endpoint_exists) == ("DEPLOY", True)
@@ -76,7 +79,12 @@ def test_update_plan_carries_the_deployment_config_and_the_rollout_s_latency_ala
 def test_first_deployment_plan_carries_them_too(world: Any, endpoint: Any) -> None:
     [v1] = [world.create_package("Approved")]
     result = plan_deployment(
-        world.package_event(v1, 1), EXECUTION, SETTINGS, world.registry(), endpoint.absent()
+        world.package_event(v1, 1),
+        EXECUTION,
+        SETTINGS,
+        world.registry(),
+        endpoint.absent(),
+        world.store(),
     )
     assert (result.action, result.endpoint_exists) == ("DEPLOY", False)
     assert result.deployment_config == CANARY_DEFAULTS
@@ -97,7 +105,12 @@ def test_strategy_settings_shape_the_deployment_config(world: Any, endpoint: Any
                 "alarm_evaluation_periods": 3}
     )  # fmt: skip
     result = plan_deployment(
-        world.package_event(v1, 1), EXECUTION, settings, world.registry(), endpoint.absent()
+        world.package_event(v1, 1),
+        EXECUTION,
+        settings,
+        world.registry(),
+        endpoint.absent(),
+        world.store(),
     )
     assert result.deployment_config["BlueGreenUpdatePolicy"] == {
         "TrafficRoutingConfiguration": {
@@ -117,7 +130,7 @@ def test_skip_plans_carry_no_deployment_config(world: Any, endpoint: Any) -> Non
     live = resource_name(ENDPOINT, 1, "deploy-1")
     result = plan_deployment(
         world.package_event(v1, 1), EXECUTION, SETTINGS, world.registry(),
-        endpoint.present("InService", live),
+        endpoint.present("InService", live), world.store(),
     )  # fmt: skip
     assert result.action == "SKIP"
     assert (result.deployment_config, result.latency_alarm) == ({}, {})
@@ -131,7 +144,7 @@ def test_invalid_strategy_is_deployment_config_invalid_naming_every_problem(worl
     with pytest.raises(DeploymentConfigInvalid) as excinfo:
         plan_deployment(
             world.package_event(v1, 1), EXECUTION, invalid_settings(), world.registry(),
-            Endpoints(world.sagemaker),
+            Endpoints(world.sagemaker), world.store(),
         )  # fmt: skip
     assert str(excinfo.value) == INVALID_MESSAGE
 
@@ -144,11 +157,14 @@ def test_invalid_strategy_is_rejected_before_any_sagemaker_call(world: Any, endp
     with pytest.raises(DeploymentConfigInvalid, match="^linear step 5% must be 10-50%"):
         plan_deployment(
             world.package_event(arn, 2), EXECUTION, invalid_settings(), registry_on_stub,
-            endpoint.untouched(),
+            endpoint.untouched(), world.store(),
         )  # fmt: skip
 
 
 # ---- verify_deployment for a rollback ---------------------------------------------------------
+
+
+LEFT = resource_name(ENDPOINT, 2, "deploy-2")  # the config the rollback's update left
 
 
 def target(world: Any) -> DeploymentTarget:
@@ -158,6 +174,7 @@ def target(world: Any) -> DeploymentTarget:
         version=1,
         endpoint_name=ENDPOINT,
         endpoint_config={"EndpointConfigName": resource_name(ENDPOINT, 1, "rollback-1")},
+        previous_config=LEFT,
     )
 
 
@@ -166,7 +183,7 @@ def test_rolled_back_update_is_reported_without_rejecting_when_asked(
 ) -> None:
     # Given the rollback's own update ended back on the config it left
     plan = target(world)
-    left = resource_name(ENDPOINT, 2, "deploy-2")
+    left = LEFT
     endpoint = endpoint_response("InService", left, reason="update failed")
     # When
     with pytest.raises(DeploymentRolledBack) as excinfo:
@@ -182,7 +199,7 @@ def test_rolled_back_update_is_reported_without_rejecting_when_asked(
 
 def test_reject_on_rollback_defaults_to_rejecting(world: Any, endpoint_response: Any) -> None:
     plan = target(world)
-    endpoint = endpoint_response("InService", resource_name(ENDPOINT, 0, "deploy-0"))
+    endpoint = endpoint_response("InService", LEFT, reason="alarm fired")
     with pytest.raises(DeploymentRolledBack, match="^version 1 rejected; "):
         verify_deployment(plan, endpoint, world.registry())
     package = world.sagemaker.describe_model_package(ModelPackageName=plan.model_package_arn)

@@ -1,5 +1,6 @@
 """register_model against moto's Model Registry: status, metrics, lineage, serving container."""
 
+import hashlib
 import unicodedata
 from functools import cache
 from typing import Any
@@ -7,6 +8,7 @@ from typing import Any
 import botocore.session
 import pytest
 from mlops_common.domain.registration import register_model
+from mlops_common.errors import ModelProvenanceInvalid
 from mlops_common.models import (
     Candidate,
     CandidateResult,
@@ -91,12 +93,20 @@ def settings(auto_approve: bool) -> RegisterModelSettings:
     )
 
 
+MODEL_BYTES, CODE_BYTES = b"the trained model.tar.gz", b"the sourcedir.tar.gz of code v7"
+
+
 def register(world: Any, auto_approve: bool = False, **kwargs: Any) -> RegisterModelOutput:
+    """Registers the selection, its model and code in S3 as training left them."""
+    world.put_uri(MODEL_DATA, MODEL_BYTES)
+    run = kwargs.get("run", run_context())
+    world.put_uri(settings(auto_approve).at(run.code_version).sourcedir_uri, CODE_BYTES)
     return register_model(
-        kwargs.get("run", run_context()),
+        run,
         kwargs.get("sel", selection()),
         settings(auto_approve),
         world.registry(),
+        world.store(),
     )
 
 
@@ -149,9 +159,39 @@ def test_package_carries_the_lineage_of_data_code_run_and_hyperparameters(world:
         "trigger": "upload",
         "attempt": "1",
         "requested_by": "123456789012",
+        "model_sha256": hashlib.sha256(MODEL_BYTES).hexdigest(),
+        "code_sha256": hashlib.sha256(CODE_BYTES).hexdigest(),
     }
     assert lineage["hyperparameters"] == "max_depth=6 n_estimators=100"
     assert package["MetadataProperties"] == {"GeneratedBy": EXECUTION_ARN}
+
+
+def test_the_sha256_recorded_is_of_the_artifact_streamed_from_s3(world: Any) -> None:
+    # Larger than one 1 MiB chunk of the streaming hash, and not a multiple of it
+    model = bytes(range(256)) * 9000
+    world.put_uri(MODEL_DATA, model)
+    world.put_uri(settings(False).sourcedir_uri, CODE_BYTES)
+    output = register_model(
+        run_context(), selection(), settings(False), world.registry(), world.store()
+    )
+    lineage = world.sagemaker.describe_model_package(ModelPackageName=output.model_package_arn)[
+        "CustomerMetadataProperties"
+    ]
+    assert lineage["model_sha256"] == hashlib.sha256(model).hexdigest()
+
+
+@pytest.mark.parametrize("missing", ["model", "code"])
+def test_a_missing_model_or_code_registers_nothing_and_names_it(world: Any, missing: str) -> None:
+    uris = {"model": MODEL_DATA, "code": settings(False).sourcedir_uri}
+    for what, uri in uris.items():
+        if what != missing:
+            world.put_uri(uri, b"present")
+    with pytest.raises(ModelProvenanceInvalid) as excinfo:
+        register_model(run_context(), selection(), settings(False), world.registry(), world.store())
+    what = "model data" if missing == "model" else "code"
+    assert str(excinfo.value) == (f"cannot record the {what}'s SHA-256: {uris[missing]} is missing")
+    listed = world.sagemaker.list_model_packages(ModelPackageGroupName=world.group)
+    assert listed["ModelPackageSummaryList"] == []
 
 
 def test_unversioned_dataset_lineage_falls_back_to_etag_and_no_champion_leaves_no_score(

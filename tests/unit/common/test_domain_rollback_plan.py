@@ -16,12 +16,16 @@ from mlops_common.models import Execution, RollbackPlan
 from mlops_common.settings import RollbackSettings
 
 ROLE = "arn:aws:iam::123456789012:role/mlops-sagemaker"
+IMAGE = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-scikit-learn:1.2-1-cpu-py3"
 ENDPOINT = "mlops-endpoint"
 SETTINGS = RollbackSettings(
     endpoint_name=ENDPOINT,
     model_package_group="mlops-models",
     sagemaker_role_arn=ROLE,
     error_alarm_name="mlops-endpoint-5xx",
+    ledger_table="mlops-ledger",
+    artifacts_bucket="mlops-artifacts",
+    inference_image_uri=IMAGE,
 )
 EXECUTION = Execution(
     Name="rollback-1", Id="arn:aws:states:us-east-1:123456789012:execution:rollback:rollback-1"
@@ -60,7 +64,9 @@ def alarm_event(time: str, state: str = "ALARM", name: str = "mlops-endpoint-5xx
 
 
 def plan(world: Any, request: dict, endpoints: Any) -> RollbackPlan:
-    return plan_rollback(request, EXECUTION, SETTINGS, world.registry(), endpoints)
+    return plan_rollback(
+        request, EXECUTION, SETTINGS, world.registry(), endpoints, world.store(), world.ledger()
+    )
 
 
 # ---- operator requests ------------------------------------------------------------------------
@@ -87,6 +93,7 @@ def test_operator_request_rolls_back_to_the_newest_older_approved_version(
         "previous_config": live(3),
         "model_package_arn": v2,
         "version": 2,
+        "passed_over": [],
     }
     assert result.model["ModelName"] == result.endpoint_config["EndpointConfigName"] == name
     assert result.model["ExecutionRoleArn"] == ROLE
@@ -144,6 +151,7 @@ def test_only_the_live_version_approved_is_nothing_and_the_endpoint_keeps_servin
         "version": 0,
         "model": {},
         "endpoint_config": {},
+        "passed_over": [],
     }
 
 
@@ -166,7 +174,7 @@ def test_malformed_operator_request_is_event_malformed_before_any_call(
     with pytest.raises(EventMalformed, match="^operator request needs requested_by and reason: "):
         plan_rollback(
             request_, EXECUTION, SETTINGS, ModelRegistry(endpoint.client, world.group),
-            endpoint.untouched(),
+            endpoint.untouched(), world.store(), world.ledger(),
         )  # fmt: skip
 
 
@@ -251,14 +259,20 @@ def test_alarm_leaving_alarm_is_skipped(world: Any, endpoint: Any, state: str) -
 # ---- the endpoint's state decides first -------------------------------------------------------
 
 
-@pytest.mark.parametrize("status", ["Creating", "Updating", "SystemUpdating", "RollingBack"])
-def test_endpoint_not_in_service_is_skipped(world: Any, endpoint: Any, status: str) -> None:
+@pytest.mark.parametrize(
+    "status", ["Creating", "Updating", "SystemUpdating", "RollingBack", "Deleting"]
+)
+def test_an_endpoint_busy_with_a_change_from_outside_makes_the_rollback_wait(
+    world: Any, endpoint: Any, status: str
+) -> None:
+    # This execution holds the endpoint lock: no deployment of the stack is running, so the
+    # change is someone else's. The rollback waits for it to settle, then plans again.
     packages(world, "Approved", "Approved")
     result = plan(world, OPERATOR, endpoint.present(status, live(2)))
     assert result.model_dump(include={"action", "reason", "from_version"}) == {
-        "action": "SKIP",
-        "reason": f"complaints about v3; {ENDPOINT} is {status}: a deployment is in progress "
-        "and its guardrails decide",
+        "action": "WAIT",
+        "reason": f"complaints about v3; {ENDPOINT} is {status} by a change outside the control "
+        "plane; waiting for it to settle",
         "from_version": None,
     }
 
@@ -316,3 +330,57 @@ def test_an_alarm_other_than_the_stacks_rollback_alarm_is_malformed(
     request_ = alarm_event("2026-01-01T00:00:00Z", name="someone-elses-alarm")
     with pytest.raises(EventMalformed, match="is not this stack's rollback alarm"):
         plan(world, request_, endpoint.untouched())
+
+
+# ---- an alarm that stays in ALARM (issue 9) ---------------------------------------------------
+
+
+def alarm_plan(world: Any, endpoint: Any, time: str, config: str, name: str) -> RollbackPlan:
+    endpoints = endpoint.present("InService", config, last_modified=DEPLOYED_AT)
+    execution = Execution(Name=name, Id=f"arn:aws:states:us-east-1:123456789012:execution:r:{name}")
+    return plan_rollback(
+        alarm_event(time), execution, SETTINGS, world.registry(), endpoints, world.store(),
+        world.ledger(),
+    )  # fmt: skip
+
+
+def test_an_alarm_entering_alarm_again_for_the_same_live_config_does_not_roll_back_twice(
+    world: Any, endpoint: Any
+) -> None:
+    # Given v3 live, only v3 approved: the first alarm's rollback finds nothing to go back to
+    packages(world, "Rejected", "Rejected", "Approved")
+    first = alarm_plan(world, endpoint, "2026-03-02T10:30:45Z", live(3), "rollback-1")
+    assert first.action == "NOTHING"
+    # When the alarm leaves ALARM and enters it again while v3's config is still live
+    again = alarm_plan(world, endpoint, "2026-03-02T10:41:02Z", live(3), "rollback-2")
+    # Then the second rollback is not needed, and says which execution answered the alarm
+    assert (again.action, again.trigger) == ("SKIP", "alarm")
+    assert again.reason == (
+        f"alarm entered ALARM; execution rollback-1 already answered this alarm for {live(3)}, "
+        "which is still live: one rollback per alarm and live configuration"
+    )
+
+
+def test_the_same_execution_planning_again_keeps_its_claim(world: Any, endpoint: Any) -> None:
+    # PlanRollback runs again for one execution after a WAIT, or when its task is retried
+    packages(world, "Approved", "Approved", "Approved")
+    first = alarm_plan(world, endpoint, "2026-03-02T10:30:45Z", live(3), "rollback-1")
+    again = alarm_plan(world, endpoint, "2026-03-02T10:30:45Z", live(3), "rollback-1")
+    assert (first.action, again.action, again.version) == ("ROLLBACK", "ROLLBACK", 2)
+
+
+def test_an_alarm_on_a_new_live_config_rolls_back_again(world: Any, endpoint: Any) -> None:
+    # v3's config was answered; after a deployment of v4 the same alarm may roll v4 back
+    packages(world, "Approved", "Approved", "Approved", "Approved")
+    alarm_plan(world, endpoint, "2026-03-02T10:30:45Z", live(3), "rollback-1")
+    later = alarm_plan(world, endpoint, "2026-03-02T11:30:45Z", live(4), "rollback-2")
+    assert (later.action, later.from_version) == ("ROLLBACK", 4)
+    claims = [
+        (item["pk"], item["status"], item["run_id"])
+        for item in world.table.scan()["Items"]
+        if item["pk"].startswith("rollback#alarm#")
+    ]
+    assert sorted(claims) == [
+        (f"rollback#alarm#mlops-endpoint-5xx#{live(3)}", "ANSWERED", "rollback-1"),
+        (f"rollback#alarm#mlops-endpoint-5xx#{live(4)}", "ANSWERED", "rollback-2"),
+    ]

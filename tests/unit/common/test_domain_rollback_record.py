@@ -80,6 +80,7 @@ def test_rollback_is_audited_and_the_version_rolled_back_from_is_rejected(
             "to_version": 2,
             "from_config": resource_name(ENDPOINT, 3, "deploy-3"),
             "to_config": resource_name(ENDPOINT, 2, "rollback-1"),
+            "passed_over": [],
             "execution_arn": EXECUTION.id,
         }
     ]

@@ -161,7 +161,7 @@ def candidate(world: Any) -> Iterator[str]:
     """v2, approved with its lineage, while v1 is live."""
     with RegistrySeam():
         world.create_package("Approved")
-        yield world.create_package("Approved", lineage=LINEAGE)
+        yield world.create_package("Approved", lineage=LINEAGE, provenance=False)
 
 
 # ---- PROMOTE ----------------------------------------------------------------------------------

@@ -13,13 +13,13 @@ from typing import Any
 import pytest
 from mlops_common.domain.deployment import plan_deployment, resource_name
 from mlops_common.domain.rollback import plan_rollback
-from mlops_common.errors import DeploymentFailed
 from mlops_common.models import DeployPlan, Execution
 from mlops_common.settings import DeploySettings, RollbackSettings
 
 # The API's pattern for endpoint config names; their length limit, 63, is checked apart.
 SAGEMAKER_NAME = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")
 ROLE = "arn:aws:iam::123456789012:role/mlops-sagemaker"
+IMAGE = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-scikit-learn:1.2-1-cpu-py3"
 ENDPOINT = "mlops-endpoint"
 SETTINGS = DeploySettings(
     endpoint_name=ENDPOINT,
@@ -30,6 +30,7 @@ SETTINGS = DeploySettings(
     shadow_mode=True,
     shadow_window_seconds=900,
     artifacts_bucket="mlops-artifacts",
+    inference_image_uri=IMAGE,
 )
 
 
@@ -56,7 +57,9 @@ def plan(
     world: Any, arn: str, version: int, endpoints: Any, settings: DeploySettings = SETTINGS
 ) -> DeployPlan:
     event = world.package_event(arn, version)
-    return plan_deployment(event, execution("deploy-2"), settings, world.registry(), endpoints)
+    return plan_deployment(
+        event, execution("deploy-2"), settings, world.registry(), endpoints, world.store()
+    )
 
 
 # ---- the shadow test's config -----------------------------------------------------------------
@@ -204,15 +207,26 @@ def test_version_being_rolled_out_by_another_execution_is_skipped(
     assert result.shadow == {"enabled": False}
 
 
-def test_another_version_being_rolled_out_still_fails_the_deployment(
+def test_a_version_older_than_the_one_being_rolled_out_is_superseded(
     world: Any, endpoint: Any
 ) -> None:
     world.create_package("Approved")
     v2 = world.create_package("Approved")
     world.create_package("Approved")
-    endpoints = endpoint.present("Updating", live(1), pending=live(3))
-    with pytest.raises(DeploymentFailed, match=f"^{ENDPOINT} is Updating; another deployment"):
-        plan(world, v2, 2, endpoints)
+    result = plan(world, v2, 2, endpoint.untouched())
+    assert (result.action, result.champion and result.champion.version) == ("SUPERSEDED", 3)
+
+
+def test_another_rollout_of_the_endpoint_makes_the_champion_wait_for_it(
+    world: Any, endpoint: Any
+) -> None:
+    # Given v2 is the champion, and someone rolls a hand-made config out (this execution holds
+    # the lock: the rollout is not the control plane's)
+    world.create_package("Approved")
+    v2 = world.create_package("Approved")
+    endpoints = endpoint.present("Updating", live(1), pending="hand-made-config")
+    # When / Then v2 waits for it to settle
+    assert plan(world, v2, 2, endpoints).action == "WAIT"
 
 
 # ---- while a shadow test runs -----------------------------------------------------------------
@@ -262,12 +276,13 @@ def test_rejecting_the_candidate_of_a_shadow_test_does_not_roll_production_back(
     world.sagemaker.update_model_package(ModelPackageArn=v2, ModelApprovalStatus="Rejected")
     settings = RollbackSettings(
         endpoint_name=ENDPOINT, model_package_group="mlops-models", sagemaker_role_arn=ROLE,
-        error_alarm_name="mlops-endpoint-5xx",
+        error_alarm_name="mlops-endpoint-5xx", ledger_table=world.table.name,
+        artifacts_bucket="mlops-artifacts", inference_image_uri=IMAGE,
     )  # fmt: skip
     # When the Rejected event reaches the RollbackPipeline
     result = plan_rollback(
         world.package_event(v2, 2, status="Rejected"), execution("rollback-1"), settings,
-        world.registry(), ShadowTestEndpoints(),  # type: ignore[arg-type]
+        world.registry(), ShadowTestEndpoints(), world.store(), world.ledger(),  # type: ignore[arg-type]
     )  # fmt: skip
     # Then production (v1) is unaffected: the DeployPipeline's EndShadowTest restores v1 alone
     assert (result.action, result.from_version) == ("SKIP", 1)

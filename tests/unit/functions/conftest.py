@@ -8,6 +8,7 @@ samples in events/functions/ (what each ASL task sends), changed field by field 
 from __future__ import annotations
 
 import copy
+import hashlib
 import importlib.util
 import json
 from collections.abc import Callable
@@ -239,9 +240,29 @@ class Stack:
         response = self.s3.put_object(Bucket=bucket, Key=key, Body=body)
         return {"version_id": response["VersionId"], "etag": response["ETag"].strip('"')}
 
+    @property
+    def model_data_url(self) -> str:
+        return f"s3://{self.artifacts_bucket}/runs/r/models/j/output/model.tar.gz"
+
+    @property
+    def code_uri(self) -> str:
+        return f"s3://{self.artifacts_bucket}/code/{ENV_VALUES['CODE_VERSION']}/sourcedir.tar.gz"
+
+    def put_uri(self, uri: str, body: bytes) -> str:
+        """Writes `body` at an s3:// URI; returns its SHA-256 (hex)."""
+        bucket, _, key = uri.removeprefix("s3://").partition("/")
+        self.s3.put_object(Bucket=bucket, Key=key, Body=body)
+        return hashlib.sha256(body).hexdigest()
+
     def create_package(
         self, status: str = "Approved", lineage: dict[str, str] | None = None
     ) -> str:
+        """A package as RegisterModel creates it: model and code of this stack in S3, their
+        SHA-256 in the lineage (PlanDeployment and PlanRollback check them)."""
+        provenance = {
+            "model_sha256": self.put_uri(self.model_data_url, b"model"),
+            "code_sha256": self.put_uri(self.code_uri, b"code"),
+        }
         return self.sagemaker.create_model_package(
             ModelPackageGroupName=self.group,
             ModelApprovalStatus=status,
@@ -249,14 +270,17 @@ class Stack:
                 "Containers": [
                     {
                         "Image": IMAGE,
-                        "ModelDataUrl": f"s3://{self.artifacts_bucket}/runs/r/models/j/output/model.tar.gz",
-                        "Environment": {"SAGEMAKER_PROGRAM": "inference.py"},
+                        "ModelDataUrl": self.model_data_url,
+                        "Environment": {
+                            "SAGEMAKER_PROGRAM": "inference.py",
+                            "SAGEMAKER_SUBMIT_DIRECTORY": self.code_uri,
+                        },
                     }
                 ],
                 "SupportedContentTypes": ["text/csv"],
                 "SupportedResponseMIMETypes": ["application/json"],
             },
-            **({"CustomerMetadataProperties": lineage} if lineage else {}),
+            CustomerMetadataProperties=provenance | (lineage or {}),
         )["ModelPackageArn"]
 
 

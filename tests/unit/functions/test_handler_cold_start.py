@@ -10,6 +10,7 @@ from pydantic import BaseModel, ValidationError
 FUNCTIONS_DIR = Path(__file__).resolve().parents[3] / "functions"
 FUNCTIONS = sorted(p.parent.name for p in FUNCTIONS_DIR.glob("*/app.py"))
 SETTINGS_OF: dict[str, type[BaseModel]] = {
+    "acquire_endpoint": settings_module.AcquireEndpointSettings,
     "validate_dataset": settings_module.ValidateDatasetSettings,
     "prepare_candidate": settings_module.PrepareCandidateSettings,
     "select_candidate": settings_module.SelectCandidateSettings,
@@ -34,7 +35,7 @@ REQUIRED = [
 
 def test_every_function_has_a_settings_model_in_this_table() -> None:
     assert sorted(SETTINGS_OF) == FUNCTIONS
-    assert len(FUNCTIONS) == 11
+    assert len(FUNCTIONS) == 12
 
 
 @pytest.mark.parametrize("function", FUNCTIONS)

@@ -9,6 +9,7 @@ from typing import Protocol
 
 from . import client, resource
 from .endpoints import Endpoints
+from .executions import Executions
 from .ledger import Ledger
 from .metrics import EndpointMetrics
 from .notifier import Notifier
@@ -54,3 +55,7 @@ def endpoints(invoke: bool = False) -> Endpoints:
 
 def endpoint_metrics(endpoint_name: str) -> EndpointMetrics:
     return EndpointMetrics(client("cloudwatch"), endpoint_name)
+
+
+def executions() -> Executions:
+    return Executions(client("stepfunctions"))

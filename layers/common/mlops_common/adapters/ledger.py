@@ -18,6 +18,7 @@ REJECTED = "REJECTED"
 #: Statuses a later run may claim again: a failed run is retried, a rejected upload re-checked.
 RECLAIMABLE = (TERMINAL_FAILED, REJECTED)
 POINTER_SK = "pointer"
+LOCK_SK, LOCK_HELD, LOCK_RELEASED = "lock", "HELD", "RELEASED"
 
 
 def to_item(value: Any) -> Any:
@@ -118,3 +119,39 @@ class Ledger:
             ExpressionAttributeValues={":k": key, ":p": "at#"},
         )
         return response["Items"]
+
+    # ---- endpoint locks (design D3): one item per endpoint, released by update, never deleted
+
+    def read_lock(self, key: str) -> dict[str, Any] | None:
+        return self._table.get_item(Key={"pk": key, "sk": LOCK_SK}, ConsistentRead=True).get("Item")
+
+    def acquire_lock(
+        self, key: str, holder: str, attributes: dict[str, Any], stale_holder: str | None = None
+    ) -> dict[str, Any] | None:
+        """Takes the lock for `holder` if it is free: absent, released, or (`stale_holder`)
+        still held by an execution that has ended. Returns None on success, else the item
+        that holds it (another execution got there first)."""
+        free = Attr("pk").not_exists() | Attr("status").eq(LOCK_RELEASED)
+        if stale_holder is not None:
+            free = free | (Attr("holder").eq(stale_holder) & Attr("status").eq(LOCK_HELD))
+        item = {"pk": key, "sk": LOCK_SK, "holder": holder, "status": LOCK_HELD,
+                "acquired_at": now_iso(), **to_item(attributes)}  # fmt: skip
+        try:
+            self._table.put_item(Item=item, ConditionExpression=free)
+            return None
+        except self._table.meta.client.exceptions.ConditionalCheckFailedException:
+            return self.read_lock(key)
+
+    def release_lock(self, key: str, holder: str) -> bool:
+        """Releases the lock if `holder` holds it; False if it does not (nothing changes)."""
+        try:
+            self._table.update_item(
+                Key={"pk": key, "sk": LOCK_SK},
+                UpdateExpression="SET #s = :released, released_at = :t",
+                ConditionExpression=Attr("holder").eq(holder) & Attr("status").eq(LOCK_HELD),
+                ExpressionAttributeNames={"#s": "status"},
+                ExpressionAttributeValues={":released": LOCK_RELEASED, ":t": now_iso()},
+            )
+            return True
+        except self._table.meta.client.exceptions.ConditionalCheckFailedException:
+            return False

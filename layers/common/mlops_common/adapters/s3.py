@@ -1,8 +1,10 @@
+import hashlib
 import json
 from typing import Any
 
 #: Answers meaning "no such object or version" (or, with an ETag condition, "not that one").
 GONE = ("404", "NoSuchKey", "NoSuchVersion", "412", "PreconditionFailed")
+CHUNK_BYTES = 1024 * 1024
 
 
 def split_s3_uri(uri: str) -> tuple[str, str]:
@@ -85,6 +87,21 @@ class S3Store:
     def read_bytes(self, bucket: str, key: str, version_id: str | None = None) -> bytes:
         kwargs = {"Bucket": bucket, "Key": key} | ({"VersionId": version_id} if version_id else {})
         return self._s3.get_object(**kwargs)["Body"].read()
+
+    def sha256(self, uri: str) -> str | None:
+        """SHA-256 (hex) of the current version of an object, streamed in 1 MiB chunks so a
+        large model artifact never sits in memory; None if there is no such object."""
+        bucket, key = split_s3_uri(uri)
+        try:
+            body = self._s3.get_object(Bucket=bucket, Key=key)["Body"]
+        except self._s3.exceptions.ClientError as exc:
+            if exc.response["Error"]["Code"] in ("404", "NoSuchKey"):
+                return None
+            raise
+        digest = hashlib.sha256()
+        for chunk in body.iter_chunks(CHUNK_BYTES):
+            digest.update(chunk)
+        return digest.hexdigest()
 
     def read_json(self, uri: str) -> Any:
         bucket, key = split_s3_uri(uri)

@@ -1,22 +1,36 @@
-"""Planning a deployment of an approved package and judging how it ended."""
+"""Planning a deployment of an approved package and judging how it ended.
+
+PlanDeployment runs once the execution holds the endpoint lock (domain.endpoint_lock), so no
+other deployment or rollback of this stack is under way. A version deploys only if it is still
+the champion (domain.champion) when its turn comes, else the plan is SUPERSEDED; an endpoint
+still busy with a change made outside the control plane makes the plan WAIT for it, never fail.
+"""
 
 import hashlib
 from typing import Any
 
 from ..adapters.endpoints import Endpoints
 from ..adapters.registry import ModelRegistry, container_of
+from ..adapters.s3 import S3Store
 from ..errors import (
     DeploymentFailed,
     DeploymentRolledBack,
     EventMalformed,
     ModelPackageNotFound,
+    ModelProvenanceInvalid,
     UpdateRollbackFailed,
 )
 from ..models import DeploymentTarget, DeployPlan, Execution, VerifyDeploymentOutput
 from ..settings import DeploySettings, EndpointSettings
 from . import strategy
+from .champion import champion
 from .events import parse_model_package_change
+from .provenance import provenance_failure, provenance_problems
 from .shadow import shadow_test
+
+# DescribeEndpoint statuses of a change still under way (botocore model sagemaker:
+# EndpointStatus): a deployment or rollback waits for them to settle.
+BUSY = frozenset({"Creating", "Updating", "SystemUpdating", "RollingBack", "Deleting"})
 
 
 def resource_name(endpoint: str, version: int, execution_name: str) -> str:
@@ -50,6 +64,7 @@ def plan_deployment(
     settings: DeploySettings,
     registry: ModelRegistry,
     endpoints: Endpoints,
+    store: S3Store,
 ) -> DeployPlan:
     detail = parse_model_package_change(event).detail
     if detail.ModelPackageGroupName != settings.model_package_group:
@@ -64,7 +79,7 @@ def plan_deployment(
         settings.max_execution_timeout_seconds,
         [settings.error_alarm_name, settings.latency_alarm_name],
     )
-    base = {
+    base: dict[str, Any] = {
         "model_package_arn": detail.ModelPackageArn,
         "version": detail.ModelPackageVersion,
         "endpoint_name": settings.endpoint_name,
@@ -77,6 +92,15 @@ def plan_deployment(
         return DeployPlan(
             action="SKIP",
             reason=f"stale event: the package is now {package['ModelApprovalStatus']}",
+            **base,
+        )
+    newest = base["champion"] = champion(registry)
+    if newest is not None and newest.version > detail.ModelPackageVersion:
+        return DeployPlan(
+            action="SUPERSEDED",
+            reason=f"version {detail.ModelPackageVersion} was superseded by version "
+            f"{newest.version}, the newest approved version (the champion), which "
+            f"{settings.endpoint_name} is left to",
             **base,
         )
     endpoint = endpoints.describe(settings.endpoint_name)
@@ -114,11 +138,26 @@ def plan_deployment(
                 f"already live on {settings.endpoint_name}",
                 **base,
             )
+        if endpoint["EndpointStatus"] in BUSY:
+            # This execution holds the lock: the change is someone else's, outside the
+            # control plane. Wait for it to settle, then plan again.
+            return DeployPlan(
+                action="WAIT",
+                reason=f"{settings.endpoint_name} is {endpoint['EndpointStatus']} by a change "
+                "outside the control plane; waiting for it to settle",
+                **base,
+            )
         if endpoint["EndpointStatus"] != "InService":
             raise DeploymentFailed(
-                f"{settings.endpoint_name} is {endpoint['EndpointStatus']}; "
-                "another deployment is in progress, replay this event later"
+                f"{settings.endpoint_name} is {endpoint['EndpointStatus']} "
+                f"({endpoint.get('FailureReason') or 'no reason given'}); an operator must "
+                "repair it before a deployment can run"
             )
+    problems = provenance_problems(package, settings, store)
+    if problems:  # nothing is created; the version is out of the champion's way
+        why = provenance_failure(package, problems)
+        registry.set_approval(detail.ModelPackageArn, "Rejected", why)
+        raise ModelProvenanceInvalid(f"{why}; rejected, nothing deployed")
     requests = endpoint_requests(package, detail.ModelPackageVersion, execution.name, settings)
     shadow = {"enabled": False}
     if settings.shadow_mode and endpoint is not None:  # a first deployment has nothing to shadow
@@ -186,7 +225,13 @@ def verify_deployment(
     registry: ModelRegistry,
     reject_on_rollback: bool = True,
 ) -> VerifyDeploymentOutput:
-    """Success is InService AND the target config: a rolled-back update also ends InService."""
+    """Success is InService AND the target config: a rolled-back update also ends InService.
+
+    The package is rejected only for a rollback of this very update: the endpoint back on the
+    config it had before (`plan.previous_config`) with a FailureReason, as SageMaker leaves it
+    after an automatic rollback ("Auto-Rollback Configuration and Monitoring", SageMaker
+    developer guide). An endpoint on any other config was changed by someone else: a healthy
+    version is never rejected for that."""
     status = endpoint["EndpointStatus"]
     config = endpoint.get("EndpointConfigName", "")
     target = plan.endpoint_config["EndpointConfigName"]
@@ -196,7 +241,13 @@ def verify_deployment(
             endpoint_name=plan.endpoint_name, endpoint_config_name=config, status=status
         )
     if status == "InService":
-        why = f"deployment rolled back to {config}: {reason or 'no reason given'}"
+        if config != plan.previous_config or not reason:
+            raise DeploymentFailed(
+                f"version {plan.version} not deployed and not judged: {plan.endpoint_name} "
+                f"serves {config}, neither its target {target} nor a rollback of it to "
+                f"{plan.previous_config} with a failure reason"
+            )
+        why = f"deployment rolled back to {config}: {reason}"
         if reject_on_rollback:
             registry.set_approval(plan.model_package_arn, "Rejected", why)
             raise DeploymentRolledBack(f"version {plan.version} rejected; {why}")

@@ -33,9 +33,9 @@ from ..models import (
     ValidateDatasetOutput,
 )
 from ..settings import ValidateDatasetSettings
+from .champion import champion
 from .dataset import validate_csv
 from .events import parse_training_start
-from .training import current_champion
 
 #: Ledger pointer to the newest dataset version a run of this stack went on to train with.
 LATEST_DATASET = "pointer#latest-dataset"
@@ -240,7 +240,7 @@ def _prepared(
         execution_arn=execution.id,
         dataset=dataset,
         candidates=settings.candidates,
-        champion=current_champion(registry),
+        champion=champion(registry),
         trigger=target.trigger,
         ledger_key=None if key == dataset.business_key else key,
         code_version=target.request.code_version if target.request else None,

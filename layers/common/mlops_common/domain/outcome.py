@@ -5,6 +5,7 @@ from typing import Any
 from ..adapters.ledger import Ledger
 from ..adapters.notifier import Notifier
 from ..models import DatasetUpload, OutcomeInput, OutcomeOutput, RetrainRequest, RunContext
+from .endpoint_lock import release_endpoint
 from .events import training_start_of
 from .failure import describe_failure
 
@@ -17,6 +18,7 @@ HEADLINES = {
     ("deploy", "SKIPPED"): "nothing to deploy",
     ("deploy", "FAILED"): "deployment failed",
     ("deploy", "SHADOW_DISCARDED"): "candidate rejected by its shadow test; production unchanged",
+    ("deploy", "SUPERSEDED"): "not deployed: a newer approved version superseded it",
     ("rollback", "ROLLED_BACK"): "production rolled back to the last known-good model",
     ("rollback", "NOTHING_TO_ROLL_BACK"): "rollback requested but no older approved model exists; "
     "the endpoint keeps its model",
@@ -72,6 +74,7 @@ def summarize(request: OutcomeInput) -> dict[str, Any]:
 
 
 def record_outcome(request: OutcomeInput, ledger: Ledger, notifier: Notifier) -> OutcomeOutput:
+    release_endpoint(request.state, request.execution, ledger)  # design D3: every terminal path
     message = summarize(request)
     recorded = False
     run = _run_of(request.state)

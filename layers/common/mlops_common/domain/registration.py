@@ -1,9 +1,11 @@
 """Registering the winning candidate in the Model Registry, with its lineage."""
 
 from ..adapters.registry import ModelRegistry
+from ..adapters.s3 import S3Store
 from ..models import RegisterModelOutput, RunContext, Selection
 from ..settings import RegisterModelSettings
 from .lineage import run_lineage
+from .provenance import record_provenance
 
 CONTENT_TYPES = ["text/csv", "application/json"]
 
@@ -13,10 +15,13 @@ def register_model(
     selection: Selection,
     settings: RegisterModelSettings,
     registry: ModelRegistry,
+    store: S3Store,
 ) -> RegisterModelOutput:
     best = selection.best
     assert best.model_data_url and best.report_uri
     settings = settings.at(run.code_version)  # the code the run trained with serves it
+    # Checked before every deployment of the package (domain.provenance).
+    provenance = record_provenance(best.model_data_url, settings.sourcedir_uri, store)
     status = "Approved" if settings.auto_approve else "PendingManualApproval"
     lineage = {
         "dataset_uri": run.dataset.uri,
@@ -34,6 +39,7 @@ def register_model(
         or "defaults",
         "metric": selection.gate.metric,
         "score": f"{selection.gate.score:.6f}",
+        **provenance,
     }
     if selection.gate.champion_score is not None:  # metadata values must be non-empty
         lineage["champion_score"] = f"{selection.gate.champion_score:.6f}"

@@ -2,8 +2,16 @@
 
 Three triggers start the RollbackPipeline: the live package turning Rejected, a regression
 alarm on the live endpoint after its deployment finished, and an operator request
-(`{"operator": {"requested_by": ..., "reason": ...}}`). Each is checked against the endpoint's
-current state first, so a late, replayed or duplicate trigger never rolls back twice.
+(`{"operator": {"requested_by": ..., "reason": ...}}`). The pipeline plans once it holds the
+endpoint lock (domain.endpoint_lock). Each trigger is checked against the endpoint's current
+state first, so a late, replayed or duplicate trigger never rolls back twice; an alarm that
+stays in ALARM and enters it again starts at most one rollback per live endpoint config (a
+ledger claim on the alarm and the config).
+
+The last known-good version is the newest Approved version older than the live one that passes
+provenance (domain.provenance). Newer approved versions that fail it are passed over, named in
+the plan, and rejected with the rollback's audit entry, so the champion (domain.champion) is
+again the version that serves.
 """
 
 from __future__ import annotations
@@ -15,16 +23,29 @@ from pydantic import ValidationError
 from ..adapters.endpoints import Endpoints
 from ..adapters.ledger import Ledger, now_iso
 from ..adapters.registry import ModelRegistry
+from ..adapters.s3 import S3Store
 from ..errors import EventMalformed
-from ..models import Execution, OperatorRequest, RecordRollbackOutput, RollbackPlan
+from ..models import (
+    Execution,
+    OperatorRequest,
+    PassedOver,
+    RecordRollbackOutput,
+    RollbackPlan,
+)
 from ..settings import RollbackSettings
 from ..timestamps import parse_timestamp
-from .deployment import endpoint_requests, live_package_version
+from .deployment import BUSY, endpoint_requests, live_package_version
 from .events import parse_model_package_change
+from .provenance import provenance_problems
 
 
 def audit_key(endpoint_name: str) -> str:
     return f"rollback#{endpoint_name}"
+
+
+def alarm_claim_key(alarm_name: str, endpoint_config: str) -> str:
+    """One alarm-triggered rollback per alarm and live endpoint config."""
+    return f"rollback#alarm#{alarm_name}#{endpoint_config}"
 
 
 def _trigger(request: dict[str, Any]) -> tuple[str, str, str]:
@@ -59,6 +80,8 @@ def plan_rollback(
     settings: RollbackSettings,
     registry: ModelRegistry,
     endpoints: Endpoints,
+    store: S3Store,
+    ledger: Ledger,
 ) -> RollbackPlan:
     kind, who, why = _trigger(request)
     if kind == "rejected-package":
@@ -90,10 +113,17 @@ def plan_rollback(
             f"{settings.endpoint_name} is {endpoint['EndpointStatus']}: an operator must repair "
             "it before a rollback can run"
         )
+    if endpoint["EndpointStatus"] in BUSY:  # not ours: this execution holds the lock
+        return RollbackPlan(
+            action="WAIT",
+            reason=f"{why}; {settings.endpoint_name} is {endpoint['EndpointStatus']} by a change "
+            "outside the control plane; waiting for it to settle",
+            **base,
+        )
     if endpoint["EndpointStatus"] != "InService":
         return skip(
-            f"{settings.endpoint_name} is {endpoint['EndpointStatus']}: a deployment is in "
-            "progress and its guardrails decide"
+            f"{settings.endpoint_name} is {endpoint['EndpointStatus']}: an operator must "
+            "repair it before a rollback can run"
         )
     live = live_package_version(endpoints, endpoint)
     base |= {"from_version": live, "previous_config": endpoint["EndpointConfigName"]}
@@ -111,31 +141,59 @@ def plan_rollback(
                 "the alarm predates the live configuration (it fired during the "
                 "deployment, which guardrails already handled)"
             )
+        alarm, config = request["detail"]["alarmName"], endpoint["EndpointConfigName"]
+        key = alarm_claim_key(alarm, config)
+        attributes = {"execution_arn": execution.id, "kind": "alarm-rollback"}
+        earlier = ledger.claim(key, execution.name, attributes)
+        if earlier is not None:
+            return skip(
+                f"execution {earlier['run_id']} already answered this alarm for {config}, "
+                "which is still live: one rollback per alarm and live configuration"
+            )
+        # Not a run in progress: the claim is the record that this execution answered it.
+        ledger.finish(key, execution.name, "ANSWERED", {"alarm_time": request.get("time")})
     approved = registry.approved_packages()
     live_arn = next(
         (p["ModelPackageArn"] for p in approved if p.get("ModelPackageVersion") == live), None
     )
     base["from_package_arn"] = live_arn
-    # Back, never forward: the newest approved version older than the live one.
-    target = next(
-        (p for p in approved if live is None or p.get("ModelPackageVersion", 0) < live), None
-    )
-    if target is None:
+    # Back, never forward: the newest approved version older than the live one that passes
+    # provenance; newer ones that fail it are passed over.
+    passed_over: list[PassedOver] = []
+    for summary in approved:
+        if live is not None and summary.get("ModelPackageVersion", 0) >= live:
+            continue
+        package = registry.describe(summary["ModelPackageArn"])
+        if package is None or package.get("ModelApprovalStatus") != "Approved":
+            continue
+        problems = provenance_problems(package, settings, store)
+        if problems:
+            passed_over.append(
+                PassedOver(
+                    model_package_arn=package["ModelPackageArn"],
+                    version=package["ModelPackageVersion"],
+                    problems="; ".join(problems),
+                )
+            )
+            continue
+        version = package["ModelPackageVersion"]
+        skipped = "".join(f"; version {p.version} passed over: {p.problems}" for p in passed_over)
         return RollbackPlan(
-            action="NOTHING",
-            reason=f"{why}; no approved version older than the "
-            f"live one ({live}) exists, so the endpoint keeps serving it",
+            action="ROLLBACK",
+            reason=f"{why}; rolling back from version {live} to {version}{skipped}",
+            model_package_arn=package["ModelPackageArn"],
+            version=version,
+            passed_over=passed_over,
+            **endpoint_requests(package, version, execution.name, settings),
             **base,
         )
-    package = registry.describe(target["ModelPackageArn"])
-    assert package is not None
-    version = package["ModelPackageVersion"]
+    failing = "".join(f"; version {p.version} fails provenance: {p.problems}" for p in passed_over)
     return RollbackPlan(
-        action="ROLLBACK",
-        reason=f"{why}; rolling back from version {live} to {version}",
-        model_package_arn=package["ModelPackageArn"],
-        version=version,
-        **endpoint_requests(package, version, execution.name, settings),
+        action="NOTHING",
+        reason=f"{why}; no approved version older than the live one ({live}) "
+        f"{'passes provenance' if passed_over else 'exists'}, so the endpoint keeps serving "
+        f"it{failing}",
+        passed_over=passed_over,
         **base,
     )
 
@@ -147,7 +205,8 @@ def record_rollback(
     registry: ModelRegistry,
 ) -> RecordRollbackOutput:
     """Audit entry (when, why, who or what, from, to) and the bad version taken out of the
-    pool of candidates for the next rollback or replayed approval."""
+    pool of candidates for the next rollback or replayed approval, with the versions passed
+    over for failing provenance: the champion is again the version that serves."""
     rejected = None
     if plan.from_package_arn:
         package = registry.describe(plan.from_package_arn)
@@ -156,6 +215,12 @@ def record_rollback(
                 plan.from_package_arn, "Rejected", f"rolled back by {execution.name}: {plan.reason}"
             )
             rejected = plan.from_package_arn
+    for passed in plan.passed_over:
+        registry.set_approval(
+            passed.model_package_arn,
+            "Rejected",
+            f"passed over by rollback {execution.name}: fails provenance: {passed.problems}",
+        )
     key = audit_key(plan.endpoint_name)
     ledger.append(
         key,
@@ -168,6 +233,7 @@ def record_rollback(
             "to_version": plan.version,
             "from_config": plan.previous_config,
             "to_config": plan.endpoint_config.get("EndpointConfigName"),
+            "passed_over": [p.version for p in plan.passed_over],
             "execution_arn": execution.id,
         },
     )

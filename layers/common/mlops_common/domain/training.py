@@ -1,4 +1,4 @@
-"""The champion a run is judged against, and each candidate's SageMaker jobs."""
+"""Each candidate's SageMaker jobs (the champion a run is judged against: domain.champion)."""
 
 import hashlib
 import json
@@ -6,25 +6,9 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from ..adapters.registry import ModelRegistry, container_of
 from ..errors import EventMalformed
-from ..models import Candidate, CandidatePlan, Champion, RunContext
+from ..models import Candidate, CandidatePlan, RunContext
 from ..settings import PrepareCandidateSettings
-
-
-def current_champion(registry: ModelRegistry, exclude_arn: str | None = None) -> Champion | None:
-    for summary in registry.approved_packages():
-        if summary["ModelPackageArn"] == exclude_arn:
-            continue
-        package = registry.describe(summary["ModelPackageArn"])
-        if package is None:
-            continue
-        return Champion(
-            model_package_arn=package["ModelPackageArn"],
-            version=package["ModelPackageVersion"],
-            model_data_url=container_of(package)["ModelDataUrl"],
-        )
-    return None
 
 
 def job_name(prefix: str, run_id: str, candidate: str, kind: str) -> str:
