@@ -1,6 +1,7 @@
 """CloudFormation resource creators for the services the stack uses besides Lambda and Step
-Functions: S3, DynamoDB, SQS, EventBridge, IAM, SNS, KMS, CloudWatch (alarms and logs) and SageMaker. Each calls the
-AWS APIs CloudFormation would, and returns the resource's Ref value and its GetAtt attributes.
+Functions: S3, DynamoDB, SQS, EventBridge, IAM, SNS, KMS, CloudWatch (alarms and logs) and
+SageMaker. Each calls the AWS APIs CloudFormation would, and returns the resource's Ref value
+and its GetAtt attributes.
 """
 
 from __future__ import annotations
