@@ -24,6 +24,8 @@ from moto.moto_api._internal.models import moto_api_backend
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 from werkzeug.serving import BaseWSGIServer, make_server
 
+from mlops.twin.cloudformation import api as cloudformation_api
+from mlops.twin.cloudformation.stacks import StackRecords
 from mlops.twin.cloudwatch import metrics
 from mlops.twin.cloudwatch.alarms import AlarmEvaluator
 from mlops.twin.events.delivery import EventDelivery
@@ -101,6 +103,8 @@ class LocalCloud:
             self.events = seams.enter_context(
                 EventDelivery(self._single_attempt_client, retry_base_delay_s=0.2)
             )
+            # DescribeStacks and ListStackResources of the stacks provisioned into this cloud.
+            self.stacks = seams.enter_context(StackRecords())
             gateway = Gateway(DomainDispatcherApplication(create_backend_app))
             server = seams.enter_context(_Server(gateway, self._requested_port))
             self.port = server.port
@@ -185,6 +189,7 @@ class LocalCloud:
         jobs_api.connect(gateway, self.jobs, self.account, self.region)
         hosting_api.connect(gateway, self.hosting)
         registry_api.connect(gateway, self.sagemaker_events)
+        cloudformation_api.connect(gateway, self.stacks)
 
     def _single_attempt_client(self, service: str) -> Any:
         return self.client(service, config=Config(retries={"total_max_attempts": 1}))

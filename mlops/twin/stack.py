@@ -82,6 +82,7 @@ def start_stack(
         stack = Provisioner(cloud.client, cloud.runtime, root, cloud.account, cloud.region).deploy(
             STACK_NAME, root / "template.yaml", twin_parameters(cloud.region, **parameters)
         )
+        cloud.stacks.put(stack)  # DescribeStacks and ListStackResources answer for it now
         twin = TwinStack(cloud, stack, root)
         twin.publish_code()
         return twin
