@@ -17,7 +17,7 @@ from pathlib import Path
 
 def _local_up(args: argparse.Namespace) -> int:
     from .demo.loop import workflows
-    from .demo.progress import Watcher
+    from .control.timeline import Watcher
     from .twin.cloud import TIME_SCALE, describe_clock
     from .twin.stack import start_stack
 
