@@ -28,6 +28,7 @@ from mlops.twin.cloudformation import api as cloudformation_api
 from mlops.twin.cloudformation.stacks import StackRecords
 from mlops.twin.cloudwatch import metrics
 from mlops.twin.cloudwatch.alarms import AlarmEvaluator
+from mlops.twin.events import patterns as event_patterns
 from mlops.twin.events.delivery import EventDelivery
 from mlops.twin.events.replay import ReplaySeam
 from mlops.twin.gateway import Gateway
@@ -190,6 +191,7 @@ class LocalCloud:
         hosting_api.connect(gateway, self.hosting)
         registry_api.connect(gateway, self.sagemaker_events)
         cloudformation_api.connect(gateway, self.stacks)
+        event_patterns.connect(gateway)
 
     def _single_attempt_client(self, service: str) -> Any:
         return self.client(service, config=Config(retries={"total_max_attempts": 1}))

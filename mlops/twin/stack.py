@@ -72,15 +72,20 @@ class TwinStack:
 
 
 def start_stack(
-    port: int = 0, root: Path = ROOT, time_scale: float = TIME_SCALE, **parameters: str
+    port: int = 0,
+    root: Path = ROOT,
+    time_scale: float = TIME_SCALE,
+    stack_name: str = STACK_NAME,
+    region: str = "us-east-1",
+    **parameters: str,
 ) -> TwinStack:
-    """Start a local cloud on `port` (0: any free port) whose clock runs at `time_scale` (real
-    seconds per AWS second), provision template.yaml into it with `parameters` over the twin's
-    defaults, and publish ml/."""
-    cloud = LocalCloud(port=port, time_scale=time_scale).start()
+    """Start a local cloud in `region` on `port` (0: any free port) whose clock runs at
+    `time_scale` (real seconds per AWS second), provision template.yaml into it as stack
+    `stack_name` with `parameters` over the twin's defaults, and publish ml/."""
+    cloud = LocalCloud(port=port, region=region, time_scale=time_scale).start()
     try:
         stack = Provisioner(cloud.client, cloud.runtime, root, cloud.account, cloud.region).deploy(
-            STACK_NAME, root / "template.yaml", twin_parameters(cloud.region, **parameters)
+            stack_name, root / "template.yaml", twin_parameters(cloud.region, **parameters)
         )
         cloud.stacks.put(stack)  # DescribeStacks and ListStackResources answer for it now
         twin = TwinStack(cloud, stack, root)
