@@ -16,7 +16,7 @@ from typing import Any
 
 from mlops.control.errors import Refused
 from mlops.control.plane import ControlPlane
-from mlops.control.retrain import RECLAIMABLE, DatasetVersion
+from mlops.control.retrain import DETAIL_TYPE, RECLAIMABLE, SOURCE, DatasetVersion
 
 # "events might not be archived immediately ... wait about 10 minutes before replaying recent
 # events" (EventBridge user guide, replaying archived events).
@@ -140,15 +140,8 @@ def _from_an_event(document: Any) -> bool:
 
 def describe_event(document: dict[str, Any]) -> str:
     """One line naming an event: its source and type, and what it is about."""
-    if "retrain" in document:
-        request = document["retrain"]
-        dataset = request.get("dataset")
-        what = (
-            dataset
-            if isinstance(dataset, str)
-            else f"s3://{dataset.get('bucket')}/{dataset.get('key')}"
-        )
-        return f"retrain request {what} by {request.get('requested_by')}"
+    if "retrain" in document:  # the TrainingPipeline input a Retrain Requested event became
+        return f"retrain request {_retrain(document['retrain'])}"
     detail = document.get("detail") or {}
     head = f"{document.get('source')} {document.get('detail-type')}"
     if document.get("source") == "aws.s3":
@@ -159,7 +152,17 @@ def describe_event(document: dict[str, Any]) -> str:
         return f"{head} v{detail.get('ModelPackageVersion')} {detail.get('ModelApprovalStatus')}"
     if document.get("source") == "aws.cloudwatch":
         return f"{head} {detail.get('alarmName')} {(detail.get('state') or {}).get('value')}"
+    if (document.get("source"), document.get("detail-type")) == (SOURCE, DETAIL_TYPE):
+        return f"{head} {_retrain(detail)}"
     return head
+
+
+def _retrain(request: dict[str, Any]) -> str:
+    dataset = request.get("dataset")
+    if isinstance(dataset, dict):
+        dataset = f"s3://{dataset.get('bucket')}/{dataset.get('key')}"
+    what = dataset
+    return f"{what} by {request.get('requested_by')}"
 
 
 def _would_meet(plane: ControlPlane, key: str, document: dict[str, Any]) -> str:
