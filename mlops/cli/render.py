@@ -15,9 +15,13 @@ _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 
 
 def table(headers: Sequence[str], rows: Sequence[Sequence[Any]], right: Sequence[int] = ()) -> str:
-    """Columns as wide as their widest cell; the columns in `right` aligned right."""
+    """Columns as wide as their widest cell; the columns in `right` aligned right. A row with
+    fewer cells than headers lets its last cell run on (a note across the rest of the row)."""
     cells = [[str(h) for h in headers]] + [["" if c is None else str(c) for c in r] for r in rows]
-    widths = [max(len(row[i]) for row in cells) for i in range(len(headers))]
+    widths = [
+        max((len(row[i]) for row in cells if i < len(row) - (len(row) < len(headers))), default=0)
+        for i in range(len(headers))
+    ]
     lines = []
     for row in cells:
         parts = [

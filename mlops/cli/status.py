@@ -6,6 +6,8 @@ import argparse
 from datetime import datetime
 from typing import Any
 
+from botocore.exceptions import ClientError
+
 from mlops.cli.common import Context
 from mlops.cli.render import ago, duration, table
 from mlops.control.endpoint import alarms, dead_letter_depth, endpoint_view
@@ -27,7 +29,14 @@ def run(args: argparse.Namespace) -> int:
     ctx = Context(args)
     plane = ctx.plane
     endpoint = endpoint_view(plane)
-    last = {key: last_run(plane, key) for key in plane.workflows}
+    last, missing = {}, {}
+    for key in plane.workflows:
+        try:
+            last[key] = last_run(plane, key)
+        except ClientError as exc:  # a state machine deleted outside the stack: say so
+            if exc.response["Error"]["Code"] != "StateMachineDoesNotExist":
+                raise
+            last[key], missing[key] = None, exc.response["Error"]["Code"]
     pending = list_versions(plane, status="PendingManualApproval")
     found_alarms = alarms(plane)
     depth = dead_letter_depth(plane)
@@ -41,6 +50,7 @@ def run(args: argparse.Namespace) -> int:
         "endpoint": endpoint.to_json() if endpoint else None,
         "champion_version": champion,
         "workflows": {key: run_json(plane, view) if view else None for key, view in last.items()},
+        "missing_workflows": missing,
         "pending_approval": [v.to_json() for v in pending],
         "alarms": found_alarms,
         "dead_letters": depth,
@@ -81,6 +91,9 @@ def _human(doc: dict[str, Any]) -> str:
     lines.append("")
     rows = []
     for key, run in doc["workflows"].items():
+        if key in doc["missing_workflows"]:
+            rows.append([key, f"state machine missing: {doc['missing_workflows'][key]}"])
+            continue
         if run is None:
             rows.append([key, "-", "never ran", "", "", ""])
             continue

@@ -1,5 +1,6 @@
 """Fixtures of the operator CLI's tests: `mlops` run in-process as an operator runs it (argv
-in; exit code, stdout and stderr out), against moto (the AWS-only paths) or the twin."""
+in; exit code, stdout and stderr out), against moto (the AWS-only paths) or the twin (a stack
+there: cli_twin.py, a module of its own name since several suites have a conftest.py)."""
 
 from __future__ import annotations
 

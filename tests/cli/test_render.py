@@ -22,6 +22,11 @@ def test_table_columns_are_as_wide_as_their_widest_cell_and_numbers_can_align_ri
     ]
 
 
+def test_a_short_row_lets_its_last_cell_run_on_without_widening_the_columns():
+    text = table(["A", "B", "C"], [["x", "y", "z"], ["w", "a note longer than B"]])
+    assert text.splitlines() == ["A  B  C", "x  y  z", "w  a note longer than B"]
+
+
 def test_table_shows_none_as_an_empty_cell_and_ends_no_line_with_spaces():
     assert table(["A", "B"], [["x", None]]).splitlines() == ["A  B", "x"]
 
