@@ -17,6 +17,7 @@ from mlops.control.replay import (
     archive,
     check_window,
     describe_replay,
+    replayed_runs,
     start_replay,
     window_contents,
 )
@@ -74,21 +75,27 @@ def replay_command(args: argparse.Namespace) -> int:
         )
         ctx.result({"window": [args.start.isoformat(), end.isoformat()], "events": contents}, human)
         return 0
+    began = datetime.now(UTC)
     name = start_replay(plane, kept, args.start, end, keys)
     ctx.say(f"replay {name} of {window} to {', '.join(keys)} started")
     document: dict[str, Any] = {"replay": name, "state": None, "runs": []}
     if args.wait:
-        document |= _wait(ctx, name, args.start, end, keys, args.timeout)
+        document |= _wait(ctx, name, (args.start, end), keys, began, args.timeout)
     if ctx.json:
         ctx.result(document, "")
     return 0
 
 
 def _wait(
-    ctx: Context, name: str, start: datetime, end: datetime, keys: list[str], timeout: float
+    ctx: Context,
+    name: str,
+    window: tuple[datetime, datetime],
+    keys: list[str],
+    began: datetime,
+    timeout: float,
 ) -> dict[str, Any]:
     plane = ctx.plane
-    began = datetime.now(UTC)
+    start, end = window
     deadline = time.monotonic() + timeout
     while True:
         described = describe_replay(plane, name)
@@ -106,12 +113,17 @@ def _wait(
     if state != "COMPLETED":
         raise Failed(f"replay {name} {state}: {described.get('StateReason', '')}")
     ctx.say(f"replay {name} COMPLETED; following the runs it started")
-    watcher = Watcher(plane.sfn, plane.state_machines(keys), emit=ctx.progress.line, since=began)
-    time.sleep(SETTLE_SECONDS)
-    watcher.poll()
-    while watcher.running() and time.monotonic() < deadline:
-        time.sleep(POLL_SECONDS)
+    watcher = Watcher(plane.sfn, {}, emit=ctx.progress.line, discover=False)
+    checked: set[str] = set()
+    settled = time.monotonic() + SETTLE_SECONDS  # the replay's last events start their runs
+    while time.monotonic() < settled or watcher.running():
+        for key, summary in replayed_runs(plane, name, keys, began, checked):
+            label = plane.workflows[key].label
+            watcher.track(label, summary["executionArn"], summary["name"], summary["startDate"])
         watcher.poll()
+        if time.monotonic() > deadline:
+            break
+        time.sleep(POLL_SECONDS)
     runs = [
         {
             "workflow": plane.workflow_of(v.workflow).key,

@@ -17,5 +17,6 @@ does comes from here. The demo (mlops/demo) shares one piece: the timeline of an
     retrain.py      retrain requests (the TrainingPipeline's documented input)
     replay.py       replays of the stack's archive
     deadletters.py  the dead-letter queue: list, redrive
+    event_input.py  what a rule's target receives (Input, InputPath, InputTransformer)
     audit.py        rollback and approval audit entries
 """

@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from mlops.control.errors import Refused
+from mlops.control.follow import CLOCK_SKEW
 from mlops.control.plane import ControlPlane
 from mlops.control.retrain import DETAIL_TYPE, RECLAIMABLE, SOURCE, DatasetVersion
 
@@ -92,6 +93,35 @@ def start_replay(
 
 def describe_replay(plane: ControlPlane, name: str) -> dict[str, Any]:
     return plane.client("events").describe_replay(ReplayName=name)
+
+
+def replayed_runs(
+    plane: ControlPlane, name: str, keys: list[str], since: datetime, checked: set[str]
+) -> list[tuple[str, dict[str, Any]]]:
+    """Executions of the given workflows a replay started: their input is the event, which
+    carries the replay's name (`replay-name`); a transformed input (a retrain request) does
+    not, so one started since the replay counts. `checked` keeps the executions already read
+    across calls."""
+    found = []
+    for key in keys:
+        listed = plane.sfn.list_executions(
+            stateMachineArn=plane.workflows[key].arn, maxResults=100
+        )["executions"]
+        for summary in listed:
+            if summary["startDate"] < since - CLOCK_SKEW:
+                break  # newest first
+            if summary["executionArn"] in checked:
+                continue
+            checked.add(summary["executionArn"])
+            described = plane.sfn.describe_execution(executionArn=summary["executionArn"])
+            document = _json(described.get("input"))
+            if not isinstance(document, dict):
+                continue
+            if document.get("replay-name") == name or (
+                "retrain" in document and summary["startDate"] >= since
+            ):
+                found.append((key, summary))
+    return found
 
 
 def window_contents(
