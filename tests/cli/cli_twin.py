@@ -1,4 +1,9 @@
-"""A stack in the twin for the CLI's end-to-end tests, and `mlops` pointed at it."""
+"""A stack in the twin for the CLI's end-to-end tests, and `mlops` pointed at it.
+
+Every AWS call the commands make is recorded; when the stack closes, each must be an action
+the stack's OperatorPolicy allows (template.yaml), so the policy operators get is exactly
+what the command line needs.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +11,7 @@ import os
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -21,6 +26,7 @@ class Operated:
     watcher: Any
     uploaded: tuple[Any, Any] | None = None  # a window that holds the first upload alone
     first_runs: tuple[Any, ...] = ()
+    actions: set[str] = field(default_factory=set)  # IAM actions of the calls mlops made
 
     @property
     def target(self) -> list[str]:
@@ -61,6 +67,8 @@ def operated(**parameters: str) -> Iterator[Operated]:
     from mlops.twin.stack import start_stack
 
     with pytest.MonkeyPatch.context() as env:
+        recorded: set[str] = set()
+        record_calls(env, recorded)
         for name in list(os.environ):
             if name.startswith("AWS_ENDPOINT_URL") or name == "AWS_PROFILE":
                 env.delenv(name)
@@ -69,10 +77,71 @@ def operated(**parameters: str) -> Iterator[Operated]:
         twin = start_stack(**parameters)
         try:
             watcher = Watcher(twin.client("stepfunctions"), workflows(twin), emit=lambda _l: None)
-            stack = Operated(twin, watcher)
+            stack = Operated(twin, watcher, actions=recorded)
             started = datetime.now(UTC)
             stack.first_runs = tuple(stack.upload("first.csv", stack.dataset()))
             stack.uploaded = (started, datetime.now(UTC))
             yield stack
         finally:
             twin.close()
+        denied = sorted(recorded - operator_policy_actions())
+        assert not denied, f"mlops called what OperatorPolicy does not allow: {denied}"
+
+
+# IAM action names that differ from the operation's (Service Authorization Reference).
+_ACTIONS = {
+    "s3:HeadObject": "s3:GetObject",
+    "sqs:ChangeMessageVisibilityBatch": "sqs:ChangeMessageVisibility",
+    "sqs:DeleteMessageBatch": "sqs:DeleteMessage",
+}
+_PREFIXES = {"monitoring": "cloudwatch"}  # the signing name where it is not the IAM prefix
+_NO_PERMISSION = {"sts:GetCallerIdentity"}  # "No permissions are required" (STS API reference)
+
+
+def iam_action(signing_name: str, operation: str, params: dict[str, Any]) -> str | None:
+    action = f"{_PREFIXES.get(signing_name, signing_name)}:{operation}"
+    if action == "s3:HeadObject" and params.get("VersionId"):
+        return "s3:GetObjectVersion"
+    return None if action in _NO_PERMISSION else _ACTIONS.get(action, action)
+
+
+def record_calls(env: pytest.MonkeyPatch, recorded: set[str]) -> None:
+    """Records the IAM action of every call made through the CLI's AwsTarget."""
+    from mlops.control.aws import AwsTarget
+
+    def record(model: Any, params: dict[str, Any], **_: Any) -> None:
+        action = iam_action(model.service_model.signing_name, model.name, params)
+        if action:
+            recorded.add(action)
+
+    original_client, original_resource = AwsTarget.client, AwsTarget.resource
+
+    def client(self: AwsTarget, service: str) -> Any:
+        made = original_client(self, service)
+        made.meta.events.register("before-call.*.*", record, unique_id="mlops-test-recorder")
+        return made
+
+    def resource(self: AwsTarget, service: str) -> Any:
+        made = original_resource(self, service)
+        made.meta.client.meta.events.register(
+            "before-call.*.*", record, unique_id="mlops-test-recorder"
+        )
+        return made
+
+    env.setattr(AwsTarget, "client", client)
+    env.setattr(AwsTarget, "resource", resource)
+
+
+def operator_policy_actions() -> set[str]:
+    from mlops.twin.cloudformation.template import load_template
+    from mlops.twin.stack import ROOT
+
+    policy = load_template(ROOT / "template.yaml")["Resources"]["OperatorPolicy"]
+    statements = policy["Properties"]["PolicyDocument"]["Statement"]
+    return {
+        action
+        for statement in statements
+        for action in (
+            statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+        )
+    }
