@@ -17,7 +17,7 @@ from typing import Any
 from mlops.control.errors import Refused
 from mlops.control.follow import CLOCK_SKEW
 from mlops.control.plane import ControlPlane
-from mlops.control.retrain import DETAIL_TYPE, RECLAIMABLE, SOURCE, DatasetVersion
+from mlops.control.retrain import DETAIL_TYPE, RECLAIMABLE, SOURCE, dataset_version
 
 # "events might not be archived immediately ... wait about 10 minutes before replaying recent
 # events" (EventBridge user guide, replaying archived events).
@@ -198,7 +198,7 @@ def _retrain(request: dict[str, Any]) -> str:
 def _would_meet(plane: ControlPlane, key: str, document: dict[str, Any]) -> str:
     if key == "training" and document.get("source") == "aws.s3":
         obj = (document.get("detail") or {}).get("object") or {}
-        dataset = DatasetVersion(
+        dataset = dataset_version(
             (document["detail"].get("bucket") or {}).get("name", ""),
             obj.get("key", ""),
             obj.get("version-id"),

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import uuid
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qs, urlparse
@@ -25,27 +24,21 @@ DETAIL_TYPE = "Retrain Requested"
 RECLAIMABLE = {"FAILED", "REJECTED"}  # a run that ended so may run again without force
 
 
-@dataclass(frozen=True)
-class DatasetVersion:
-    bucket: str
-    key: str
-    version_id: str | None  # None in an unversioned bucket: the ETag names the content
-    etag: str
+def dataset_version(bucket: str, key: str, version_id: str | None, etag: str) -> Any:
+    """The layer's DatasetRef of one object version: its `uri` and `business_key` (the ledger
+    key of a first run, `dataset#<uri>#<version or etag>`) are the workflows' own. Built
+    without the figures validation adds (size, rows, features), which nothing here reads."""
+    from mlops_common.models import DatasetRef
 
-    @property
-    def uri(self) -> str:
-        return f"s3://{self.bucket}/{self.key}"
-
-    @property
-    def business_key(self) -> str:
-        """The ledger key of a first run of this version: `dataset#<uri>#<version or etag>`."""
-        return f"dataset#{self.uri}#{self.version_id or self.etag}"
-
-    def to_request(self) -> dict[str, Any]:
-        return {"bucket": self.bucket, "key": self.key, "version_id": self.version_id}
+    return DatasetRef.model_construct(bucket=bucket, key=key, version_id=version_id, etag=etag)
 
 
-def resolve_dataset(plane: ControlPlane, uri: str, version_id: str | None) -> DatasetVersion:
+def to_request(dataset: Any) -> dict[str, Any]:
+    """A dataset version as the retrain input names it."""
+    return {"bucket": dataset.bucket, "key": dataset.key, "version_id": dataset.version_id}
+
+
+def resolve_dataset(plane: ControlPlane, uri: str, version_id: str | None) -> Any:
     """An object under the stack's data prefix, at `version_id` (also `?versionId=` in the
     URI) or its current version."""
     parsed = urlparse(uri)
@@ -70,10 +63,10 @@ def resolve_dataset(plane: ControlPlane, uri: str, version_id: str | None) -> Da
         raise
     found = head.get("VersionId")
     etag = head["ETag"].strip('"')
-    return DatasetVersion(bucket, key, None if found in (None, "null") else found, etag)
+    return dataset_version(bucket, key, None if found in (None, "null") else found, etag)
 
 
-def handled(plane: ControlPlane, dataset: DatasetVersion) -> dict[str, Any] | None:
+def handled(plane: ControlPlane, dataset: Any) -> dict[str, Any] | None:
     """The ledger's run of this version, unless it ended so that it may run again."""
     item = plane.ledger_table.get_item(
         Key={"pk": dataset.business_key, "sk": "run"}, ConsistentRead=True
@@ -111,7 +104,7 @@ def refusal(item: dict[str, Any]) -> str:
 
 
 def retrain_request(
-    dataset: DatasetVersion | None,
+    dataset: Any | None,
     reason: str,
     requested_by: str,
     force: bool,
@@ -122,7 +115,7 @@ def retrain_request(
         raise Refused("a retrain needs a reason (--reason)")
     return {
         "retrain": {
-            "dataset": "latest" if dataset is None else dataset.to_request(),
+            "dataset": "latest" if dataset is None else to_request(dataset),
             "reason": reason,
             "requested_by": requested_by,
             "force": force,
