@@ -36,34 +36,34 @@ def add(commands: Any, parent: argparse.ArgumentParser) -> None:
     watch.set_defaults(func=watch_command)
 
 
+def where(run: dict[str, Any]) -> str:
+    """The state a running execution is in, else how it ended."""
+    return (run["current_state"] if run["status"] == "RUNNING" else run["outcome"]) or ""
+
+
 def list_command(args: argparse.Namespace) -> int:
     ctx = Context(args)
     since = datetime.now(UTC) - args.since if args.since else None
-    views = list_runs(ctx.plane, ctx.workflows(), since, args.limit)
-    rows = []
-    for view in views:
-        where = (
-            view.timeline.current.state
-            if view.status == "RUNNING" and view.timeline.current
-            else view.outcome
-        )
-        rows.append(
-            [
-                ctx.plane.workflow_of(view.workflow).key,
-                view.name,
-                view.status,
-                where or "",
-                ago(view.started),
-                duration(view.seconds),
-                one_line(view.cause, 80) if view.cause else "",
-            ]
-        )
+    runs = [
+        run_json(ctx.plane, v) for v in list_runs(ctx.plane, ctx.workflows(), since, args.limit)
+    ]
+    rows = [
+        [
+            run["workflow"],
+            run["name"],
+            run["status"],
+            where(run),
+            ago(datetime.fromisoformat(run["started"])),
+            duration(run["seconds"]),
+            one_line(run["cause"], 80) if run["cause"] else "",
+        ]
+        for run in runs
+    ]
+    headers = ["WORKFLOW", "EXECUTION", "STATUS", "OUTCOME", "STARTED", "TOOK", "CAUSE"]
     human = (
-        table(["WORKFLOW", "EXECUTION", "STATUS", "OUTCOME", "STARTED", "TOOK", "CAUSE"], rows, [5])
-        if rows
-        else "no executions" + (" in that span" if since else "")
+        table(headers, rows, [5]) if rows else "no executions" + (" in that span" if since else "")
     )
-    ctx.result([run_json(ctx.plane, v) for v in views], human)
+    ctx.result(runs, human)
     return 0
 
 

@@ -10,6 +10,7 @@ from botocore.exceptions import ClientError
 
 from mlops.cli.common import Context
 from mlops.cli.render import ago, duration, table
+from mlops.cli.runs import where
 from mlops.control.endpoint import alarms, dead_letter_depth, endpoint_view
 from mlops.control.runs import last_run, run_json
 from mlops.control.timeline import one_line
@@ -98,9 +99,8 @@ def _human(doc: dict[str, Any]) -> str:
             rows.append([key, "-", "never ran", "", "", ""])
             continue
         started = datetime.fromisoformat(run["started"])
-        where = run["current_state"] if run["status"] == "RUNNING" else run["outcome"]
         detail = f"{run['error']}: {run['cause']}" if run["error"] and run["cause"] else ""
-        status = f"{run['status']} {where or ''}".strip()
+        status = f"{run['status']} {where(run)}".strip()
         rows.append([key, run["name"][:8], status, ago(started), duration(run["seconds"]), detail])
     lines.append(table(["WORKFLOW", "LAST RUN", "STATUS", "STARTED", "TOOK", ""], rows, [4]))
     lines.append("")

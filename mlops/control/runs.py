@@ -55,13 +55,6 @@ def last_run(plane: ControlPlane, key: str) -> ExecutionView | None:
     return None if summary is None else _view(plane, key, summary)
 
 
-def running(plane: ControlPlane, key: str) -> list[ExecutionView]:
-    pages = plane.sfn.get_paginator("list_executions").paginate(
-        stateMachineArn=plane.workflows[key].arn, statusFilter="RUNNING"
-    )
-    return [_view(plane, key, s) for page in pages for s in page["executions"]]
-
-
 def find_run(plane: ControlPlane, ident: str) -> ExecutionView:
     """An execution by ARN, by name, or by the start of its name (as `mlops runs` shows it)."""
     if ident.startswith("arn:"):
