@@ -17,8 +17,8 @@ import time
 from datetime import datetime
 from typing import Any
 
+from mlops.control.timeline import Watcher
 from mlops.demo.loop import loop_settled, workflows
-from mlops.demo.progress import Watcher
 from mlops.twin.cloud import TIME_SCALE, describe_clock
 from mlops.twin.stack import start_stack
 

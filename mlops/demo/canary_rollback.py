@@ -12,8 +12,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from mlops.control.timeline import Watcher
 from mlops.demo.loop import DATASET_KEY, loop_settled, sample_rows, summarize, workflows
-from mlops.demo.progress import Watcher
 from mlops.demo.scenarios import TrafficClient, publish_faulty_code, register_version
 from mlops.twin.cloud import TIME_SCALE, describe_clock
 from mlops.twin.stack import start_stack, twin_parameters

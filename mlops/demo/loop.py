@@ -8,7 +8,7 @@ import json
 import time
 from typing import Any
 
-from mlops.demo.progress import Watcher
+from mlops.control.timeline import Watcher
 from mlops.twin.cloud import TIME_SCALE, describe_clock
 from mlops.twin.stack import TwinStack, start_stack
 

@@ -25,6 +25,8 @@ from moto.moto_server import werkzeug_app
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 from werkzeug.serving import BaseWSGIServer, make_server
 
+from mlops.twin.cloudformation import api as cloudformation_api
+from mlops.twin.cloudformation.stacks import StackRecords
 from mlops.twin.cloudwatch import metrics
 from mlops.twin.cloudwatch.alarms import AlarmEvaluator
 from mlops.twin.cloudwatch.history import AlarmHistory
@@ -32,6 +34,7 @@ from mlops.twin.codebuild import api as codebuild_api
 from mlops.twin.codebuild.projects import CodeBuildProjectsSeam
 from mlops.twin.codebuild.runner import BuildRunner
 from mlops.twin.codepipeline.delivery import connect_delivery, install_delivery
+from mlops.twin.events import patterns as event_patterns
 from mlops.twin.events.delivery import EventDelivery
 from mlops.twin.events.put_events import ClientPutEventsSeam
 from mlops.twin.events.replay import ReplaySeam
@@ -121,6 +124,8 @@ class LocalCloud:
             # No CORS: moto builds each service's app on its first request, without flask-cors
             # while this applies (door.py: the twin is no door for web pages).
             seams.enter_context(Patches(Patch(werkzeug_app, "DISABLE_GLOBAL_CORS", True)))
+            # DescribeStacks and ListStackResources of the stacks provisioned into this cloud.
+            self.stacks = seams.enter_context(StackRecords())
             gateway = Gateway(DomainDispatcherApplication(create_backend_app))
             server = seams.enter_context(_Server(gateway, self._requested_port))
             self.port = server.port
@@ -239,6 +244,8 @@ class LocalCloud:
         registry_api.connect(gateway, self.sagemaker_events)
         codebuild_api.connect(gateway, self.builds)
         connect_delivery(gateway, self.delivery)
+        cloudformation_api.connect(gateway, self.stacks)
+        event_patterns.connect(gateway)
 
     def _single_attempt_client(self, service: str) -> Any:
         return self.client(service, config=Config(retries={"total_max_attempts": 1}))

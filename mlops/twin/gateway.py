@@ -2,9 +2,10 @@
 
 Most requests go to moto unchanged. Each service package of the twin registers here the
 operations moto lacks or fakes (its `api.py`): by request path (Lambda Invoke, sagemaker-runtime
-InvokeEndpoint), by X-Amz-Target to replace moto (SageMaker hosting), or by X-Amz-Target to run
-after moto answered (jobs that run, Model Registry events). Everything is decided on the wire
-protocol (path, X-Amz-Target, signing scope), as a real client sends it.
+InvokeEndpoint), by X-Amz-Target to replace moto (SageMaker hosting), by X-Amz-Target to run
+after moto answered (jobs that run, Model Registry events), or by the query protocol's `Action`
+(CloudFormation's reads of the stacks the twin provisions). Everything is decided on the wire
+protocol (path, X-Amz-Target, Action, signing scope), as a real client sends it.
 
 Before any of that the door (door.py) refuses what does not come from a program on this
 machine. Every answer the gateway builds itself carries an `x-amzn-RequestId` header, as every
@@ -21,6 +22,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from http import HTTPStatus
 from typing import Any
+from urllib.parse import parse_qs
 
 from mlops.twin import door
 from mlops.twin.aws.responses import AwsError, Response, error_response, json_response
@@ -29,6 +31,8 @@ Handler = Callable[[dict[str, Any], bytes], Response]
 PathHandler = Callable[[dict[str, Any], bytes, re.Match[str]], Response]
 AfterHook = Callable[[dict[str, Any], dict[str, Any]], None]  # (request JSON, response JSON)
 REQUEST_ID_HEADER = "x-amzn-RequestId"
+# A query-protocol action: the request's parameters in, a response out, or None to let moto answer.
+ActionHandler = Callable[[dict[str, str]], Response | None]
 _SCOPE = re.compile(r"Credential=[^/]+/[^/]+/([^/]+)/([^/]+)/aws4_request")
 
 
@@ -46,6 +50,7 @@ class Gateway:
         self._paths: list[_PathRoute] = []
         self._targets: dict[str, Handler] = {}
         self._after: dict[str, AfterHook] = {}
+        self._actions: dict[tuple[str, str], ActionHandler] = {}
 
     # -- registration ----------------------------------------------------------------------
     def route_path(
@@ -57,6 +62,11 @@ class Gateway:
     def route_target(self, target: str, handler: Handler) -> None:
         """Serve X-Amz-Target `target` (e.g. "SageMaker.CreateEndpoint") instead of moto."""
         self._targets[target] = handler
+
+    def route_action(self, service: str, action: str, handler: ActionHandler) -> None:
+        """Serve query-protocol `Action=action` of requests signed for `service` (e.g.
+        cloudformation DescribeStacks); a handler that returns None leaves the request to moto."""
+        self._actions[(service, action)] = handler
 
     def after_target(self, target: str, hook: AfterHook) -> None:
         """Run `hook(request, response)` after moto answered `target` with a 2xx."""
@@ -83,6 +93,12 @@ class Gateway:
                 return _send(start_response, *self._targets[target](environ, body))
             if target in self._after:
                 return self._moto_then(target, environ, body, start_response)
+            if self._actions:
+                params = _query_params(environ, body)
+                handler = self._actions.get((service, params.get("Action", "")))
+                answer = handler(params) if handler else None
+                if answer is not None:
+                    return _send(start_response, *answer)
         except AwsError as exc:
             return _send(start_response, *error_response(exc))
         return self._moto(environ, start_response)
@@ -134,6 +150,18 @@ def _read_body(environ: dict[str, Any]) -> bytes:
     environ["wsgi.input"] = io.BytesIO(body)  # moto reads it again
     environ["CONTENT_LENGTH"] = str(len(body))
     return body
+
+
+def _query_params(environ: dict[str, Any], body: bytes) -> dict[str, str]:
+    """The parameters of a query-protocol request: the form body of a POST, else the query
+    string (first value of each name)."""
+    content_type = environ.get("CONTENT_TYPE", "")
+    text = (
+        body.decode("utf-8", "replace")
+        if content_type.startswith("application/x-www-form-urlencoded")
+        else environ.get("QUERY_STRING", "")
+    )
+    return {name: values[0] for name, values in parse_qs(text).items()}
 
 
 def _signing_service(environ: dict[str, Any]) -> str:

@@ -91,17 +91,21 @@ def start_stack(
     root: Path = ROOT,
     time_scale: float = TIME_SCALE,
     ml_dir: Path | None = None,
+    stack_name: str = STACK_NAME,
+    region: str = "us-east-1",
     **parameters: str,
 ) -> TwinStack:
-    """Start a local cloud on `port` (0: any free port) whose clock runs at `time_scale` (real
-    seconds per AWS second), provision template.yaml into it with `parameters` over the twin's
-    defaults, and publish `ml_dir` (default: the repository's ml/) as its code version."""
+    """Start a local cloud in `region` on `port` (0: any free port) whose clock runs at
+    `time_scale` (real seconds per AWS second), provision template.yaml into it as stack
+    `stack_name` with `parameters` over the twin's defaults, and publish `ml_dir` (default:
+    the repository's ml/) as its code version."""
     ml_dir = ml_dir or root / "ml"
-    cloud = LocalCloud(port=port, time_scale=time_scale).start()
+    cloud = LocalCloud(port=port, region=region, time_scale=time_scale).start()
     try:
         stack = Provisioner(cloud.client, cloud.runtime, root, cloud.account, cloud.region).deploy(
-            STACK_NAME, root / "template.yaml", twin_parameters(cloud.region, ml_dir, **parameters)
+            stack_name, root / "template.yaml", twin_parameters(cloud.region, ml_dir, **parameters)
         )
+        cloud.stacks.put(stack)  # DescribeStacks and ListStackResources answer for it now
         twin = TwinStack(cloud, stack, root)
         twin.publish_code(ml_dir)
         return twin

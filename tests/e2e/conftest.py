@@ -16,8 +16,8 @@ from typing import Any
 
 import pytest
 
+from mlops.control.timeline import ExecutionView, Watcher
 from mlops.demo.loop import workflows
-from mlops.demo.progress import ExecutionView, Watcher
 from mlops.twin.stack import TwinStack, start_stack
 
 DATASET = "ml/data/breast_cancer.csv"

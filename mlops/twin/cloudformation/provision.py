@@ -48,6 +48,8 @@ class Stack:
     types: dict[str, str]
     functions: dict[str, FunctionSpec] = field(default_factory=dict)
     parameters: dict[str, Any] = field(default_factory=dict)
+    stack_id: str = ""  # AWS::StackId, as the template saw it
+    description: str = ""  # the template's Description
 
 
 class Provisioner(ServiceResources, DeliveryResources, SchedulerResources):
@@ -72,6 +74,7 @@ class Provisioner(ServiceResources, DeliveryResources, SchedulerResources):
         template = load_template(template_path)
         parameters = resolve_parameters(template, parameter_overrides)
         cfn = sam_transform(template, parameters, self._region)
+        stack_id = self._arn("cloudformation", f"stack/{stack_name}/twin")
         ctx = Context(
             parameters=parameters,
             pseudo={
@@ -80,12 +83,20 @@ class Provisioner(ServiceResources, DeliveryResources, SchedulerResources):
                 "AWS::StackName": stack_name,
                 "AWS::Partition": "aws",
                 "AWS::URLSuffix": "amazonaws.com",
-                "AWS::StackId": self._arn("cloudformation", f"stack/{stack_name}/twin"),
+                "AWS::StackId": stack_id,
             },
         )
         for name, expr in cfn.get("Conditions", {}).items():
             ctx.conditions[name] = bool(evaluate(expr, ctx))
-        stack = Stack(stack_name, {}, {}, {}, parameters=parameters)
+        stack = Stack(
+            stack_name,
+            {},
+            {},
+            {},
+            parameters=parameters,
+            stack_id=stack_id,
+            description=str(template.get("Description", "")),
+        )
         resources = cfn["Resources"]
         for logical in creation_order(resources):
             resource = resources[logical]

@@ -93,6 +93,10 @@ class Context:
 
 
 def resolve_parameters(template: dict[str, Any], overrides: dict[str, str]) -> dict[str, Any]:
+    declared = template.get("Parameters", {})
+    unknown = sorted(set(overrides) - set(declared))
+    if unknown:  # CloudFormation refuses them too, naming them
+        raise TemplateError(f"Parameters: {unknown} do not exist in the template")
     values = {}
     for name, spec in template.get("Parameters", {}).items():
         if name in overrides:

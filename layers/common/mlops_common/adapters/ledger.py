@@ -109,16 +109,25 @@ class Ledger:
         except self._table.meta.client.exceptions.ConditionalCheckFailedException:
             return False
 
-    def append(self, key: str, entry: dict[str, Any]) -> None:
-        """Adds an audit entry under `key`, sorted by time."""
-        self._table.put_item(Item={"pk": key, "sk": f"at#{now_iso()}", **to_item(entry)})
+    def append(self, key: str, entry: dict[str, Any], tag: str | None = None) -> None:
+        """Adds an audit entry under `key`, sorted by time. A `tag` (unique per entry) keeps
+        two entries of the same second apart; without it the second would replace the first."""
+        sort_key = f"at#{now_iso()}" + (f"#{tag}" if tag else "")
+        self._table.put_item(Item={"pk": key, "sk": sort_key, **to_item(entry)})
 
     def entries(self, key: str) -> list[dict[str, Any]]:
-        response = self._table.query(
-            KeyConditionExpression="pk = :k AND begins_with(sk, :p)",
-            ExpressionAttributeValues={":k": key, ":p": "at#"},
-        )
-        return response["Items"]
+        """Every audit entry under `key`, oldest first (all pages of the query)."""
+        request: dict[str, Any] = {
+            "KeyConditionExpression": "pk = :k AND begins_with(sk, :p)",
+            "ExpressionAttributeValues": {":k": key, ":p": "at#"},
+        }
+        items: list[dict[str, Any]] = []
+        while True:
+            response = self._table.query(**request)
+            items.extend(response["Items"])
+            if "LastEvaluatedKey" not in response:
+                return items
+            request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
 
     # ---- endpoint locks (design D3): one item per endpoint, released by update, never deleted
 

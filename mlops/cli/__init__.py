@@ -1,0 +1,78 @@
+"""`mlops`: the operator's command line, for a stack in an AWS account and in the twin alike.
+
+Operate a stack (found from its name: --stack-name, or samconfig.toml for --config-env):
+  mlops status                          endpoint, last runs, approvals, alarms, dead letters
+  mlops runs [--workflow W] [--since 2h]  recent executions;  mlops runs show ID
+  mlops watch                           follow new executions live until Ctrl-C
+  mlops versions                        the model registry: scores, lineage, live, champion
+  mlops approve VERSION [--note N]      approve: the DeployPipeline deploys it
+  mlops reject VERSION --reason R       reject: rejecting the live version rolls back
+  mlops rollback --reason R             back to the last known-good version
+  mlops retrain S3_URI|--latest --reason R [--force]   train a dataset version again
+  mlops replay --from T [--to T] [--dry-run] [--wait]   replay archived events
+  mlops dlq [redrive]                   dead letters; deliver them again
+  mlops audit                           rollback and approval audit entries
+
+The twin and deployment:
+  mlops local demo                      the whole loop, offline
+  mlops local up [--config-env E] [--parameter-overrides K=V ...]   the stack, offline
+  mlops image-uri --region R            the SageMaker scikit-learn image for a region
+  mlops publish-code --bucket B [--version V] upload ml/ as an immutable code version
+
+AWS access is the standard chain (--profile, --region, environment); --endpoint-url or
+AWS_ENDPOINT_URL points at the twin. --json prints documented JSON on stdout.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+from mlops.cli import actions, audit, dlq, local, replay, runs, status, tools, versions
+from mlops.cli.common import target_options
+from mlops.cli.render import print_json
+from mlops.control.aws import translate
+from mlops.control.errors import EXIT_CODES
+
+
+def parser() -> argparse.ArgumentParser:
+    codes = "\n".join(f"  {code:<4} {meaning}" for code, meaning in EXIT_CODES.items())
+    root = argparse.ArgumentParser(
+        prog="mlops",
+        description=__doc__,
+        epilog=f"exit codes:\n{codes}",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        parents=[target_options(suppress=False)],
+    )
+    commands = root.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    parent = target_options(suppress=True)
+    for module in (status, runs, versions, actions, replay, dlq, audit):
+        module.add(commands, parent)
+    local.add(commands)
+    tools.add(commands)
+    return root
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except KeyboardInterrupt:
+        print("\ninterrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:  # `mlops runs | head`: the reader left; say nothing more
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
+    except Exception as exc:
+        error = translate(exc)
+        if error is None:
+            raise
+        print(f"mlops: {error}", file=sys.stderr)
+        if getattr(args, "json", False):
+            print_json({"error": str(error), "exit_code": error.exit_code})
+        return error.exit_code
+
+
+if __name__ == "__main__":
+    sys.exit(main())
