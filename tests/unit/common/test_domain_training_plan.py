@@ -132,6 +132,9 @@ def test_hyperparameters_are_json_encoded_strings_with_script_mode_keys() -> Non
         "label": '"malignant"',
         "test-size": "0.2",
         "seed": "42",
+        "problem-type": '"binary_classification"',
+        "positive-label": '"1"',
+        "max-classes": "20",
         "sagemaker_program": '"train.py"',
         "sagemaker_submit_directory": '"s3://mlops-artifacts/code/v7/sourcedir.tar.gz"',
     }
@@ -196,6 +199,9 @@ def test_evaluation_request_follows_the_processing_contract() -> None:
         "--label": "malignant",
         "--test-size": "0.2",
         "--seed": "42",
+        "--problem-type": "binary_classification",
+        "--positive-label": "1",
+        "--max-classes": "20",
     }
     inputs = inputs_by_name(evaluation)
     assert inputs["code"]["S3Uri"] == "s3://mlops-artifacts/code/v7/src/"
@@ -204,3 +210,13 @@ def test_evaluation_request_follows_the_processing_contract() -> None:
     assert output["S3Output"]["LocalPath"] == "/opt/ml/processing/evaluation"
     assert plan.report_uri == f"{output['S3Output']['S3Uri']}/evaluation.json"
     assert plan.report_uri == "s3://mlops-artifacts/runs/run-0001/evaluation/rf/evaluation.json"
+
+
+def test_both_jobs_are_told_the_stacks_problem() -> None:
+    regression = settings(problem_type="regression", primary_metric="rmse", label_column="y")
+    plan = build_candidate_plan(run(), RF, regression)
+    hyperparameters = {k: json.loads(v) for k, v in plan.training["HyperParameters"].items()}
+    assert hyperparameters["problem-type"] == "regression"
+    args = plan.evaluation["AppSpecification"]["ContainerArguments"]
+    evaluation = dict(zip(args[::2], args[1::2], strict=True))
+    assert (evaluation["--problem-type"], evaluation["--primary-metric"]) == ("regression", "rmse")

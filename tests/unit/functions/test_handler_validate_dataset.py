@@ -61,7 +61,7 @@ def test_new_dataset_returns_train_with_the_run_the_state_machine_reads(
     )
     assert run["dataset"]["version_id"] == obj["version_id"]
     assert (run["dataset"]["rows"], run["dataset"]["features"]) == (569, 30)
-    assert [c["name"] for c in run["candidates"]] == ["rf", "gb", "logreg"]
+    assert [c["name"] for c in run["candidates"]] == ["rf", "gb", "linear"]
     assert asl_reads(output, "training_pipeline", "$.start.Payload.") >= {"action", "run"}
     # And one DatasetsTrain metric is emitted in CloudWatch embedded metric format, and the
     # log line carries the execution name as correlation id
