@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from mlops.twin.cloudformation.resources import ServiceResources
+from mlops.twin.cloudformation.rules import check_rules
 from mlops.twin.cloudformation.template import (
     Context,
     TemplateError,
@@ -68,6 +69,7 @@ class Provisioner(ServiceResources):
     ) -> Stack:
         template = load_template(template_path)
         parameters = resolve_parameters(template, parameter_overrides)
+        check_rules(template, parameters)  # CloudFormation refuses before creating anything
         cfn = sam_transform(template, parameters, self._region)
         ctx = Context(
             parameters=parameters,
