@@ -25,16 +25,20 @@ class LedgerSettings(_Settings):
 
 
 class ProblemSettings(_Settings):
-    """The supervised problem the stack solves (template parameters LabelColumn, ProblemType,
-    PositiveLabel, MaxClasses, PrimaryMetric). A combination that does not hold together (rmse
-    for a classifier) fails the cold start with ConfigurationInvalid, before anything trains;
-    CloudFormation's template Rules refuse the same combinations at deploy time."""
+    """The supervised problem the stack solves and how a model must score to be registered
+    (template parameters LabelColumn, ProblemType, PositiveLabel, MaxClasses, PrimaryMetric,
+    MinimumMetric, ImprovementMargin). A combination that does not hold together (rmse for a
+    classifier, an f1 floor above 1) fails the cold start of every function that reads it with
+    ConfigurationInvalid, ValidateDataset's first, so before anything trains; CloudFormation's
+    template Rules refuse a metric of another problem type already at deploy time."""
 
     label_column: str = "malignant"
     problem_type: str = "binary_classification"
     positive_label: Annotated[str, Field(description="Binary: the class mapped to 1")] = "1"
     max_classes: Annotated[int, Field(description="Multiclass: most classes a label may have")] = 20
     primary_metric: str = "f1"
+    minimum_metric: Annotated[float, Field(description="A floor, or a ceiling (rmse, mae)")] = 0.9
+    improvement_margin: Annotated[float, Field(description="In the metric's units")] = 0.005
 
     @model_validator(mode="after")
     def _problem_holds_together(self) -> "ProblemSettings":
@@ -45,6 +49,7 @@ class ProblemSettings(_Settings):
             self.max_classes,
             self.label_column,
         )
+        check_gate(self.primary_metric, self.minimum_metric, self.improvement_margin)
         return self
 
 
@@ -116,13 +121,7 @@ class PrepareCandidateSettings(CodeLocation, ProblemSettings):
 
 
 class SelectCandidateSettings(ProblemSettings):
-    minimum_metric: Annotated[float, Field(description="A floor, or a ceiling (rmse, mae)")] = 0.9
-    improvement_margin: Annotated[float, Field(description="In the metric's units")] = 0.005
-
-    @model_validator(mode="after")
-    def _gate_fits_the_metric(self) -> "SelectCandidateSettings":
-        check_gate(self.primary_metric, self.minimum_metric, self.improvement_margin)
-        return self
+    """Ranks and gates by ProblemSettings' primary_metric, minimum_metric, improvement_margin."""
 
 
 class RegisterModelSettings(CodeLocation):

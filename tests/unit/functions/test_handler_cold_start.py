@@ -79,3 +79,10 @@ def test_every_problem_type_cold_starts_with_its_own_metric(load_handler: Any) -
         module = load_handler("select_candidate", PROBLEM_TYPE=problem, PRIMARY_METRIC=metric,
                               MINIMUM_METRIC="0.5")  # fmt: skip
         assert (module.settings.problem_type, module.settings.primary_metric) == (problem, metric)
+
+
+def test_a_threshold_the_metric_cannot_take_fails_validate_dataset_before_any_training(
+    load_handler: Any,
+) -> None:
+    with pytest.raises(ConfigurationInvalid, match=r"MinimumMetric 1\.5 \(floor of f1\)"):
+        load_handler("validate_dataset", MINIMUM_METRIC="1.5")
