@@ -1,6 +1,7 @@
 """`mlops`: the operator's command line.
 
-mlops local demo                 the whole loop in the offline twin
+mlops local demo [--dataset D]   the whole loop in the offline twin (breast_cancer, wine,
+                                 diabetes: binary, multiclass, regression)
 mlops local up [--port N]        keep the twin up on 127.0.0.1 for any AWS client
 mlops image-uri --region R       the SageMaker scikit-learn image for template parameters
 mlops publish-code --bucket B --version V   upload ml/ for the jobs (real account)
@@ -13,6 +14,8 @@ import signal
 import sys
 import time
 from pathlib import Path
+
+from .demo.datasets import DATASETS
 
 
 def _local_up(args: argparse.Namespace) -> int:
@@ -58,7 +61,7 @@ def _local_demo(args: argparse.Namespace) -> int:
         return run_canary_rollback(timeout=args.timeout)
     from .demo.loop import run_demo
 
-    return run_demo(timeout=args.timeout)
+    return run_demo(timeout=args.timeout, dataset=args.dataset)
 
 
 def _image_uri(args: argparse.Namespace) -> int:
@@ -94,6 +97,12 @@ def parser() -> argparse.ArgumentParser:
         default="loop",
         help="loop: data to a served model; canary-rollback: a faulty v2 "
         "canary under traffic rolled back by guardrails",
+    )
+    demo.add_argument(
+        "--dataset",
+        choices=list(DATASETS),
+        default="breast_cancer",
+        help="loop scenario: the scikit-learn dataset to serve (binary, multiclass, regression)",
     )
     demo.set_defaults(func=_local_demo)
     up = local.add_parser("up", help="keep the twin up for any AWS client")
