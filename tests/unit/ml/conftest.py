@@ -58,10 +58,14 @@ def _clean_env(extra: dict[str, str]) -> dict[str, str]:
 
 
 def run_ml_script(
-    script: str, args: Sequence[str], cwd: Path, env: dict[str, str] | None = None
+    script: str,
+    args: Sequence[str],
+    cwd: Path,
+    env: dict[str, str] | None = None,
+    ml_dir: Path = ML_DIR,
 ) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, str(ML_DIR / script), *args],
+        [sys.executable, str(ml_dir / script), *args],
         cwd=cwd,  # not ml/: the script must find common.py through its own directory
         env=_clean_env(env or {}),
         capture_output=True,
