@@ -1,8 +1,10 @@
-"""Helpers shared by train.py, evaluate.py and inference.py.
+"""Helpers shared by train.py, evaluate.py and inference.py: the data, the split, the model.
 
 This file ships inside sourcedir.tar.gz and runs in the SageMaker scikit-learn container
 (scikit-learn 1.2, an older Python), so it sticks to APIs available there: no `zip(strict=)`,
 no match statements, and annotations stay strings (`from __future__ import annotations`).
+Sibling modules are imported by their top-level names, as the container's working directory
+and the serving stack's module directory put ml/ on sys.path.
 """
 
 from __future__ import annotations
@@ -18,28 +20,23 @@ from typing import Any
 
 import joblib
 import numpy as np
-from sklearn.ensemble import GradientBoostingClassifier, RandomForestClassifier
-from sklearn.linear_model import LogisticRegression
-from sklearn.metrics import accuracy_score, f1_score, precision_score, recall_score, roc_auc_score
+from problems import BINARY, REGRESSION, LabelEncoding
 from sklearn.model_selection import train_test_split
-from sklearn.pipeline import Pipeline
-from sklearn.preprocessing import StandardScaler
 
 DEFAULT_LABEL = "malignant"
 DEFAULT_TEST_SIZE = 0.2
 DEFAULT_SEED = 42
-POSITIVE_CLASS = 1
-ALGORITHMS = ("random_forest", "gradient_boosting", "logistic_regression")
-METRIC_NAMES = ("accuracy", "precision", "recall", "f1", "roc_auc")
 MODEL_FILENAME = "model.joblib"
 METADATA_FILENAME = "metadata.json"
+SCHEMA_FILENAME = "feature_schema.json"
 ARCHIVE_FILENAME = "model.tar.gz"
+FEATURE_TYPE = "float64"  # the dataset contract: every feature is a finite number
 
 
 @dataclass(frozen=True)
 class Dataset:
     features: np.ndarray  # float64, shape (rows, len(feature_names))
-    labels: np.ndarray  # int64 0/1, shape (rows,)
+    label_values: list[str]  # the label column's text per row (stripped), not yet encoded
     feature_names: list[str]
     label: str
 
@@ -60,6 +57,22 @@ class LoadedModel:
     def feature_names(self) -> list[str]:
         return list(self.metadata["feature_names"])
 
+    @property
+    def encoding(self) -> LabelEncoding:
+        if "label_encoding" in self.metadata:
+            return LabelEncoding.from_dict(self.metadata["label_encoding"])
+        # Models trained before problem types existed: binary, label 1 positive.
+        return LabelEncoding(BINARY, positive_label="1", negative_label="0")
+
+
+def feature_schema(feature_names: list[str], label: str) -> dict[str, Any]:
+    """What the model expects, in order: the file evaluation and inference check requests by,
+    and the registry records for each version."""
+    return {
+        "features": [{"name": name, "type": FEATURE_TYPE} for name in feature_names],
+        "label": label,
+    }
+
 
 def csv_files(path: str | Path) -> list[Path]:
     """One CSV file, or every *.csv under a directory (sorted, so row order is deterministic)."""
@@ -74,7 +87,7 @@ def csv_files(path: str | Path) -> list[Path]:
     return files
 
 
-def _parse_number(text: str, where: str, column: str) -> float:
+def parse_number(text: str, where: str, column: str) -> float:
     try:
         value = float(text)
     except ValueError:
@@ -84,7 +97,7 @@ def _parse_number(text: str, where: str, column: str) -> float:
     return value
 
 
-def _read_csv(path: Path, label: str) -> tuple[list[str], list[list[float]], list[int]]:
+def _read_csv(path: Path, label: str) -> tuple[list[str], list[list[float]], list[str]]:
     with path.open(encoding="utf-8-sig", newline="") as handle:
         reader = csv.reader(handle)
         header = [name.strip() for name in next(reader, [])]
@@ -97,37 +110,31 @@ def _read_csv(path: Path, label: str) -> tuple[list[str], list[list[float]], lis
         label_at = header.index(label)
         feature_names = [name for name in header if name != label]
         rows: list[list[float]] = []
-        labels: list[int] = []
+        labels: list[str] = []
         for cells in reader:
             if not any(cell.strip() for cell in cells):
                 continue  # blank line
             where = f"{path}:{reader.line_num}"
             if len(cells) != len(header):
                 raise ValueError(f"{where}: expected {len(header)} values, got {len(cells)}")
-            value = _parse_number(cells[label_at], where, label)
-            if value not in (0.0, 1.0):
-                raise ValueError(
-                    f"{where}: label {label!r} must be 0 or 1, got {cells[label_at]!r}"
-                )
-            labels.append(int(value))
+            if not cells[label_at].strip():
+                raise ValueError(f"{where}: label {label!r} is empty")
+            labels.append(cells[label_at].strip())
             rows.append(
                 [
-                    _parse_number(cell, where, name)
-                    for name, cell in _features_of(header, cells, label)
+                    parse_number(cells[i].strip(), where, name)
+                    for i, name in enumerate(header)
+                    if i != label_at
                 ]
             )
     return feature_names, rows, labels
-
-
-def _features_of(header: list[str], cells: list[str], label: str) -> list[tuple[str, str]]:
-    return [(name, cells[i].strip()) for i, name in enumerate(header) if name != label]
 
 
 def load_dataset(path: str | Path, label: str = DEFAULT_LABEL) -> Dataset:
     """Read one CSV or all CSVs in a directory. Files must share the same columns (any order)."""
     feature_names: list[str] = []
     rows: list[list[float]] = []
-    labels: list[int] = []
+    labels: list[str] = []
     for file in csv_files(path):
         names, file_rows, file_labels = _read_csv(file, label)
         if not feature_names:
@@ -145,76 +152,58 @@ def load_dataset(path: str | Path, label: str = DEFAULT_LABEL) -> Dataset:
         raise ValueError(f"no feature columns in {path} (only the label {label!r})")
     return Dataset(
         features=np.asarray(rows, dtype=np.float64),
-        labels=np.asarray(labels, dtype=np.int64),
+        label_values=labels,
         feature_names=feature_names,
         label=label,
     )
 
 
-def split_indices(labels: np.ndarray, test_size: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """Deterministic stratified (train_rows, test_rows); train.py and evaluate.py share it."""
+def split_indices(
+    targets: np.ndarray, test_size: float, seed: int, problem_type: str = BINARY
+) -> tuple[np.ndarray, np.ndarray]:
+    """Deterministic (train_rows, test_rows); train.py and evaluate.py share it. Classes are
+    stratified, so every class is in both parts in its share of the data."""
     if not 0.0 < test_size < 1.0:
         raise ValueError(f"test_size must be between 0 and 1, got {test_size}")
-    classes = set(np.unique(labels).tolist())
-    if classes != {0, 1}:
-        raise ValueError(f"both classes 0 and 1 are required in the data, found {sorted(classes)}")
+    stratify = None
+    if problem_type != REGRESSION:
+        values, sizes = np.unique(targets, return_counts=True)
+        counts = {int(v): int(n) for v, n in zip(values, sizes)}  # noqa: B905 (py3.8)
+        if problem_type == BINARY and set(counts) != {0, 1}:
+            raise ValueError(f"both classes are required in the data, found {sorted(counts)} only")
+        rare = sorted(c for c, n in counts.items() if n < 2)
+        if rare:
+            raise ValueError(f"every class needs two rows or more to be split; classes {rare}")
+        stratify = targets
     train_rows, test_rows = train_test_split(
-        np.arange(len(labels)), test_size=test_size, random_state=seed, stratify=labels
+        np.arange(len(targets)), test_size=test_size, random_state=seed, stratify=stratify
     )
     return np.asarray(train_rows), np.asarray(test_rows)
 
 
-def build_model(
-    algorithm: str,
-    n_estimators: int = 100,
-    max_depth: int | None = None,
-    learning_rate: float = 0.1,
-    c: float = 1.0,
-    seed: int = DEFAULT_SEED,
-) -> Any:
-    """A fresh estimator. max_depth None means the algorithm's own default (3 for boosting)."""
-    if algorithm == "random_forest":
-        # n_jobs=1: training jobs are small and twin jobs share the host's cores.
-        return RandomForestClassifier(
-            n_estimators=n_estimators, max_depth=max_depth, n_jobs=1, random_state=seed
-        )
-    if algorithm == "gradient_boosting":
-        return GradientBoostingClassifier(
-            n_estimators=n_estimators,
-            max_depth=3 if max_depth is None else max_depth,
-            learning_rate=learning_rate,
-            random_state=seed,
-        )
-    if algorithm == "logistic_regression":
-        # Features span four orders of magnitude; without scaling lbfgs converges badly.
-        return Pipeline(
-            [
-                ("scale", StandardScaler()),
-                ("model", LogisticRegression(C=c, max_iter=1000, random_state=seed)),
-            ]
-        )
-    raise ValueError(f"unknown algorithm {algorithm!r}; choose one of {list(ALGORITHMS)}")
+@dataclass(frozen=True)
+class Predictions:
+    targets: np.ndarray  # in the model's encoding (0/1, class index, or value)
+    positive_probability: np.ndarray | None = None  # binary: P(positive label) per row
+    class_probabilities: np.ndarray | None = None  # multiclass: (rows, classes)
 
 
-def positive_probability(estimator: Any, features: np.ndarray) -> np.ndarray:
-    """P(label == 1) per row, whatever order the estimator keeps its classes in."""
-    classes = list(estimator.classes_)
-    return estimator.predict_proba(features)[:, classes.index(POSITIVE_CLASS)]
-
-
-def compute_metrics(estimator: Any, features: np.ndarray, labels: np.ndarray) -> dict[str, float]:
-    """accuracy, precision, recall, f1, roc_auc with class 1 (malignant) as positive."""
-    if len(set(np.asarray(labels).tolist())) < 2:
-        raise ValueError("metrics need both classes in the labels (roc_auc is undefined otherwise)")
-    predicted = estimator.predict(features)
-    kwargs = {"pos_label": POSITIVE_CLASS, "zero_division": 0}
-    return {
-        "accuracy": float(accuracy_score(labels, predicted)),
-        "precision": float(precision_score(labels, predicted, **kwargs)),
-        "recall": float(recall_score(labels, predicted, **kwargs)),
-        "f1": float(f1_score(labels, predicted, **kwargs)),
-        "roc_auc": float(roc_auc_score(labels, positive_probability(estimator, features))),
-    }
+def predict(
+    estimator: Any, problem_type: str, features: np.ndarray, classes: int = 0
+) -> Predictions:
+    """The estimator's answers, with probabilities arranged by encoded target, whatever order
+    the estimator keeps its classes in."""
+    targets = np.asarray(estimator.predict(features))
+    if problem_type == REGRESSION:
+        return Predictions(targets.astype(np.float64))
+    proba = estimator.predict_proba(features)
+    order = [int(c) for c in estimator.classes_]
+    if problem_type == BINARY:
+        return Predictions(targets.astype(np.int64), positive_probability=proba[:, order.index(1)])
+    full = np.zeros((len(features), max(classes, max(order) + 1)))
+    for column, target in enumerate(order):
+        full[:, target] = proba[:, column]
+    return Predictions(targets.astype(np.int64), class_probabilities=full)
 
 
 def safe_extract(archive: str | Path, destination: str | Path) -> None:
@@ -262,3 +251,7 @@ def load_model(path: str | Path) -> LoadedModel:
     with tempfile.TemporaryDirectory(prefix="model-") as scratch:
         safe_extract(archive, scratch)
         return _load_from_dir(Path(scratch))  # joblib reads fully into memory; scratch can go
+
+
+def write_json(path: Path, payload: dict[str, Any]) -> None:
+    path.write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")

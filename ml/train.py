@@ -1,11 +1,16 @@
-"""SageMaker training script (script mode) for the breast cancer classifier.
+"""SageMaker training script (script mode): one candidate of any tabular supervised problem.
 
 The container runs `python train.py --algorithm random_forest --n-estimators 100 ...`: each
-hyperparameter becomes one CLI argument (a one-letter key such as `c` becomes `-c`). Paths come
-from the SM_* environment variables with the standard /opt/ml defaults. Outputs:
-SM_MODEL_DIR/model.joblib, SM_MODEL_DIR/metadata.json, SM_OUTPUT_DATA_DIR/metrics.json and
-`metric <name>=<value>` lines on stdout. On error the message goes to <SM_OUTPUT_DIR>/failure,
-which SageMaker reports as the job's FailureReason, and the exit status is 1.
+hyperparameter becomes one CLI argument (a one-letter key such as `c` becomes `-c`). Framework
+arguments (below) say what to learn; every other `--name value` pair is a hyperparameter of the
+algorithm, checked against what estimators.py declares for it. Paths come from the SM_*
+environment variables with the standard /opt/ml defaults.
+
+Outputs: SM_MODEL_DIR/model.joblib, SM_MODEL_DIR/metadata.json (problem type, label encoding,
+feature order, hyperparameters), SM_MODEL_DIR/feature_schema.json (feature names, order and
+types), SM_OUTPUT_DATA_DIR/metrics.json and `metric <name>=<value>` lines on stdout. On error the
+message goes to <SM_OUTPUT_DIR>/failure, which SageMaker reports as the job's FailureReason, and
+the exit status is 1.
 """
 
 from __future__ import annotations
@@ -21,20 +26,26 @@ from typing import Any
 import joblib
 import sklearn
 from common import (
-    ALGORITHMS,
     DEFAULT_LABEL,
     DEFAULT_SEED,
     DEFAULT_TEST_SIZE,
     METADATA_FILENAME,
     MODEL_FILENAME,
-    POSITIVE_CLASS,
-    build_model,
-    compute_metrics,
+    SCHEMA_FILENAME,
+    feature_schema,
     load_dataset,
+    predict,
     split_indices,
+    write_json,
 )
-
-NO_VALUE = ("", "none", "null")
+from estimators import build
+from problems import (
+    BINARY,
+    DEFAULT_MAX_CLASSES,
+    PROBLEM_TYPES,
+    LabelEncoding,
+    compute_metrics,
+)
 
 
 class ArgumentError(ValueError):
@@ -58,13 +69,6 @@ def text(value: str) -> str:
     return str(_decoded(value))
 
 
-def optional_int(value: str) -> int | None:
-    if str(value).strip().lower() in NO_VALUE:
-        return None
-    decoded = _decoded(value)
-    return None if decoded is None else int(decoded)
-
-
 def integer(value: str) -> int:
     return int(_decoded(value))
 
@@ -75,41 +79,45 @@ def number(value: str) -> float:
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     env = os.environ
-    # allow_abbrev=False: a misspelt "--n-estimator" must fail, not silently match.
-    parser = _Parser(description="Train the breast cancer classifier.", allow_abbrev=False)
+    # allow_abbrev=False: a misspelt "--test-siz" must not silently match "--test-size".
+    parser = _Parser(description="Train one candidate.", allow_abbrev=False)
     add = parser.add_argument
-    add("--algorithm", type=text, default="random_forest", choices=ALGORITHMS)
-    add("--n-estimators", "--n_estimators", dest="n_estimators", type=integer, default=100)
-    add("--max-depth", "--max_depth", dest="max_depth", type=optional_int, default=None)
-    add("--learning-rate", "--learning_rate", dest="learning_rate", type=number, default=0.1)
-    add("--c", "-c", "--C", "-C", dest="c", type=number, default=1.0)
+    add("--algorithm", type=text, default="random_forest")
     add("--label", type=text, default=DEFAULT_LABEL)
+    add("--problem-type", "--problem_type", dest="problem_type", type=text, default=BINARY,
+        choices=PROBLEM_TYPES)  # fmt: skip
+    add("--positive-label", "--positive_label", dest="positive_label", type=text, default="1")
+    add("--max-classes", "--max_classes", dest="max_classes", type=integer,
+        default=DEFAULT_MAX_CLASSES)  # fmt: skip
     add("--test-size", "--test_size", dest="test_size", type=number, default=DEFAULT_TEST_SIZE)
     add("--seed", type=integer, default=DEFAULT_SEED)
-    model_dir = Path(env.get("SM_MODEL_DIR", "/opt/ml/model"))
-    train_dir = Path(env.get("SM_CHANNEL_TRAIN", "/opt/ml/input/data/train"))
-    output_data_dir = Path(env.get("SM_OUTPUT_DATA_DIR", "/opt/ml/output/data"))
-    add("--model-dir", "--model_dir", dest="model_dir", type=Path, default=model_dir)
-    add("--train", type=Path, default=train_dir)
-    add(
-        "--output-data-dir",
-        "--output_data_dir",
-        dest="output_data_dir",
-        type=Path,
-        default=output_data_dir,
-    )
-    args, unknown = parser.parse_known_args(argv)
-    # SageMaker's own keys (sagemaker_program, ...) are tolerated if a runner passes them along;
-    # anything else is a typo in a hyperparameter name and must not be silently ignored.
-    unexpected = [a for a in unknown if a.startswith("-") and not a.startswith("--sagemaker_")]
-    if unexpected:
-        parser.error(f"unrecognized arguments: {' '.join(unexpected)}")
+    add("--model-dir", "--model_dir", dest="model_dir", type=Path,
+        default=Path(env.get("SM_MODEL_DIR", "/opt/ml/model")))  # fmt: skip
+    add("--train", type=Path, default=Path(env.get("SM_CHANNEL_TRAIN", "/opt/ml/input/data/train")))
+    add("--output-data-dir", "--output_data_dir", dest="output_data_dir", type=Path,
+        default=Path(env.get("SM_OUTPUT_DATA_DIR", "/opt/ml/output/data")))  # fmt: skip
+    args, rest = parser.parse_known_args(argv)
+    args.hyperparameters = algorithm_hyperparameters(rest)
     return args
 
 
-def hyperparameters(args: argparse.Namespace) -> dict[str, Any]:
-    names = ("algorithm", "n_estimators", "max_depth", "learning_rate", "c", "test_size", "seed")
-    return {name: getattr(args, name) for name in names}
+def algorithm_hyperparameters(tokens: list[str]) -> dict[str, str]:
+    """`--n-estimators 30 -c 0.5 --max_depth ""` -> {"n_estimators": "30", "c": "0.5", ...}.
+    SageMaker's own keys (sagemaker_program, ...) are left out; a key without a value is an
+    error, as is anything that is not a `--key value` pair."""
+    found: dict[str, str] = {}
+    i = 0
+    while i < len(tokens):
+        key = tokens[i]
+        if not key.startswith("-") or key.strip("-") == "":
+            raise ArgumentError(f"invalid hyperparameters: unexpected value {key!r}")
+        if i + 1 >= len(tokens):
+            raise ArgumentError(f"invalid hyperparameters: {key} has no value")
+        name = key.lstrip("-").replace("-", "_")
+        if not name.startswith("sagemaker_"):
+            found[name] = tokens[i + 1]
+        i += 2
+    return found
 
 
 def print_metrics(prefix: str, metrics: dict[str, float]) -> None:
@@ -120,30 +128,37 @@ def print_metrics(prefix: str, metrics: dict[str, float]) -> None:
 
 def train(args: argparse.Namespace) -> dict[str, Any]:
     dataset = load_dataset(args.train, label=args.label)
-    train_rows, test_rows = split_indices(dataset.labels, args.test_size, args.seed)
-    estimator = build_model(
-        args.algorithm,
-        n_estimators=args.n_estimators,
-        max_depth=args.max_depth,
-        learning_rate=args.learning_rate,
-        c=args.c,
-        seed=args.seed,
+    encoding = LabelEncoding.fit(
+        args.problem_type, dataset.label_values, args.positive_label, args.max_classes
     )
-    x_train, y_train = dataset.features[train_rows], dataset.labels[train_rows]
+    targets = encoding.encode(dataset.label_values)
+    train_rows, test_rows = split_indices(targets, args.test_size, args.seed, args.problem_type)
+    estimator, values = build(args.algorithm, args.problem_type, args.hyperparameters, args.seed)
+    x_train, y_train = dataset.features[train_rows], targets[train_rows]
     estimator.fit(x_train, y_train)  # the TRAIN split only; evaluate.py scores the rest
-    train_metrics = compute_metrics(estimator, x_train, y_train)
+
+    def score(rows: Any) -> dict[str, float]:
+        found = predict(estimator, args.problem_type, dataset.features[rows], len(encoding.classes))
+        return compute_metrics(
+            args.problem_type, targets[rows], found.targets, found.positive_probability
+        )
+
+    train_metrics = score(train_rows)
     # Reported for visibility only; the promotion decision uses evaluate.py on the same split.
-    validation_metrics = compute_metrics(
-        estimator, dataset.features[test_rows], dataset.labels[test_rows]
-    )
+    validation_metrics = score(test_rows)
     metadata = {
+        "problem_type": args.problem_type,
         "feature_names": dataset.feature_names,
         "label": dataset.label,
-        "classes": [int(c) for c in estimator.classes_],
-        "positive_class": POSITIVE_CLASS,
+        "label_encoding": encoding.to_dict(),
         "algorithm": args.algorithm,
-        "hyperparameters": hyperparameters(args),
-        "rows_total": int(len(dataset.labels)),
+        "hyperparameters": {
+            "algorithm": args.algorithm,
+            **values,
+            "test_size": args.test_size,
+            "seed": args.seed,
+        },  # fmt: skip
+        "rows_total": int(len(targets)),
         "rows_train": int(len(train_rows)),
         "train_metrics": train_metrics,
         "validation_metrics": validation_metrics,
@@ -152,6 +167,7 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
     args.model_dir.mkdir(parents=True, exist_ok=True)
     joblib.dump(estimator, args.model_dir / MODEL_FILENAME)
     write_json(args.model_dir / METADATA_FILENAME, metadata)
+    write_json(args.model_dir / SCHEMA_FILENAME, feature_schema(dataset.feature_names, args.label))
     args.output_data_dir.mkdir(parents=True, exist_ok=True)
     write_json(
         args.output_data_dir / "metrics.json",
@@ -160,10 +176,6 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
     print_metrics("train_", train_metrics)
     print_metrics("validation_", validation_metrics)
     return metadata
-
-
-def write_json(path: Path, payload: dict[str, Any]) -> None:
-    path.write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")
 
 
 def write_failure(message: str) -> None:

@@ -14,7 +14,7 @@ Operate a stack (found from its name: --stack-name, or samconfig.toml for --conf
   mlops audit                           rollback and approval audit entries
 
 The twin and deployment:
-  mlops local demo                      the whole loop, offline
+  mlops local demo [--dataset D]        the whole loop, offline (breast_cancer, wine, diabetes)
   mlops local up [--config-env E] [--parameter-overrides K=V ...]   the stack, offline
   mlops image-uri --region R            the SageMaker scikit-learn image for a region
   mlops publish-code --bucket B [--version V] upload ml/ as an immutable code version

@@ -16,6 +16,7 @@ from typing import Any
 
 from mlops.cli.samconfig import DEFAULT_ENV, SamConfigError, parse_overrides, read_samconfig
 from mlops.control.errors import UsageError
+from mlops.demo.datasets import DATASETS
 
 
 def add(commands: Any) -> None:
@@ -30,6 +31,12 @@ def add(commands: Any) -> None:
         default="loop",
         help="loop: data to a served model; canary-rollback: a faulty v2 "
         "canary under traffic rolled back by guardrails",
+    )
+    demo.add_argument(
+        "--dataset",
+        choices=list(DATASETS),
+        default="breast_cancer",
+        help="loop scenario: the scikit-learn dataset to serve (binary, multiclass, regression)",
     )
     demo.set_defaults(func=demo_command)
     up = local.add_parser(
@@ -59,7 +66,7 @@ def demo_command(args: argparse.Namespace) -> int:
         return run_canary_rollback(timeout=args.timeout)
     from mlops.demo.loop import run_demo
 
-    return run_demo(timeout=args.timeout)
+    return run_demo(timeout=args.timeout, dataset=args.dataset)
 
 
 def _stop(_signum: int, _frame: Any) -> None:

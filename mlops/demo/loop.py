@@ -9,10 +9,11 @@ import time
 from typing import Any
 
 from mlops.control.timeline import Watcher
+from mlops.demo.datasets import DATASETS, DemoDataset
 from mlops.twin.cloud import TIME_SCALE, describe_clock
 from mlops.twin.stack import TwinStack, start_stack
 
-DATASET_KEY = "breast_cancer.csv"
+DATASET_KEY = DATASETS["breast_cancer"].filename  # the canary-rollback scenario's data
 
 
 def workflows(twin: TwinStack) -> dict[str, str]:
@@ -31,10 +32,11 @@ def loop_settled(watcher: Watcher) -> bool:
     return bool(watcher.finished("DeployPipeline")) or any(v.status != "SUCCEEDED" for v in trained)
 
 
-def run_demo(timeout: float = 300.0) -> int:
+def run_demo(timeout: float = 300.0, dataset: str = "breast_cancer") -> int:
+    chosen = DATASETS[dataset]
     started = time.monotonic()
     print("mlops twin: starting the local cloud and provisioning template.yaml ...")
-    twin = start_stack(time_scale=TIME_SCALE)
+    twin = start_stack(time_scale=TIME_SCALE, **chosen.parameters)
     try:
         print(
             f"  stack up in {time.monotonic() - started:.1f}s at {twin.cloud.url} "
@@ -42,21 +44,29 @@ def run_demo(timeout: float = 300.0) -> int:
             f"{len(twin.stack.functions)} functions)"
         )
         print(f"  clock: {describe_clock(TIME_SCALE)}")
-        dataset = (twin.root / "ml" / "data" / DATASET_KEY).read_bytes()
+        print("  parameters: " + " ".join(f"{k}={v}" for k, v in chosen.parameters.items()))
+        data = (twin.root / "ml" / "data" / chosen.filename).read_bytes()
         print(
             f"uploading s3://{twin.outputs['DataBucketName']}/"
-            f"{twin.outputs['DataPrefix']}{DATASET_KEY} ({len(dataset)} bytes)"
+            f"{twin.outputs['DataPrefix']}{chosen.filename} ({len(data)} bytes)"
         )
-        twin.upload_dataset(DATASET_KEY, dataset)
+        uploaded = time.monotonic()
+        twin.upload_dataset(chosen.filename, data)
         watcher = Watcher(twin.client("stepfunctions"), workflows(twin))
         watcher.wait(lambda w: bool(w.executions) and loop_settled(w), timeout)
         print()
-        return summarize(twin, watcher, dataset)
+        return summarize(twin, watcher, data, chosen, uploaded)
     finally:
         twin.close()
 
 
-def summarize(twin: TwinStack, watcher: Watcher, dataset: bytes) -> int:
+def summarize(
+    twin: TwinStack,
+    watcher: Watcher,
+    data: bytes,
+    dataset: DemoDataset = DATASETS["breast_cancer"],
+    uploaded: float | None = None,
+) -> int:
     print("Executions")
     for view in watcher.executions.values():
         error = f"  {view.error}: {str(view.cause)[:200]}" if view.error else ""
@@ -87,7 +97,11 @@ def summarize(twin: TwinStack, watcher: Watcher, dataset: bytes) -> int:
         f"Endpoint {endpoint_name}: {endpoint['EndpointStatus']} on "
         f"{endpoint['EndpointConfigName']} ({variants})"
     )
-    rows, labels = sample_rows(dataset, 3)
+    deployed = [v for v in watcher.finished("DeployPipeline") if v.status == "SUCCEEDED"]
+    if uploaded is not None and deployed:
+        serving = max(v.finished or 0.0 for v in deployed) - uploaded
+        print(f"Upload to serving: {serving:.1f}s")
+    rows, labels = sample_rows(data, 3, dataset.label)
     response = twin.client("sagemaker-runtime").invoke_endpoint(
         EndpointName=endpoint_name,
         ContentType="text/csv",
@@ -97,10 +111,7 @@ def summarize(twin: TwinStack, watcher: Watcher, dataset: bytes) -> int:
     predictions = json.loads(response["Body"].read())["predictions"]
     print(f"Prediction from {response['InvokedProductionVariant']} for 3 rows of the dataset:")
     for prediction, actual in zip(predictions, labels, strict=True):
-        print(
-            f"  predicted malignant={prediction['label']} "
-            f"(p={prediction['probability']:.3f}), actual {actual}"
-        )
+        print(f"  predicted {dataset.describe(prediction)}, actual {actual}")
     return 0 if endpoint["EndpointStatus"] == "InService" else 1
 
 

@@ -166,6 +166,12 @@ def _harness(twin: TwinStack, kind: type[Harness] = Harness) -> Any:
     return kind(twin, watcher, inbox)
 
 
+@pytest.fixture(scope="session")
+def harness_of() -> Callable[[TwinStack], Harness]:
+    """Wraps a stack a module's own fixture started (its parameters) in the test harness."""
+    return _harness
+
+
 @pytest.fixture(scope="module")
 def served() -> Iterator[Served]:
     """A stack whose first dataset upload has been trained, registered and deployed."""

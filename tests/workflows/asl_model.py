@@ -222,12 +222,42 @@ def _layer_functions() -> dict[str, list[ast.AST]]:
     return found
 
 
+def settings_classes(function: str) -> list[type]:
+    """The settings the handler builds at cold start (`settings = XSettings()` at module
+    level) and the classes of mlops_common.settings it inherits from: their validators run
+    during the import, so what they raise is the function's error as well ("Lambda function
+    errors in Python": an exception during initialisation is reported by its class name)."""
+    tree = _handler_tree(function)
+    imported = _imported(tree)
+    built = [
+        node.value.func.id
+        for node in tree.body
+        if isinstance(node, ast.Assign)
+        and isinstance(node.value, ast.Call)
+        and isinstance(node.value.func, ast.Name)
+        and imported.get(node.value.func.id) == "mlops_common.settings"
+    ]
+    module = importlib.import_module("mlops_common.settings")
+    return [
+        cls
+        for name in built
+        for cls in getattr(module, name).__mro__
+        if cls.__module__ == "mlops_common.settings"
+    ]
+
+
+def _source_tree(obj: Any) -> ast.AST:
+    source = inspect.getsource(obj)
+    return ast.parse(inspect.cleandoc(source) if source[0] == " " else source)
+
+
 def raised_domain_errors(function: str) -> set[str]:
-    """Domain errors the handler's domain call can raise: `raise <DomainError>(...)` in it and,
-    transitively, in every layer function or method it calls by name. An over-approximation
-    (a call by name may reach a method of another class) that misses nothing raised directly."""
-    entry = inspect.getsource(domain_call(function))
-    todo: list[ast.AST] = [ast.parse(inspect.cleandoc(entry) if entry[0] == " " else entry)]
+    """Domain errors the handler can raise: `raise <DomainError>(...)` in its domain call and
+    in its settings classes (cold start) and, transitively, in every layer function or method
+    they call by name. An over-approximation (a call by name may reach a method of another
+    class) that misses nothing raised directly."""
+    todo: list[ast.AST] = [_source_tree(domain_call(function))]
+    todo += [_source_tree(cls) for cls in settings_classes(function)]
     seen: set[int] = set()
     raised: set[str] = set()
     while todo:

@@ -178,6 +178,13 @@ def test_every_domain_error_a_handler_raises_ends_the_run_under_its_own_name(log
             )
 
 
+def test_errors_a_handler_raises_at_cold_start_count_as_its_errors() -> None:
+    # ProblemSettings' validators raise ConfigurationInvalid while the handler is imported.
+    assert "ConfigurationInvalid" in raised_domain_errors("SelectCandidateFunction")
+    assert "ConfigurationInvalid" in raised_domain_errors("ValidateDatasetFunction")
+    assert "ConfigurationInvalid" not in raised_domain_errors("RegisterModelFunction")
+
+
 def test_every_domain_error_is_raised_by_a_handler_or_named_by_a_state() -> None:
     used: set[str] = set()
     for machine in machines().values():

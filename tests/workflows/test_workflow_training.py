@@ -34,9 +34,19 @@ def train(candidates: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def selection(score: float, floor: float, champion: float | None, margin: float = 0.005) -> dict:
+    """SelectCandidate's answer for a metric where higher is better (f1): `floor` is the
+    MinimumMetric."""
     to_beat = None if champion is None else champion + margin
-    gate = {"metric": "f1", "score": score, "floor": floor, "margin": margin,
-            "champion_score": champion, "to_beat": to_beat}  # fmt: skip
+    gate = {"metric": "f1", "direction": "higher", "score": score, "threshold": floor,
+            "margin": margin, "champion_score": champion, "to_beat": to_beat}  # fmt: skip
+    return {"return": {**SELECTION, "gate": gate}}
+
+
+def error_selection(score: float, ceiling: float, champion: float | None, margin: float) -> dict:
+    """The same for an error, where lower is better (rmse): `ceiling` is the MinimumMetric."""
+    to_beat = None if champion is None else champion - margin
+    gate = {"metric": "rmse", "direction": "lower", "score": score, "threshold": ceiling,
+            "margin": margin, "champion_score": champion, "to_beat": to_beat}  # fmt: skip
     return {"return": {**SELECTION, "gate": gate}}
 
 
@@ -82,11 +92,20 @@ def test_a_lambda_service_exception_is_retried_and_the_run_goes_on(
         (selection(0.964, floor=0.9, champion=0.96), "NotBetter"),
         (selection(0.85, floor=0.9, champion=None), "NotBetter"),
         (selection(0.89, floor=0.9, champion=0.5), "NotBetter"),
+        (error_selection(50.0, ceiling=65.0, champion=None, margin=2.0), "Registered"),
+        (error_selection(50.0, ceiling=65.0, champion=55.0, margin=2.0), "Registered"),
+        (error_selection(53.0, ceiling=65.0, champion=55.0, margin=2.0), "Registered"),
+        (error_selection(53.5, ceiling=65.0, champion=55.0, margin=2.0), "NotBetter"),
+        (error_selection(70.0, ceiling=65.0, champion=None, margin=2.0), "NotBetter"),
+        (error_selection(66.0, ceiling=65.0, champion=90.0, margin=2.0), "NotBetter"),
+        (error_selection(60.0, ceiling=65.0, champion=50.0, margin=2.0), "NotBetter"),
     ],
     ids=["no-champion", "beats-champion", "by-the-margin", "within-margin", "below-floor",
-         "beats-champion-below-floor"],
+         "beats-champion-below-floor", "error-no-champion", "error-beats-champion",
+         "error-by-the-margin", "error-within-margin", "error-above-ceiling",
+         "error-beats-champion-above-ceiling", "error-worse-than-champion"],
 )  # fmt: skip
-def test_the_gate_registers_only_above_the_floor_and_the_champion_by_the_margin(
+def test_the_gate_registers_past_threshold_and_champion_by_margin_in_the_metric_direction(
     twin: Twin, gate: dict, end: str
 ) -> None:
     run = twin.run("TrainingPipeline", UPLOAD, {

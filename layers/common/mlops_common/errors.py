@@ -10,6 +10,12 @@ class MlopsError(Exception):
     """Base of every expected, operator-actionable failure."""
 
 
+class ConfigurationInvalid(MlopsError):
+    """The stack's problem definition (ProblemType, PrimaryMetric, MinimumMetric,
+    CandidateConfigs, ...) does not hold together; raised at a function's cold start, before
+    anything is trained."""
+
+
 class EventMalformed(MlopsError):
     """The triggering event does not have the shape this workflow expects."""
 

@@ -9,7 +9,7 @@ from abc import abstractmethod
 from typing import Annotated, Any, Literal
 
 from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field
 
 
 class Payload(BaseModel):
@@ -182,7 +182,14 @@ class Candidate(Payload):
             description="Slug; job names embed it (63-character limit)",
         ),
     ]
-    algorithm: Literal["random_forest", "gradient_boosting", "logistic_regression"]
+    algorithm: Annotated[
+        str,
+        Field(
+            pattern=r"^[a-z][a-z0-9_]{0,63}$",
+            description="A name ml/estimators.py registers (domain.candidates knows the built-in"
+            " ones); the stack's ProblemType picks its classifier or regressor",
+        ),
+    ]
     hyperparameters: dict[str, str | int | float] = Field(default_factory=dict)
 
 
@@ -258,12 +265,27 @@ class SelectCandidateInput(RunInput):
 
 
 class Gate(Payload):
+    """The champion/challenger decision, in the metric's own units; the BeatsChampion Choice
+    compares these fields in the metric's direction."""
+
     metric: str
+    direction: Annotated[
+        Literal["higher", "lower"], Field(description="Which way the metric is better")
+    ] = "higher"
     score: Annotated[float, Field(description="Best candidate's score on the held-out split")]
-    floor: Annotated[float, Field(description="Absolute minimum score to register")]
+    threshold: Annotated[
+        float,
+        Field(
+            validation_alias=AliasChoices("threshold", "floor"),
+            description="MinimumMetric: a floor when higher is better, a ceiling when lower is",
+        ),
+    ]
     margin: float
     champion_score: Annotated[float | None, Field(description="Champion on the same split")]
-    to_beat: Annotated[float | None, Field(description="champion_score + margin")]
+    to_beat: Annotated[
+        float | None,
+        Field(description="champion_score + margin (higher is better) or - margin (lower)"),
+    ]
 
 
 class Selection(Payload):
@@ -272,6 +294,9 @@ class Selection(Payload):
     champion_metrics: dict[str, float] | None = None
     quality_report_uri: str
     gate: Gate
+    champion_skipped: Annotated[
+        str | None, Field(description="Why the champion was not scored (another problem type)")
+    ] = None
     failed: list[CandidateResult] = Field(default_factory=list)
     leaderboard: list[dict[str, Any]] = Field(default_factory=list)
 

@@ -9,8 +9,10 @@ import json
 import os
 from typing import Annotated, Any, Self
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from .domain.candidates import check_candidates
+from .domain.problem import check_gate, check_problem
 from .models import Candidate
 
 
@@ -37,11 +39,39 @@ class LedgerSettings(_Settings):
     ledger_table: Annotated[str, Field(description="DynamoDB table of runs and audit entries")]
 
 
-class ValidateDatasetSettings(LedgerSettings):
+class ProblemSettings(_Settings):
+    """The supervised problem the stack solves and how a model must score to be registered
+    (template parameters LabelColumn, ProblemType, PositiveLabel, MaxClasses, PrimaryMetric,
+    MinimumMetric, ImprovementMargin). A combination that does not hold together (rmse for a
+    classifier, an f1 floor above 1) fails the cold start of every function that reads it with
+    ConfigurationInvalid, ValidateDataset's first, so before anything trains; CloudFormation's
+    template Rules refuse a metric of another problem type already at deploy time."""
+
+    label_column: str = "malignant"
+    problem_type: str = "binary_classification"
+    positive_label: Annotated[str, Field(description="Binary: the class mapped to 1")] = "1"
+    max_classes: Annotated[int, Field(description="Multiclass: most classes a label may have")] = 20
+    primary_metric: str = "f1"
+    minimum_metric: Annotated[float, Field(description="A floor, or a ceiling (rmse, mae)")] = 0.9
+    improvement_margin: Annotated[float, Field(description="In the metric's units")] = 0.005
+
+    @model_validator(mode="after")
+    def _problem_holds_together(self) -> "ProblemSettings":
+        check_problem(
+            self.problem_type,
+            self.primary_metric,
+            self.positive_label,
+            self.max_classes,
+            self.label_column,
+        )
+        check_gate(self.primary_metric, self.minimum_metric, self.improvement_margin)
+        return self
+
+
+class ValidateDatasetSettings(LedgerSettings, ProblemSettings):
     data_bucket: str
     data_prefix: str
     artifacts_bucket: Annotated[str, Field(description="Where each run snapshots its dataset")]
-    label_column: str = "malignant"
     min_rows: Annotated[int, Field(ge=2)] = 50
     max_dataset_bytes: Annotated[int, Field(gt=0)] = 50 * 1024 * 1024
     model_package_group: str
@@ -59,6 +89,11 @@ class ValidateDatasetSettings(LedgerSettings):
         if len(set(names)) != len(names):
             raise ValueError(f"candidate names must be unique, got {names}")
         return value
+
+    @model_validator(mode="after")
+    def _candidates_solve_the_problem(self) -> "ValidateDatasetSettings":
+        check_candidates(self.candidates, self.problem_type)
+        return self
 
 
 class CodeLocation(_Settings):
@@ -85,23 +120,29 @@ class CodeLocation(_Settings):
         return f"s3://{self.artifacts_bucket}/{self.code_prefix}/src/"
 
 
-class PrepareCandidateSettings(CodeLocation):
+class PrepareCandidateSettings(CodeLocation, ProblemSettings):
     sagemaker_role_arn: str
     training_image_uri: str
     training_instance_type: str = "ml.m5.large"
     processing_instance_type: str = "ml.m5.large"
     job_name_prefix: Annotated[str, Field(pattern=r"^[a-zA-Z0-9-]{1,16}$")] = "mlops"
-    label_column: str = "malignant"
     test_size: Annotated[float, Field(gt=0, lt=1)] = 0.2
     split_seed: int = 42
-    primary_metric: str = "f1"
     max_runtime_seconds: Annotated[int, Field(gt=0)] = 3600
 
+    @property
+    def problem_arguments(self) -> dict[str, str | int]:
+        """What every training and evaluation job is told about the problem (train.py's and
+        evaluate.py's --problem-type, --positive-label, --max-classes)."""
+        return {
+            "problem-type": self.problem_type,
+            "positive-label": self.positive_label,
+            "max-classes": self.max_classes,
+        }
 
-class SelectCandidateSettings(_Settings):
-    primary_metric: str = "f1"
-    minimum_metric: Annotated[float, Field(ge=0, le=1)] = 0.9
-    improvement_margin: Annotated[float, Field(ge=0, le=1)] = 0.005
+
+class SelectCandidateSettings(ProblemSettings):
+    """Ranks and gates by ProblemSettings' primary_metric, minimum_metric, improvement_margin."""
 
 
 class RegisterModelSettings(CodeLocation):

@@ -20,6 +20,7 @@ from typing import Any
 
 from mlops.twin.cloudformation.delivery_resources import DeliveryResources
 from mlops.twin.cloudformation.resources import ServiceResources
+from mlops.twin.cloudformation.rules import check_rules
 from mlops.twin.cloudformation.scheduler import SchedulerResources
 from mlops.twin.cloudformation.template import (
     Context,
@@ -73,6 +74,7 @@ class Provisioner(ServiceResources, DeliveryResources, SchedulerResources):
     ) -> Stack:
         template = load_template(template_path)
         parameters = resolve_parameters(template, parameter_overrides)
+        check_rules(template, parameters)  # CloudFormation refuses before creating anything
         cfn = sam_transform(template, parameters, self._region)
         stack_id = self._arn("cloudformation", f"stack/{stack_name}/twin")
         ctx = Context(

@@ -111,7 +111,8 @@ def test_gate_with_champion_is_champion_score_plus_margin(world: Any) -> None:
     selection = select(world, results, minimum_metric=0.9, improvement_margin=0.01)
     # Then
     gate = selection.gate
-    assert (gate.metric, gate.score, gate.floor, gate.margin) == ("f1", 0.97, 0.9, 0.01)
+    assert (gate.metric, gate.direction) == ("f1", "higher")
+    assert (gate.score, gate.threshold, gate.margin) == (0.97, 0.9, 0.01)
     assert gate.champion_score == 0.96
     assert gate.to_beat == pytest.approx(0.97)
     assert selection.champion_metrics == metrics(0.96)
@@ -122,7 +123,7 @@ def test_gate_without_champion_has_nothing_to_beat(world: Any) -> None:
     assert selection.gate.champion_score is None
     assert selection.gate.to_beat is None
     assert selection.champion_metrics is None
-    assert (selection.gate.floor, selection.gate.margin) == (0.9, 0.005)
+    assert (selection.gate.threshold, selection.gate.margin) == (0.9, 0.005)
 
 
 def test_failed_candidates_are_kept_aside_and_do_not_block_selection(world: Any) -> None:
@@ -210,3 +211,63 @@ def test_report_lacking_the_primary_metric_is_evaluation_invalid(world: Any) -> 
     body = report({"accuracy": 0.95})
     with pytest.raises(EvaluationInvalid):
         select(world, [evaluated(world, "rf", body)])
+
+
+# ---- direction-aware: regression errors are better lower ------------------------------------
+
+REGRESSION = {"problem_type": "regression", "primary_metric": "rmse"}
+
+
+def errors(rmse: float, r2: float = 0.4) -> dict[str, float]:
+    return {"rmse": rmse, "mae": rmse * 0.8, "r2": r2}
+
+
+def regression_report(candidate: dict, champion: dict | None = None) -> dict:
+    return report(candidate, champion) | {"problem_type": "regression", "primary_metric": "rmse"}
+
+
+def test_lower_is_better_picks_the_smallest_error_and_ranks_the_leaderboard_so(world) -> None:
+    results = [
+        evaluated(world, "rf", regression_report(errors(55.0))),
+        evaluated(world, "gb", regression_report(errors(53.5))),
+        evaluated(world, "linear", regression_report(errors(57.0))),
+    ]
+    selection = select(world, results, minimum_metric=65.0, improvement_margin=1.0, **REGRESSION)
+    assert selection.best.candidate.name == "gb"
+    assert [row["candidate"] for row in selection.leaderboard] == ["gb", "rf", "linear"]
+    gate = selection.gate
+    assert (gate.metric, gate.direction, gate.score, gate.threshold) == (
+        "rmse",
+        "lower",
+        53.5,
+        65.0,
+    )
+
+
+def test_lower_is_better_must_beat_the_champion_by_the_margin_downwards(world) -> None:
+    results = [evaluated(world, "rf", regression_report(errors(53.5), champion=errors(55.0)))]
+    gate = select(world, results, minimum_metric=65.0, improvement_margin=1.0, **REGRESSION).gate
+    assert (gate.champion_score, gate.to_beat) == (55.0, 54.0)  # in the metric's own units
+
+
+def test_r2_is_a_regression_metric_where_higher_is_better(world) -> None:
+    results = [
+        evaluated(world, "rf", regression_report(errors(55.0, r2=0.41))),
+        evaluated(world, "gb", regression_report(errors(53.0, r2=0.39))),
+    ]
+    settings = {"problem_type": "regression", "primary_metric": "r2", "minimum_metric": 0.3}
+    selection = select(world, results, **settings)
+    assert selection.best.candidate.name == "rf" and selection.gate.direction == "higher"
+
+
+def test_a_report_scored_for_another_problem_type_is_evaluation_invalid(world) -> None:
+    result = evaluated(world, "rf", report(metrics(0.97)) | {"problem_type": "regression"})
+    with pytest.raises(EvaluationInvalid, match="scored as regression, the stack's problem type"):
+        select(world, [result])
+
+
+def test_a_champion_that_was_not_comparable_is_reported_and_not_gated_on(world) -> None:
+    skipped = "champion not comparable: trained for binary_classification, this run is regression"
+    body = regression_report(errors(53.5)) | {"champion_skipped": skipped}
+    selection = select(world, [evaluated(world, "rf", body)], minimum_metric=65.0, **REGRESSION)
+    assert selection.champion_skipped == skipped and selection.gate.to_beat is None

@@ -103,11 +103,31 @@ def test_wrong_prediction_count_fails(world: Any) -> None:
         run_smoke(world, plan, FakeEndpoints(predictions(4)))
 
 
-@pytest.mark.parametrize("label", [2, -1, "1", None], ids=["2", "-1", "string", "none"])
-def test_label_outside_zero_and_one_fails(world: Any, label: Any) -> None:
+@pytest.mark.parametrize(
+    "answer",
+    [{"label": None}, {"label": ""}, {"label": True}, {"value": "12"}, {"value": float("nan")},
+     {"probability": 0.9}, "1"],
+    ids=["label-none", "label-empty", "label-bool", "value-text", "value-nan", "no-answer",
+         "not-an-object"],
+)  # fmt: skip
+def test_a_row_answered_with_neither_a_label_nor_a_value_fails(world: Any, answer: Any) -> None:
     plan = deployed_plan(world)
+    reply = {"predictions": [answer] * 5}
     with pytest.raises(SmokeTestFailed, match=f"^{ENDPOINT}: sent 5 rows, got "):
-        run_smoke(world, plan, FakeEndpoints(predictions(5, label=label)))
+        run_smoke(world, plan, FakeEndpoints(reply))
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [{"label": 0, "probability": 0.2},
+     {"label": "class_1", "probabilities": {"class_0": 0.1, "class_1": 0.9}},
+     {"value": 151.5}],
+    ids=["binary", "multiclass", "regression"],
+)  # fmt: skip
+def test_answers_of_every_problem_type_pass(world: Any, answer: Any) -> None:
+    plan = deployed_plan(world)
+    result = run_smoke(world, plan, FakeEndpoints({"predictions": [answer] * 5}))
+    assert result.rows == 5 and result.predictions == [answer] * 5
 
 
 def test_invoke_error_fails_naming_the_endpoint_and_the_error(world: Any) -> None:

@@ -134,6 +134,9 @@ def test_hyperparameters_are_json_encoded_strings_with_script_mode_keys() -> Non
         "label": '"malignant"',
         "test-size": "0.2",
         "seed": "42",
+        "problem-type": '"binary_classification"',
+        "positive-label": '"1"',
+        "max-classes": "20",
         "sagemaker_program": '"train.py"',
         "sagemaker_submit_directory": '"s3://mlops-artifacts/code/v7/sourcedir.tar.gz"',
     }
@@ -201,6 +204,9 @@ def test_evaluation_request_follows_the_processing_contract() -> None:
         "--label": "malignant",
         "--test-size": "0.2",
         "--seed": "42",
+        "--problem-type": "binary_classification",
+        "--positive-label": "1",
+        "--max-classes": "20",
     }
     inputs = inputs_by_name(evaluation)
     assert inputs["code"]["S3Uri"] == "s3://mlops-artifacts/code/v7/src/"
@@ -225,3 +231,13 @@ def test_a_run_with_its_own_code_version_trains_and_evaluates_with_that_code() -
         '"s3://mlops-artifacts/code/v8/sourcedir.tar.gz"'
     )
     assert inputs_by_name(plan.evaluation)["code"]["S3Uri"] == "s3://mlops-artifacts/code/v8/src/"
+
+
+def test_both_jobs_are_told_the_stacks_problem() -> None:
+    regression = settings(problem_type="regression", primary_metric="rmse", label_column="y")
+    plan = build_candidate_plan(run(), RF, regression)
+    hyperparameters = {k: json.loads(v) for k, v in plan.training["HyperParameters"].items()}
+    assert hyperparameters["problem-type"] == "regression"
+    args = plan.evaluation["AppSpecification"]["ContainerArguments"]
+    evaluation = dict(zip(args[::2], args[1::2], strict=True))
+    assert (evaluation["--problem-type"], evaluation["--primary-metric"]) == ("regression", "rmse")

@@ -3,6 +3,7 @@
 import json
 
 import pytest
+from mlops_common.errors import ConfigurationInvalid
 from mlops_common.settings import (
     RegisterModelSettings,
     SelectCandidateSettings,
@@ -44,7 +45,7 @@ def test_candidates_are_parsed_from_the_json_parameter(validate_env: pytest.Monk
         ([], "List should have at least 1 item"),
         ([CANDIDATES[0], CANDIDATES[0]], "candidate names must be unique, got ['rf', 'rf']"),
         ([{"name": "RF!", "algorithm": "random_forest"}], "String should match pattern"),
-        ([{"name": "svm", "algorithm": "svm"}], "Input should be 'random_forest'"),
+        ([{"name": "svm", "algorithm": "SVM!"}], "String should match pattern"),
     ],
 )
 def test_bad_candidate_configuration_fails_at_cold_start(
@@ -94,3 +95,65 @@ def test_settings_are_frozen(monkeypatch: pytest.MonkeyPatch) -> None:
     settings = SmokeTestSettings()
     with pytest.raises(ValidationError, match="frozen"):
         settings.smoke_rows = 1  # type: ignore[misc]
+
+
+# ---- the stack's problem, checked at cold start --------------------------------------------
+
+
+def test_a_metric_of_another_problem_type_fails_the_cold_start_by_name(
+    validate_env: pytest.MonkeyPatch,
+) -> None:
+    validate_env.setenv("PROBLEM_TYPE", "regression")
+    validate_env.setenv("PRIMARY_METRIC", "f1")
+    validate_env.setenv("CANDIDATES", json.dumps(CANDIDATES[:1]))
+    with pytest.raises(ConfigurationInvalid, match="PrimaryMetric 'f1' does not apply to regr"):
+        ValidateDatasetSettings()
+    with pytest.raises(ConfigurationInvalid, match="PrimaryMetric 'f1' does not apply to regr"):
+        SelectCandidateSettings()
+
+
+def test_candidates_that_cannot_solve_the_problem_fail_the_cold_start(
+    validate_env: pytest.MonkeyPatch,
+) -> None:
+    validate_env.setenv("PROBLEM_TYPE", "regression")
+    validate_env.setenv("PRIMARY_METRIC", "rmse")
+    with pytest.raises(ConfigurationInvalid, match="candidate logreg: logistic_regression does"):
+        ValidateDatasetSettings()
+
+
+def test_the_problem_settings_read_the_template_variables(validate_env) -> None:
+    for name, value in {"LABEL_COLUMN": "cultivar", "PROBLEM_TYPE": "multiclass_classification",
+                        "PRIMARY_METRIC": "macro_f1", "MAX_CLASSES": "5",
+                        "POSITIVE_LABEL": "yes"}.items():  # fmt: skip
+        validate_env.setenv(name, value)
+    settings = ValidateDatasetSettings()
+    assert (settings.label_column, settings.problem_type, settings.max_classes) == (
+        "cultivar", "multiclass_classification", 5,
+    )  # fmt: skip
+    assert settings.positive_label == "yes"
+
+
+@pytest.mark.parametrize(
+    ("variables", "message"),
+    [
+        ({"PRIMARY_METRIC": "rmse", "PROBLEM_TYPE": "regression", "MINIMUM_METRIC": "-3"},
+         "MinimumMetric -3.0 (ceiling of rmse)"),
+        ({"PRIMARY_METRIC": "f1", "MINIMUM_METRIC": "1.2"}, "MinimumMetric 1.2 (floor of f1)"),
+    ],
+)  # fmt: skip
+def test_a_threshold_the_metric_cannot_take_fails_the_select_cold_start(
+    monkeypatch: pytest.MonkeyPatch, variables: dict, message: str
+) -> None:
+    for name, value in variables.items():
+        monkeypatch.setenv(name, value)
+    with pytest.raises(ConfigurationInvalid) as excinfo:
+        SelectCandidateSettings()
+    assert message in str(excinfo.value)
+
+
+def test_regression_thresholds_are_in_the_labels_units(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name, value in {"PRIMARY_METRIC": "rmse", "PROBLEM_TYPE": "regression",
+                        "MINIMUM_METRIC": "65", "IMPROVEMENT_MARGIN": "2.5"}.items():  # fmt: skip
+        monkeypatch.setenv(name, value)
+    settings = SelectCandidateSettings()
+    assert (settings.minimum_metric, settings.improvement_margin) == (65.0, 2.5)

@@ -5,6 +5,7 @@ from typing import Any
 
 import pytest
 from mlops_common import settings as settings_module
+from mlops_common.errors import ConfigurationInvalid
 from pydantic import BaseModel, ValidationError
 
 FUNCTIONS_DIR = Path(__file__).resolve().parents[3] / "functions"
@@ -61,3 +62,27 @@ def test_malformed_variable_fails_the_import_naming_it(load_handler: Any) -> Non
     with pytest.raises(ValidationError) as excinfo:
         load_handler("validate_dataset", CANDIDATES='[{"name": "rf"}]')
     assert "candidates.0.algorithm" in str(excinfo.value)
+
+
+@pytest.mark.parametrize("function", ["validate_dataset", "prepare_candidate", "select_candidate"])
+def test_a_metric_that_does_not_suit_the_problem_type_fails_the_cold_start_by_name(
+    load_handler: Any, function: str
+) -> None:
+    # Lambda reports an exception raised while the handler is imported under its class name:
+    # the workflow's Catch sees ConfigurationInvalid before anything trained.
+    with pytest.raises(ConfigurationInvalid, match="PrimaryMetric 'rmse' does not apply to bin"):
+        load_handler(function, PRIMARY_METRIC="rmse")
+
+
+def test_every_problem_type_cold_starts_with_its_own_metric(load_handler: Any) -> None:
+    for problem, metric in [("multiclass_classification", "macro_f1"), ("regression", "rmse")]:
+        module = load_handler("select_candidate", PROBLEM_TYPE=problem, PRIMARY_METRIC=metric,
+                              MINIMUM_METRIC="0.5")  # fmt: skip
+        assert (module.settings.problem_type, module.settings.primary_metric) == (problem, metric)
+
+
+def test_a_threshold_the_metric_cannot_take_fails_validate_dataset_before_any_training(
+    load_handler: Any,
+) -> None:
+    with pytest.raises(ConfigurationInvalid, match=r"MinimumMetric 1\.5 \(floor of f1\)"):
+        load_handler("validate_dataset", MINIMUM_METRIC="1.5")

@@ -1,6 +1,6 @@
 """SelectCandidate handler: `{"run": $.start.Payload.run, "results": $.candidates}`.
 
-Payload: events/functions/select_candidate.json (rf and gb evaluated, logreg failed), the run
+Payload: events/functions/select_candidate.json (rf and gb evaluated, linear failed), the run
 renamed run-a and each evaluation report written to the stack's artifacts bucket.
 """
 
@@ -48,9 +48,10 @@ def test_selection_carries_the_gate_the_choice_state_reads(
     assert output["best"]["candidate"]["name"] == "gb"
     assert output["gate"]["metric"] == "f1"
     assert output["gate"]["score"] == 0.97
-    assert (output["gate"]["floor"], output["gate"]["margin"]) == (0.9, 0.005)
+    assert output["gate"]["direction"] == "higher"
+    assert (output["gate"]["threshold"], output["gate"]["margin"]) == (0.9, 0.005)
     assert output["gate"]["to_beat"] == pytest.approx(0.945)
-    assert [f["candidate"]["name"] for f in output["failed"]] == ["logreg"]
+    assert [f["candidate"]["name"] for f in output["failed"]] == ["linear"]
     asl_reads(output, "training_pipeline", "$.selection.Payload.")
     out = printed()
     assert [m["BestCandidateScore"] for m in out.metrics] == [[0.97]]
@@ -60,14 +61,14 @@ def test_selection_carries_the_gate_the_choice_state_reads(
 def test_all_candidates_failed_raises_training_failed_by_class_name(
     load_handler: Any, stack: Any, sample: Any, lambda_context: Any
 ) -> None:
-    # Only the sample's logreg, whose Cause is the failed job's DescribeTrainingJob document
+    # Only the sample's linear, whose Cause is the failed job's DescribeTrainingJob document
     handler = load_handler("select_candidate")
     payload = sample("select_candidate")
     payload["results"] = [r for r in payload["results"] if r["status"] == "FAILED"]
     with pytest.raises(Exception) as excinfo:
         handler.lambda_handler(payload, lambda_context)
     assert type(excinfo.value).__name__ == "TrainingFailed"
-    assert "logreg: States.TaskFailed: AlgorithmError: ExecuteUserScriptError" in str(excinfo.value)
+    assert "linear: States.TaskFailed: AlgorithmError: ExecuteUserScriptError" in str(excinfo.value)
 
 
 def test_missing_report_raises_evaluation_invalid_by_class_name(

@@ -66,7 +66,7 @@ def test_new_dataset_returns_train_with_the_run_the_state_machine_reads(
     assert run["dataset"]["snapshot_uri"] == snapshot
     copied = stack.s3.get_object(Bucket=stack.artifacts_bucket, Key=snapshot.split("/", 3)[3])
     assert copied["Body"].read() == DATASET.read_bytes()
-    assert [c["name"] for c in run["candidates"]] == ["rf", "gb", "logreg"]
+    assert [c["name"] for c in run["candidates"]] == ["rf", "gb", "linear"]
     assert asl_reads(output, "training_pipeline", "$.start.Payload.") >= {"action", "run"}
     # And one DatasetsTrain metric is emitted in CloudWatch embedded metric format, and the
     # log line carries the execution name as correlation id

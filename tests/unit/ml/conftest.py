@@ -2,6 +2,8 @@
 
 The scripts run as subprocesses with SM_* variables pointing into tmp dirs, the way the
 SageMaker scikit-learn container runs them (`python train.py --hyperparameter value ...`).
+Tests import the modules by their top-level names (`import common`), as the container does
+with ml/ on sys.path.
 """
 
 from __future__ import annotations
@@ -17,7 +19,17 @@ from pathlib import Path
 import pytest
 
 ML_DIR = Path(__file__).resolve().parents[3] / "ml"
+if str(ML_DIR) not in sys.path:
+    sys.path.insert(0, str(ML_DIR))
 DATASET = ML_DIR / "data" / "breast_cancer.csv"
+WINE = ML_DIR / "data" / "wine.csv"
+DIABETES = ML_DIR / "data" / "diabetes.csv"
+#: dataset, label column, problem type, primary metric: the three shipped datasets
+PROBLEMS = {
+    "binary_classification": (DATASET, "malignant"),
+    "multiclass_classification": (WINE, "cultivar"),
+    "regression": (DIABETES, "progression"),
+}
 # A hung script should fail the test, not the whole run; this is not a performance assertion.
 SCRIPT_TIMEOUT_SECONDS = 120
 
@@ -46,10 +58,14 @@ def _clean_env(extra: dict[str, str]) -> dict[str, str]:
 
 
 def run_ml_script(
-    script: str, args: Sequence[str], cwd: Path, env: dict[str, str] | None = None
+    script: str,
+    args: Sequence[str],
+    cwd: Path,
+    env: dict[str, str] | None = None,
+    ml_dir: Path = ML_DIR,
 ) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, str(ML_DIR / script), *args],
+        [sys.executable, str(ml_dir / script), *args],
         cwd=cwd,  # not ml/: the script must find common.py through its own directory
         env=_clean_env(env or {}),
         capture_output=True,
@@ -105,6 +121,18 @@ def trained_random_forest(tmp_path_factory: pytest.TempPathFactory) -> TrainingR
     run = run_training(tmp_path_factory.mktemp("opt-ml"))
     assert run.result.returncode == 0, run.result.stderr
     return run
+
+
+@pytest.fixture(scope="session")
+def trained_per_problem(tmp_path_factory: pytest.TempPathFactory) -> dict[str, TrainingRun]:
+    """A random forest trained on each shipped dataset, by problem type."""
+    runs = {}
+    for problem, (data, label) in PROBLEMS.items():
+        args = ["--problem-type", problem, "--label", label, "--n-estimators", "30"]
+        run = run_training(tmp_path_factory.mktemp(problem), args, data)
+        assert run.result.returncode == 0, run.result.stderr
+        runs[problem] = run
+    return runs
 
 
 @pytest.fixture(scope="session")

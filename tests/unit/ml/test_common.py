@@ -1,4 +1,4 @@
-"""ml/common.py and ml/export_dataset.py: data contract, split, model factory, metrics, loading."""
+"""ml/common.py and ml/export_dataset.py: the shipped data, reading CSVs, the split, loading."""
 
 from __future__ import annotations
 
@@ -6,17 +6,16 @@ import io
 import tarfile
 from pathlib import Path
 
+import common
 import joblib
 import numpy as np
 import pytest
-from sklearn.ensemble import GradientBoostingClassifier, RandomForestClassifier
-from sklearn.linear_model import LogisticRegression
-from sklearn.pipeline import Pipeline
-from sklearn.preprocessing import StandardScaler
-
-from ml import common
+from problems import LabelEncoding
+from sklearn.ensemble import RandomForestClassifier
 
 DATASET = Path(__file__).resolve().parents[3] / "ml" / "data" / "breast_cancer.csv"
+WINE = DATASET.parent / "wine.csv"
+DIABETES = DATASET.parent / "diabetes.csv"
 HEADER = DATASET.read_text(encoding="utf-8").splitlines()[0]
 ROWS = DATASET.read_text(encoding="utf-8").splitlines()[1:]
 
@@ -26,33 +25,48 @@ def write_csv(path: Path, header: str, rows: list[str]) -> Path:
     return path
 
 
-def test_committed_dataset_matches_the_contract() -> None:
+def test_committed_breast_cancer_dataset_is_binary_with_malignant_as_one() -> None:
+    from sklearn.datasets import load_breast_cancer
+
     dataset = common.load_dataset(DATASET)
     assert dataset.features.shape == (569, 30)
     assert dataset.feature_names[:3] == ["mean_radius", "mean_texture", "mean_perimeter"]
-    assert "mean_concave_points" in dataset.feature_names
-    assert "worst_fractal_dimension" in dataset.feature_names
     assert HEADER.split(",")[-1] == "malignant"
-    # sklearn: 212 malignant, 357 benign; malignant is our label 1.
-    assert int(dataset.labels.sum()) == 212
-    assert set(dataset.labels.tolist()) == {0, 1}
-
-
-def test_export_reproduces_the_committed_csv_byte_for_byte(run_script, tmp_path: Path) -> None:
-    output = tmp_path / "exported.csv"
-    result = run_script("export_dataset.py", ["--output", str(output)], cwd=tmp_path)
-    assert result.returncode == 0, result.stderr
-    assert output.read_bytes() == DATASET.read_bytes()
-
-
-def test_export_labels_sklearn_malignant_target_as_one(tmp_path: Path) -> None:
-    from sklearn.datasets import load_breast_cancer
-
     bunch = load_breast_cancer()
-    dataset = common.load_dataset(DATASET)
     assert bunch.target_names[0] == "malignant"
-    np.testing.assert_array_equal(dataset.labels, (bunch.target == 0).astype(int))
+    # sklearn: 212 malignant (its target 0), 357 benign; malignant is our label 1.
+    assert dataset.label_values == ["1" if t == 0 else "0" for t in bunch.target]
     np.testing.assert_allclose(dataset.features, bunch.data, rtol=1e-12)
+
+
+def test_committed_wine_dataset_has_three_named_classes() -> None:
+    from sklearn.datasets import load_wine
+
+    dataset = common.load_dataset(WINE, label="cultivar")
+    assert dataset.features.shape == (178, 13)
+    assert "od280_od315_of_diluted_wines" in dataset.feature_names
+    bunch = load_wine()
+    assert dataset.label_values == [str(bunch.target_names[t]) for t in bunch.target]
+    assert sorted(set(dataset.label_values)) == ["class_0", "class_1", "class_2"]
+
+
+def test_committed_diabetes_dataset_keeps_original_units_and_numeric_target() -> None:
+    from sklearn.datasets import load_diabetes
+
+    dataset = common.load_dataset(DIABETES, label="progression")
+    bunch = load_diabetes(scaled=False)
+    assert dataset.feature_names == ["age", "sex", "bmi", "bp", "s1", "s2", "s3", "s4", "s5", "s6"]
+    np.testing.assert_allclose(dataset.features, bunch.data, rtol=1e-9)
+    np.testing.assert_allclose([float(v) for v in dataset.label_values], bunch.target)
+
+
+@pytest.mark.parametrize("name", ["breast_cancer", "wine", "diabetes"])
+def test_export_reproduces_each_committed_csv_byte_for_byte(run_script, tmp_path, name) -> None:
+    output = tmp_path / f"{name}.csv"
+    args = ["--dataset", name, "--output", str(output)]
+    result = run_script("export_dataset.py", args, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert output.read_bytes() == (DATASET.parent / f"{name}.csv").read_bytes()
 
 
 def test_directory_input_reads_every_csv_and_aligns_column_order(tmp_path: Path) -> None:
@@ -64,7 +78,7 @@ def test_directory_input_reads_every_csv_and_aligns_column_order(tmp_path: Path)
     merged = common.load_dataset(tmp_path)
     whole = common.load_dataset(DATASET)
     np.testing.assert_array_equal(merged.features, whole.features)
-    np.testing.assert_array_equal(merged.labels, whole.labels)
+    assert merged.label_values == whole.label_values
     assert merged.feature_names == whole.feature_names
 
 
@@ -90,9 +104,12 @@ def test_missing_or_infinite_feature_values_are_rejected(tmp_path: Path, bad: st
         common.load_dataset(write_csv(tmp_path / "d.csv", HEADER, rows))
 
 
-def test_label_other_than_zero_or_one_is_rejected(tmp_path: Path) -> None:
-    rows = [*ROWS[:59], ROWS[59].rsplit(",", 1)[0] + ",2"]
-    with pytest.raises(ValueError, match="must be 0 or 1, got '2'"):
+def test_labels_are_read_as_written_and_an_empty_one_is_refused(tmp_path: Path) -> None:
+    rows = [r.rsplit(",", 1)[0] + (", yes" if r.endswith("1") else ",no") for r in ROWS[:60]]
+    dataset = common.load_dataset(write_csv(tmp_path / "d.csv", HEADER, rows))
+    assert set(dataset.label_values) == {"yes", "no"}  # stripped, not yet encoded
+    rows[3] = rows[3].rsplit(",", 1)[0] + ", "
+    with pytest.raises(ValueError, match=r"d\.csv:5: label 'malignant' is empty"):
         common.load_dataset(write_csv(tmp_path / "d.csv", HEADER, rows))
 
 
@@ -115,8 +132,15 @@ def test_empty_data_is_rejected(tmp_path: Path) -> None:
         common.load_dataset(tmp_path / "absent")
 
 
+def binary_targets() -> np.ndarray:
+    dataset = common.load_dataset(DATASET)
+    return LabelEncoding.fit("binary_classification", dataset.label_values).encode(
+        dataset.label_values
+    )
+
+
 def test_split_is_deterministic_stratified_and_partitions_rows() -> None:
-    labels = common.load_dataset(DATASET).labels
+    labels = binary_targets()
     train, test = common.split_indices(labels, test_size=0.2, seed=42)
     again_train, again_test = common.split_indices(labels, test_size=0.2, seed=42)
     np.testing.assert_array_equal(train, again_train)
@@ -129,44 +153,36 @@ def test_split_is_deterministic_stratified_and_partitions_rows() -> None:
     assert set(other_test.tolist()) != set(test.tolist())
 
 
-def test_split_rejects_single_class_and_bad_test_size() -> None:
+def test_multiclass_split_keeps_every_class_share_and_regression_is_not_stratified() -> None:
+    wine = common.load_dataset(WINE, label="cultivar")
+    targets = LabelEncoding.fit("multiclass_classification", wine.label_values).encode(
+        wine.label_values
+    )
+    _, test = common.split_indices(targets, 0.2, 42, "multiclass_classification")
+    for target in range(3):
+        assert abs((targets[test] == target).sum() - 0.2 * (targets == target).sum()) <= 1
+    values = np.linspace(0.0, 1.0, 100)  # every value once: stratifying would fail
+    train, test = common.split_indices(values, 0.25, 42, "regression")
+    assert (len(train), len(test)) == (75, 25)
+
+
+def test_split_rejects_single_class_rare_classes_and_bad_test_size() -> None:
     with pytest.raises(ValueError, match="both classes"):
         common.split_indices(np.zeros(100, dtype=int), 0.2, 42)
+    with pytest.raises(ValueError, match=r"two rows or more to be split; classes \[2\]"):
+        common.split_indices(np.array([0, 1] * 50 + [2]), 0.2, 42, "multiclass_classification")
     with pytest.raises(ValueError, match="test_size"):
         common.split_indices(np.array([0, 1] * 50), 1.5, 42)
 
 
-def test_model_factory_builds_each_algorithm() -> None:
-    forest = common.build_model("random_forest", n_estimators=7, max_depth=4, seed=3)
-    assert isinstance(forest, RandomForestClassifier)
-    assert (forest.n_estimators, forest.max_depth, forest.n_jobs, forest.random_state) == (
-        7,
-        4,
-        1,
-        3,
-    )
-    boosting = common.build_model("gradient_boosting", learning_rate=0.05)
-    assert isinstance(boosting, GradientBoostingClassifier)
-    assert (boosting.learning_rate, boosting.max_depth) == (0.05, 3)
-    logistic = common.build_model("logistic_regression", c=0.5)
-    assert isinstance(logistic, Pipeline)
-    assert isinstance(logistic.steps[0][1], StandardScaler)
-    assert isinstance(logistic.steps[-1][1], LogisticRegression)
-    assert logistic.steps[-1][1].C == 0.5
-    with pytest.raises(ValueError, match="unknown algorithm 'svm'"):
-        common.build_model("svm")
-
-
-def test_metrics_use_class_one_as_positive() -> None:
-    dataset = common.load_dataset(DATASET)
-    model = common.build_model("logistic_regression").fit(dataset.features, dataset.labels)
-    metrics = common.compute_metrics(model, dataset.features, dataset.labels)
-    assert list(metrics) == list(common.METRIC_NAMES)
-    assert all(isinstance(v, float) and 0.0 <= v <= 1.0 for v in metrics.values())
-    assert metrics["accuracy"] > 0.95
-    # Inverting the labels must wreck precision/recall for class 1 if class 1 is the positive one.
-    flipped = common.compute_metrics(model, dataset.features, 1 - dataset.labels)
-    assert flipped["recall"] < 0.1 and flipped["roc_auc"] < 0.1
+def test_multiclass_probabilities_are_arranged_by_encoded_class() -> None:
+    features = np.array([[0.0], [1.0], [2.0], [0.1], [1.1], [2.1]])
+    targets = np.array([2, 0, 1, 2, 0, 1])  # the estimator keeps classes_ [0, 1, 2]
+    model = RandomForestClassifier(n_estimators=5, random_state=0).fit(features, targets)
+    found = common.predict(model, "multiclass_classification", features, classes=4)
+    assert found.class_probabilities.shape == (6, 4)  # a class the data lacks is column 3 (0)
+    np.testing.assert_array_equal(found.class_probabilities[:, 3], 0.0)
+    np.testing.assert_array_equal(found.class_probabilities.argmax(axis=1), found.targets)
 
 
 def test_load_model_from_directory_and_archive(
@@ -180,8 +196,18 @@ def test_load_model_from_directory_and_archive(
     for loaded in (from_archive, from_archive_dir):
         np.testing.assert_array_equal(loaded.estimator.predict_proba(features), expected)
         assert loaded.feature_names == from_dir.feature_names
+        assert loaded.encoding.to_dict() == from_dir.encoding.to_dict()
     with pytest.raises(ValueError, match="no model.joblib or model.tar.gz"):
         common.load_model(trained_random_forest.output_dir)
+
+
+def test_a_model_from_before_problem_types_reads_as_binary_with_one_positive() -> None:
+    loaded = common.LoadedModel(
+        estimator=None, metadata={"feature_names": ["a"], "classes": [0, 1]}
+    )
+    assert loaded.encoding.to_dict() == {
+        "problem_type": "binary_classification", "positive_label": "1", "negative_label": "0"
+    }  # fmt: skip
 
 
 def _archive_with(tmp_path: Path, member: tarfile.TarInfo, data: bytes = b"x") -> Path:
@@ -218,7 +244,7 @@ def test_unsafe_archive_members_are_refused(
 def test_archive_without_metadata_is_rejected(tmp_path: Path) -> None:
     model_dir = tmp_path / "model"
     model_dir.mkdir()
-    joblib.dump(common.build_model("random_forest", n_estimators=2), model_dir / "model.joblib")
+    joblib.dump(RandomForestClassifier(n_estimators=2), model_dir / "model.joblib")
     archive = tmp_path / "model.tar.gz"
     with tarfile.open(archive, "w:gz") as tar:
         tar.add(model_dir / "model.joblib", arcname="./model.joblib")

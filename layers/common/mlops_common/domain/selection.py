@@ -1,4 +1,8 @@
-"""Champion/challenger: pick the best candidate and compute the gate the state machine applies."""
+"""Champion/challenger: pick the best candidate and compute the gate the state machine applies.
+
+"Best" and "beats" follow the primary metric's direction (domain.problem): the highest f1, the
+lowest rmse. The gate keeps the figures in the metric's own units; BeatsChampion compares them.
+"""
 
 import json
 
@@ -6,6 +10,7 @@ from ..adapters.s3 import S3Store
 from ..errors import EvaluationInvalid, TrainingFailed
 from ..models import CandidateResult, Gate, RunContext, Selection
 from ..settings import SelectCandidateSettings
+from .problem import direction
 
 
 def select_best(
@@ -19,21 +24,29 @@ def select_best(
     if not evaluated:
         reasons = "; ".join(f"{r.candidate.name}: {_reason(r)}" for r in failed) or "no candidates"
         raise TrainingFailed(f"no candidate finished training and evaluation ({reasons})")
+    metric = settings.primary_metric
+    way = direction(metric)
     scored = []
     for result in evaluated:
-        report = _load_report(store, result, settings.primary_metric)
-        scored.append((report["candidate"]["metrics"][settings.primary_metric], result, report))
-    # Highest score wins; ties keep configuration order (max() returns the first maximum).
-    score, best, report = max(scored, key=lambda item: item[0])
+        report = _load_report(store, result, metric, settings.problem_type)
+        scored.append((report["candidate"]["metrics"][metric], result, report))
+    # Best in the metric's direction; ties keep configuration order (sorted() is stable).
+    ranked = sorted(scored, key=lambda item: -item[0] if way == "higher" else item[0])
+    score, best, report = ranked[0]
     champion = report.get("champion")
-    champion_score = champion["metrics"][settings.primary_metric] if champion else None
+    champion_score = champion["metrics"][metric] if champion else None
+    margin = settings.improvement_margin
+    to_beat = None  # the champion's score moved by the margin in the better direction
+    if champion_score is not None:
+        to_beat = champion_score + margin if way == "higher" else champion_score - margin
     gate = Gate(
-        metric=settings.primary_metric,
+        metric=metric,
+        direction=way,
         score=score,
-        floor=settings.minimum_metric,
-        margin=settings.improvement_margin,
+        threshold=settings.minimum_metric,
+        margin=margin,
         champion_score=champion_score,
-        to_beat=None if champion_score is None else champion_score + settings.improvement_margin,
+        to_beat=to_beat,
     )
     assert best.report_uri is not None
     return Selection(
@@ -42,16 +55,15 @@ def select_best(
         champion_metrics=champion["metrics"] if champion else None,
         quality_report_uri=best.report_uri.rsplit("/", 1)[0] + "/model_quality.json",
         gate=gate,
+        champion_skipped=report.get("champion_skipped"),
         failed=failed,
-        leaderboard=[
-            {"candidate": r.candidate.name, settings.primary_metric: s}
-            for s, r, _ in sorted(scored, key=lambda i: -i[0])
-        ],
+        leaderboard=[{"candidate": r.candidate.name, metric: s} for s, r, _ in ranked],
     )
 
 
-def _load_report(store: S3Store, result: CandidateResult, metric: str) -> dict:
-    """The report, with the primary metric a number for the candidate (and the champion)."""
+def _load_report(store: S3Store, result: CandidateResult, metric: str, problem: str) -> dict:
+    """The report, with the primary metric a number for the candidate (and the champion),
+    scored for the stack's problem type."""
     if result.report_uri is None:
         raise EvaluationInvalid(f"{result.candidate.name}: evaluated without a report URI")
     try:
@@ -61,6 +73,11 @@ def _load_report(store: S3Store, result: CandidateResult, metric: str) -> dict:
             float(report["champion"]["metrics"][metric])
     except Exception as exc:  # missing object, bad JSON or wrong shape: all the same to us
         raise EvaluationInvalid(f"{result.report_uri}: no usable '{metric}' ({exc!r})") from exc
+    scored_as = report.get("problem_type", problem)  # reports before problem types: binary
+    if scored_as != problem:
+        raise EvaluationInvalid(
+            f"{result.report_uri}: scored as {scored_as}, the stack's problem type is {problem}"
+        )
     return report
 
 

@@ -3,6 +3,7 @@
 import csv
 import io
 import json
+import math
 
 from ..adapters.endpoints import Endpoints
 from ..adapters.registry import ModelRegistry
@@ -37,7 +38,7 @@ def smoke_test(
     if (
         not isinstance(predictions, list)
         or len(predictions) != rows
-        or any(not isinstance(p, dict) or p.get("label") not in (0, 1) for p in predictions)
+        or not all(_is_answer(p) for p in predictions)
     ):
         raise SmokeTestFailed(f"{plan.endpoint_name}: sent {rows} rows, got {predictions!r:.300}")
     return SmokeTestOutput(
@@ -46,6 +47,18 @@ def smoke_test(
         predictions=predictions,
         latency_ms=round(latency_ms, 2),
     )
+
+
+def _is_answer(prediction: object) -> bool:
+    """One row's answer as ml/inference.py documents it: a label (0/1 for binary, the class
+    for multiclass) or a finite value (regression)."""
+    if not isinstance(prediction, dict):
+        return False
+    if "label" in prediction:
+        label = prediction["label"]
+        return isinstance(label, str | int) and not isinstance(label, bool) and label != ""
+    value = prediction.get("value")
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def _feature_rows(data: bytes, label: str, rows: int) -> tuple[str, int]:

@@ -40,7 +40,7 @@ def build_candidate_plan(
         "label": run.dataset.label,
         "test-size": settings.test_size,
         "seed": settings.split_seed,
-    }
+    } | settings.problem_arguments
     tags = [
         {"Key": "mlops:run-id", "Value": run.run_id},
         {"Key": "mlops:candidate", "Value": candidate.name},

@@ -4,8 +4,9 @@ Why not `sagemaker_inference.Transformer`: it needs the Java model server's requ
 context (`context.request_processor`, `set_response_status`) and maps every error to 500,
 whereas the scikit-learn container (sagemaker-scikit-learn-container `serving.py`, built
 on the archived sagemaker-containers `_transformer.py`) answers 415 when input_fn meets an
-unsupported content type and 406 when output_fn does, and 500 for anything else. That
-dispatch is a dozen lines, so it is written here; the default (de)serialisers are the
+unsupported content type and 406 when output_fn does, and 500 for anything else; a handler
+that returns a response object (the container's `worker.Response`) answers with its status.
+That dispatch is a dozen lines, so it is written here; the default (de)serialisers are the
 installed `sagemaker_inference.decoder` / `encoder`, as the container's are.
 """
 
@@ -149,7 +150,18 @@ class InferenceHandler:
 
     @staticmethod
     def _response(result: Any, accept: str) -> Outcome:
-        # output_fn may return the body, or (body, content_type) as the toolkits allow.
+        # output_fn may return the body, (body, content_type) as the toolkits allow, or a
+        # response object with its own status: the container's worker.Response is a Flask
+        # response, and the container's Flask worker returns whatever transform gives it.
+        if _is_response(result):
+            return Outcome(result.status_code, result.get_data(), result.mimetype or accept)
         if isinstance(result, tuple) and len(result) == 2:
             return Outcome(200, _to_bytes(result[0]), str(result[1]))
         return Outcome(200, _to_bytes(result), accept)
+
+
+def _is_response(result: Any) -> bool:
+    """A werkzeug (Flask) response: what sagemaker-containers' worker.Response is."""
+    return isinstance(getattr(result, "status_code", None), int) and callable(
+        getattr(result, "get_data", None)
+    )
