@@ -305,12 +305,13 @@ def test_deleted_object_version_is_rejected(world: Any, make_execution: Any) -> 
 
 
 def test_a_rejected_version_is_checked_again_by_a_replay(world: Any, make_execution: Any) -> None:
-    # Given run-a rejected an upload of 2 rows under the contract's 50
-    obj = upload(world, body=b"mean_radius,malignant\n1.0,0\n2.0,1\n")
+    # Given run-a rejected an upload of 10 rows under the contract's 50
+    rows = "".join(f"{i}.0,{i % 2}\n" for i in range(10))
+    obj = upload(world, body=b"mean_radius,malignant\n" + rows.encode())
     with pytest.raises(DatasetInvalid):
         start(world, obj["event"], make_execution("run-a"))
-    # When its event is replayed under a contract it meets (a stack with MinRows 2)
-    result = start(world, obj["event"], make_execution("run-b"), min_rows=2)
+    # When its event is replayed under a contract it meets (a stack with MinRows 10)
+    result = start(world, obj["event"], make_execution("run-b"), min_rows=10)
     # Then run-b claims the key again, checks the version anew and trains
     assert result.action == "TRAIN" and result.run is not None
     item = ledger_item(world, result.run.dataset.business_key)

@@ -36,6 +36,7 @@ from ..settings import ValidateDatasetSettings
 from .champion import champion
 from .dataset import validate_csv
 from .events import parse_training_start
+from .labels import LabelRules
 
 #: Ledger pointer to the newest dataset version a run of this stack went on to train with.
 LATEST_DATASET = "pointer#latest-dataset"
@@ -267,7 +268,8 @@ def _checked(
     if body is None:
         raise DatasetInvalid("the object version no longer exists")
     with body:
-        rows, features = validate_csv(body, settings.label_column, settings.min_rows)
+        rules = LabelRules(settings.problem_type, settings.positive_label, settings.max_classes)
+        rows, features = validate_csv(body, settings.label_column, settings.min_rows, rules)
     snapshot_key = f"runs/{run_id}/data/{_snapshot_name(key)}"
     copied = store.copy_version(
         (bucket, key), target.location.version_id, etag, (settings.artifacts_bucket, snapshot_key)
