@@ -197,6 +197,22 @@ class Champion(Payload):
     model_package_arn: str
     version: int
     model_data_url: str
+    feature_schema_uri: Annotated[
+        str | None, Field(description="Its feature schema JSON (None: registered without one)")
+    ] = None
+    feature_schema_sha256: str | None = None
+
+
+class SchemaChange(Payload):
+    """An operator's declaration (`mlops schema accept`) that the next version may have other
+    features than the champion's: it is judged on MinimumMetric alone."""
+
+    reason: str
+    declared_by: str
+    declared_at: str
+    replaces_version: Annotated[
+        int | None, Field(description="The champion it was declared against")
+    ] = None
 
 
 class RunContext(Payload):
@@ -212,6 +228,10 @@ class RunContext(Payload):
     ] = None
     code_version: Annotated[
         str | None, Field(description="ml/ version the run trains with; None: the stack's")
+    ] = None
+    schema_change: Annotated[
+        SchemaChange | None,
+        Field(description="Declared schema change this run trains on: no champion comparison"),
     ] = None
 
     @property

@@ -229,6 +229,8 @@ def test_champion_is_the_newest_approved_package(world: Any, make_execution: Any
         "model_package_arn": v2,
         "version": 2,
         "model_data_url": "s3://mlops-artifacts/v2/model.tar.gz",
+        "feature_schema_uri": None,  # registered without one: no schema comparison
+        "feature_schema_sha256": None,
     }
 
 

@@ -33,8 +33,9 @@ from ..models import (
     ValidateDatasetOutput,
 )
 from ..settings import ValidateDatasetSettings
+from . import feature_schema
 from .champion import champion
-from .dataset import validate_csv
+from .dataset import check_totals, scan_csv
 from .events import parse_training_start
 from .labels import LabelRules
 
@@ -228,11 +229,16 @@ def _prepared(
     registry: ModelRegistry,
     ledger: Ledger,
 ) -> RunContext:
-    """The run, once its version is checked and snapshotted (and the latest pointer moved)."""
-    dataset, written = _checked(target, execution.name, settings, store)
+    """The run, once its version is checked against the contract and the champion's feature
+    schema, and snapshotted (and the latest pointer moved)."""
+    checked = _checked(target, settings, store)
+    compare_with, schema_change = feature_schema.judge(
+        checked.features, champion(registry), settings.model_package_group, store, ledger
+    )
+    dataset = _snapshot(checked, execution.name, settings, store)
     ledger.point(
         LATEST_DATASET,
-        written,
+        checked.written,
         {"bucket": dataset.bucket, "key": dataset.key, "version_id": dataset.version_id,
          "etag": dataset.etag, "run_id": execution.name},
     )  # fmt: skip
@@ -241,17 +247,27 @@ def _prepared(
         execution_arn=execution.id,
         dataset=dataset,
         candidates=settings.candidates,
-        champion=champion(registry),
+        champion=compare_with,
         trigger=target.trigger,
         ledger_key=None if key == dataset.business_key else key,
         code_version=target.request.code_version if target.request else None,
+        schema_change=schema_change,
     )
 
 
-def _checked(
-    target: Target, run_id: str, settings: ValidateDatasetSettings, store: S3Store
-) -> tuple[DatasetRef, str]:
-    """(the dataset as snapshotted, when the version was written) or DatasetInvalid."""
+@dataclass(frozen=True)
+class _Checked:
+    location: DatasetLocation
+    version_id: str | None
+    etag: str
+    size: int
+    rows: int
+    features: list[str]  # the header without the label, in order
+    written: str  # when the version was written
+
+
+def _checked(target: Target, settings: ValidateDatasetSettings, store: S3Store) -> _Checked:
+    """The version as the contract read it, or DatasetInvalid."""
     bucket, key = target.location.bucket, target.location.key
     head = store.head(bucket, key, target.location.version_id)
     if head is None:
@@ -267,28 +283,47 @@ def _checked(
     body = store.open(bucket, key, target.location.version_id, etag)
     if body is None:
         raise DatasetInvalid("the object version no longer exists")
+    rules = LabelRules(settings.problem_type, settings.positive_label, settings.max_classes)
     with body:
-        rules = LabelRules(settings.problem_type, settings.positive_label, settings.max_classes)
-        rows, features = validate_csv(body, settings.label_column, settings.min_rows, rules)
-    snapshot_key = f"runs/{run_id}/data/{_snapshot_name(key)}"
-    copied = store.copy_version(
-        (bucket, key), target.location.version_id, etag, (settings.artifacts_bucket, snapshot_key)
-    )
-    if copied is None:
-        raise DatasetInvalid("the object version no longer exists")
-    dataset = DatasetRef(
-        bucket=bucket,
-        key=key,
+        scan = scan_csv(body, settings.label_column, rules)
+    check_totals(settings.label_column, rules, settings.min_rows, scan.rows, scan.classes)
+    written = head.get("LastModified")
+    return _Checked(
+        location=target.location,
         version_id=target.location.version_id or head.get("VersionId"),
         etag=etag,
         size=size,
-        rows=rows,
-        features=features,
+        rows=scan.rows,
+        features=[name for name in scan.header if name != settings.label_column],
+        written=written.isoformat() if isinstance(written, datetime) else str(written),
+    )
+
+
+def _snapshot(
+    checked: _Checked, run_id: str, settings: ValidateDatasetSettings, store: S3Store
+) -> DatasetRef:
+    """The checked version copied into the run's prefix, or DatasetInvalid if it is gone."""
+    bucket, key = checked.location.bucket, checked.location.key
+    snapshot_key = f"runs/{run_id}/data/{_snapshot_name(key)}"
+    copied = store.copy_version(
+        (bucket, key),
+        checked.location.version_id,
+        checked.etag,
+        (settings.artifacts_bucket, snapshot_key),
+    )
+    if copied is None:
+        raise DatasetInvalid("the object version no longer exists")
+    return DatasetRef(
+        bucket=bucket,
+        key=key,
+        version_id=checked.version_id,
+        etag=checked.etag,
+        size=checked.size,
+        rows=checked.rows,
+        features=len(checked.features),
         label=settings.label_column,
         snapshot_uri=f"s3://{settings.artifacts_bucket}/{snapshot_key}",
     )
-    written = head.get("LastModified")
-    return dataset, written.isoformat() if isinstance(written, datetime) else str(written)
 
 
 def _snapshot_name(key: str) -> str:
