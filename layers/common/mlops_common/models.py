@@ -157,6 +157,12 @@ class DatasetRef(Payload):
         str | None,
         Field(description="The run's own copy of exactly this version: what its jobs read"),
     ] = None
+    parts: Annotated[
+        int | None, Field(description="A dataset in parts: how many (None: a single file)")
+    ] = None
+    parts_manifest_uri: Annotated[
+        str | None, Field(description="The parts and their versions, as the run read them")
+    ] = None
 
     @property
     def uri(self) -> str:
@@ -169,7 +175,8 @@ class DatasetRef(Payload):
 
     @property
     def snapshot_prefix(self) -> str | None:
-        """The folder holding the snapshot alone: the S3Prefix of the jobs' data inputs."""
+        """The folder holding the snapshot alone: the S3Prefix of the jobs' data inputs (for a
+        dataset in parts, snapshot_uri is that folder)."""
         return self.snapshot_uri.rsplit("/", 1)[0] + "/" if self.snapshot_uri else None
 
 

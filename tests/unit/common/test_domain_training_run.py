@@ -65,6 +65,8 @@ def test_new_dataset_version_starts_a_run_on_a_snapshot_of_exactly_that_version(
         "features": 30,
         "label": "malignant",
         "snapshot_uri": snapshot,
+        "parts": None,  # a single-file dataset
+        "parts_manifest_uri": None,
     }
     assert world.read(snapshot) == world.dataset_bytes()
     assert run.dataset.snapshot_prefix == "s3://mlops-artifacts/runs/run-a/data/"

@@ -32,6 +32,9 @@ def run_lineage(run: RunContext) -> dict[str, str]:
     values = {
         "dataset_etag": run.dataset.etag,
         "dataset_snapshot": run.dataset.snapshot_uri or "",
+        # A dataset in parts: how many, and the list of parts with their versions.
+        "dataset_parts": str(run.dataset.parts) if run.dataset.parts else "",
+        "dataset_parts_manifest": run.dataset.parts_manifest_uri or "",
         "trigger": trigger.kind if trigger else "",
         "attempt": str(trigger.attempt) if trigger else "",
         "requested_by": (trigger.requested_by or "") if trigger else "",
