@@ -3,8 +3,6 @@ and the layer reading labels as the training jobs do (ml/problems.py)."""
 
 from __future__ import annotations
 
-import importlib
-import sys
 from pathlib import Path
 
 import pytest
@@ -12,15 +10,10 @@ from mlops_common.domain import labels
 from mlops_common.domain.dataset import validate_csv
 from mlops_common.domain.labels import LabelRules, canonical_label
 from mlops_common.errors import DatasetInvalid
+from test_domain_problem import ml_module
 
 ROOT = Path(__file__).resolve().parents[3]
 BINARY, MULTICLASS, REGRESSION = "binary_classification", "multiclass_classification", "regression"
-
-
-def ml_module(name: str):
-    if str(ROOT / "ml") not in sys.path:
-        sys.path.insert(0, str(ROOT / "ml"))
-    return importlib.import_module(name)
 
 
 def dataset(labels_: list[str], label: str = "y") -> bytes:
