@@ -29,12 +29,10 @@ def add(commands: Any, parent: argparse.ArgumentParser) -> None:
 def accept_command(args: argparse.Namespace) -> int:
     ctx = Context(args)
     entry = accept(ctx.plane, args.reason)
-    against = entry.get("replaces_version")
     human = (
-        f"schema change declared by {entry['declared_by']}"
-        + (f" against champion version {against}" if against else " (no champion yet)")
-        + ": the next dataset's features are not compared with the champion's; its version is "
-        "judged on MinimumMetric alone"
+        f"schema change declared by {entry['declared_by']} against champion version "
+        f"{entry['replaces_version']}: the next dataset's features are not compared with the "
+        "champion's; its version is judged on MinimumMetric alone"
     )
     ctx.result(entry, human)
     return 0

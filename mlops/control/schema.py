@@ -10,7 +10,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from mlops.control.errors import UsageError
+from mlops.control.errors import Refused, UsageError
 from mlops.control.plane import ControlPlane
 
 
@@ -22,6 +22,10 @@ def accept(plane: ControlPlane, reason: str) -> dict[str, Any]:
     if not reason.strip():
         raise UsageError("a schema change needs a reason (--reason)")
     current = champion(plane.registry)
+    if current is None:
+        raise Refused(
+            "no champion yet: every dataset is judged on MinimumMetric alone; nothing to declare"
+        )
     entry = to_entry(
         reason.strip(),
         plane.identity,
