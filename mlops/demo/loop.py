@@ -99,9 +99,10 @@ def summarize(
         f"{endpoint['EndpointConfigName']} ({variants})"
     )
     deployed = [v for v in watcher.finished("DeployPipeline") if v.status == "SUCCEEDED"]
-    if uploaded is not None and deployed:
-        serving = max(v.stopped or v.started for v in deployed) - uploaded
-        print(f"Upload to serving: {serving.total_seconds():.1f}s")
+    stopped = [v.stopped for v in deployed if v.stopped is not None]
+    if uploaded is not None and stopped:
+        serving = (max(stopped) - uploaded).total_seconds()
+        print(f"Upload to serving: {serving:.1f}s")
     rows, labels = sample_rows(data, 3, dataset.label)
     response = twin.client("sagemaker-runtime").invoke_endpoint(
         EndpointName=endpoint_name,

@@ -2,10 +2,6 @@
 scikit-learn (binary, multiclass, regression), each on its own stack started with the
 parameters `mlops local demo --dataset` uses, trained, registered, deployed and asked for
 predictions (a problem definition that does not hold together: test_problem_configuration.py).
-
-Multiclass and regression labels are not 0/1, and ValidateDataset's dataset contract
-(domain/dataset.py) still refuses them: following ProblemType is part 2 of issue 12. Their
-runs are expected to fail until then, strictly (they fail this module once they pass).
 """
 
 from __future__ import annotations
@@ -14,26 +10,21 @@ import csv
 import io
 import json
 import math
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
-from mlops.demo.progress import ExecutionView
 
+from mlops.control.timeline import ExecutionView
 from mlops.demo.datasets import DATASETS, DemoDataset
 from mlops.demo.loop import sample_rows
 from mlops.twin.stack import start_stack
 
 pytestmark = [pytest.mark.e2e, pytest.mark.twin, pytest.mark.slow]
 
-CONTRACT = pytest.mark.xfail(
-    strict=True,
-    reason="part 2 of issue 12: ValidateDataset's contract (domain/dataset.py) accepts labels "
-    "0/1 only; it does not follow ProblemType yet",
-)
 QUALITY_KEY = {
     "binary_classification": "binary_classification_metrics",
     "multiclass_classification": "multiclass_classification_metrics",
@@ -71,11 +62,7 @@ class ProblemRun:
 
 @pytest.fixture(
     scope="module",
-    params=[
-        "breast_cancer",
-        pytest.param("wine", marks=CONTRACT),
-        pytest.param("diabetes", marks=CONTRACT),
-    ],
+    params=["breast_cancer", "wine", "diabetes"],
 )
 def problem(request: pytest.FixtureRequest, harness_of: Any) -> Iterator[ProblemRun]:
     """A stack for one dataset, whose first upload has run to its end."""
@@ -84,10 +71,10 @@ def problem(request: pytest.FixtureRequest, harness_of: Any) -> Iterator[Problem
     try:
         harness = harness_of(twin)
         data = (twin.root / "ml" / "data" / dataset.filename).read_bytes()
-        uploaded = time.monotonic()
+        uploaded = datetime.now(UTC)
         runs = harness.run_upload(dataset.filename, data, timeout=300)
-        deployed = [v.finished or 0.0 for v in runs if v.workflow == "DeployPipeline"]
-        serving = max(deployed) - uploaded if deployed else math.nan
+        deployed = [v.stopped for v in runs if v.workflow == "DeployPipeline" and v.stopped]
+        serving = (max(deployed) - uploaded).total_seconds() if deployed else math.nan
         yield ProblemRun(harness, dataset, data, runs, serving)
     finally:
         twin.close()

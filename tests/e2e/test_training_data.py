@@ -74,14 +74,14 @@ def test_a_look_alike_key_and_an_overwrite_mid_run_change_nothing(pending: Any) 
     before = set(pending.watcher.executions)
     # Given a.csv, and next to it a look-alike key that training would choke on if it were
     # pulled in (other columns)
-    validated = pending.twin.upload_dataset("lookalike/a.csv", original)
-    pending.twin.upload_dataset("lookalike/a.csv_x.csv", b"other,columns\n1,2\n")
-    run = run_on(pending, "datasets/lookalike/a.csv", before)
+    validated = pending.twin.upload_dataset("lookalike-a.csv", original)
+    pending.twin.upload_dataset("lookalike-a.csv_x.csv", b"other,columns\n1,2\n")
+    run = run_on(pending, "datasets/lookalike-a.csv", before)
     # When a.csv is overwritten while its run trains
     pending.wait_for(
-        lambda w: "TrainCandidate" in [s.state for s in w.executions[run.arn].timeline.steps]
+        lambda w: any(s.state == "TrainCandidate" for s in w.executions[run.arn].timeline.steps)
     )
-    pending.twin.upload_dataset("lookalike/a.csv", b"overwritten,malignant\n1,0\n")
+    pending.twin.upload_dataset("lookalike-a.csv", b"overwritten,malignant\n1,0\n")
     runs = pending.settle(before)
     # Then the run registers what it validated; the look-alike and the overwrite are rejected
     assert pending.states_entered(run.arn)[-1] == "Registered"
@@ -104,16 +104,18 @@ def test_a_look_alike_key_and_an_overwrite_mid_run_change_nothing(pending: Any) 
     )
     assert described["InputDataConfig"][0]["DataSource"]["S3DataSource"]["S3Uri"] == folder
     listed = s3.list_objects_v2(Bucket=artifacts, Prefix=f"runs/{run.name}/data/")["Contents"]
-    assert [o["Key"] for o in listed] == [f"runs/{run.name}/data/a.csv"]
-    snapshot = s3.get_object(Bucket=artifacts, Key=f"runs/{run.name}/data/a.csv")["Body"].read()
+    assert [o["Key"] for o in listed] == [f"runs/{run.name}/data/lookalike-a.csv"]
+    snapshot = s3.get_object(Bucket=artifacts, Key=f"runs/{run.name}/data/lookalike-a.csv")[
+        "Body"
+    ].read()
     assert snapshot == original
     # And the lineage names the validated version and the snapshot
     lineage = lineage_of(pending, run.arn)
-    assert lineage["dataset_uri"] == f"s3://{data}/datasets/lookalike/a.csv"
+    assert lineage["dataset_uri"] == f"s3://{data}/datasets/lookalike-a.csv"
     assert lineage["dataset_version"] == validated["VersionId"]
-    assert lineage["dataset_snapshot"] == f"{folder}a.csv"
+    assert lineage["dataset_snapshot"] == f"{folder}lookalike-a.csv"
     assert (lineage["trigger"], lineage["attempt"]) == ("upload", "1")
-    current = s3.get_object(Bucket=data, Key="datasets/lookalike/a.csv")["Body"].read()
+    current = s3.get_object(Bucket=data, Key="datasets/lookalike-a.csv")["Body"].read()
     assert current.startswith(b"overwritten")
 
 
@@ -140,19 +142,19 @@ def test_a_forced_retrain_trains_again_as_its_own_attempt_and_nothing_else_does(
     outputs, s3 = pending.twin.outputs, pending.client("s3")
     bucket = outputs["DataBucketName"]
     # Given first.csv and, later, second.csv were uploaded and trained
-    (first,) = pending.run_upload("retrain/first.csv", pending.dataset())
-    version = s3.head_object(Bucket=bucket, Key="datasets/retrain/first.csv")["VersionId"]
-    (second,) = pending.run_upload("retrain/second.csv", pending.dataset())
+    (first,) = pending.run_upload("retrain-first.csv", pending.dataset())
+    version = s3.head_object(Bucket=bucket, Key="datasets/retrain-first.csv")["VersionId"]
+    (second,) = pending.run_upload("retrain-second.csv", pending.dataset())
     assert {pending.states_entered(r.arn)[-1] for r in (first, second)} == {"Registered"}
     jobs, packages = len(pending.training_jobs()), len(pending.model_packages())
     # When "latest" is retrained without force, it is second.csv, handled by its run
     latest = start(pending, retrain_request("latest", "weekly refresh", "scheduler"))
     assert pending.states_entered(latest.arn)[-1] == "AlreadyHandled"
     (skipped,) = [m["body"] for m in pending.notifications([latest.arn])]
-    assert "datasets/retrain/second.csv" in skipped["summary"]
+    assert "datasets/retrain-second.csv" in skipped["summary"]
     assert f"handled by run {second.name}" in skipped["summary"]
     # When first.csv's version is retrained with force, through the stack bus
-    uri = f"s3://{bucket}/datasets/retrain/first.csv"
+    uri = f"s3://{bucket}/datasets/retrain-first.csv"
     request = retrain_request(uri, "labels fixed (ticket 42)", "alice", True, version_id=version)
     (forced,) = send(pending, request)
     # Then it trains again, on a snapshot of its own, as attempt 2 under its own key
@@ -166,7 +168,7 @@ def test_a_forced_retrain_trains_again_as_its_own_attempt_and_nothing_else_does(
     assert (lineage["dataset_version"], lineage["retrain_request_id"]) == (
         version, request["retrain"]["request_id"],
     )  # fmt: skip
-    assert lineage["dataset_snapshot"].endswith(f"/runs/{forced.name}/data/first.csv")
+    assert lineage["dataset_snapshot"].endswith(f"/runs/{forced.name}/data/retrain-first.csv")
     attempt = ledger_item(pending, f"dataset#{uri}#{version}#attempt#2")
     assert (attempt["run_id"], attempt["status"], attempt["reason"]) == (
         forced.name, "REGISTERED", "labels fixed (ticket 42)",

@@ -75,6 +75,10 @@ ROLLBACK_RULES = {"RollbackPipelineLiveModelRejected", "RollbackPipelineRegressi
 # latency alarm is the guardrails' alone.
 EXPECTED_MATCHES: dict[str, set[str]] = {
     "s3_object_created.json": {"DataIngressRule", "TrainingPipelineNewDataset"},
+    # A folder of parts is one dataset, started by its marker; a part alone starts nothing.
+    "s3_object_created_parts_marker.json": {"DataIngressRule", "TrainingPipelineNewDataset"},
+    "near_miss/s3_object_created_part.json": {"DataIngressRule"},
+    "near_miss/s3_object_created_prefix_folder.json": {"DataIngressRule"},
     "retrain_requested.json": {"TrainingPipelineRetrainRequested"},
     "model_package_approved.json": {"RegistryIngressRule", "DeployPipelineModelApproved"},
     "model_package_rejected.json": {"RegistryIngressRule", "RollbackPipelineLiveModelRejected"},
@@ -176,11 +180,17 @@ def test_patterns_resolve_to_the_stack_bucket_prefix_and_group(rules: dict) -> N
             "object": {"key": [{"prefix": "datasets/"}]},
         }
     }
-    # "Content filtering in Amazon EventBridge event patterns": anything-but with a suffix.
+    # "Content filtering in Amazon EventBridge event patterns": wildcard, and anything-but
+    # with wildcards.
     assert rules["TrainingPipelineNewDataset"]["EventPattern"] == s3_pattern | {
         "detail": {
             "bucket": {"name": ["mlops-dev-databucket-example"]},
-            "object": {"key": [{"anything-but": {"suffix": "/"}}]},
+            "object": {
+                "key": [
+                    {"wildcard": "datasets/*/_SUCCESS"},
+                    {"anything-but": {"wildcard": ["datasets/*/*", "*/"]}},
+                ]
+            },
         }
     }
     assert rules["TrainingPipelineRetrainRequested"]["EventPattern"] == {
@@ -382,3 +392,28 @@ def test_every_rule_dead_letter_queue_is_watched_by_an_alarm(cfn: dict[str, Any]
     }
     assert dead_letter_queues
     assert dead_letter_queues <= watched, sorted(dead_letter_queues - watched)
+
+
+# Which object keys start a run, EventBridge's wildcard semantics ("*" is any run of characters,
+# "/" included) as the twin's matcher (moto's) applies them: a marker ends the key of a folder's
+# parts at any depth; a dataset's own key has no "/" after the prefix.
+NEW_DATASET_KEYS = {
+    "datasets/breast_cancer.csv": True,
+    "datasets/wine": True,
+    "datasets/daily/_SUCCESS": True,
+    "datasets/daily/2026-03-02/_SUCCESS": True,
+    "datasets/daily/part-00000.csv": False,
+    "datasets/daily/_SUCCESS.crc": False,
+    "datasets/daily/": False,
+    "datasets/": False,
+    "datasets/x/_SUCCESS/": False,
+}
+
+
+@pytest.mark.parametrize(("key", "starts"), sorted(NEW_DATASET_KEYS.items()))
+def test_new_dataset_rule_starts_single_files_and_markers_only(
+    rules: dict, key: str, starts: bool
+) -> None:
+    event = _event("s3_object_created.json")
+    event["detail"]["object"]["key"] = key
+    assert ("TrainingPipelineNewDataset" in _matching_rules(rules, event)) is starts

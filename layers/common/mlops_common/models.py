@@ -157,6 +157,12 @@ class DatasetRef(Payload):
         str | None,
         Field(description="The run's own copy of exactly this version: what its jobs read"),
     ] = None
+    parts: Annotated[
+        int | None, Field(description="A dataset in parts: how many (None: a single file)")
+    ] = None
+    parts_manifest_uri: Annotated[
+        str | None, Field(description="The parts and their versions, as the run read them")
+    ] = None
 
     @property
     def uri(self) -> str:
@@ -169,7 +175,8 @@ class DatasetRef(Payload):
 
     @property
     def snapshot_prefix(self) -> str | None:
-        """The folder holding the snapshot alone: the S3Prefix of the jobs' data inputs."""
+        """The folder holding the snapshot alone: the S3Prefix of the jobs' data inputs (for a
+        dataset in parts, snapshot_uri is that folder)."""
         return self.snapshot_uri.rsplit("/", 1)[0] + "/" if self.snapshot_uri else None
 
 
@@ -197,6 +204,22 @@ class Champion(Payload):
     model_package_arn: str
     version: int
     model_data_url: str
+    feature_schema_uri: Annotated[
+        str | None, Field(description="Its feature schema JSON (None: registered without one)")
+    ] = None
+    feature_schema_sha256: str | None = None
+
+
+class SchemaChange(Payload):
+    """An operator's declaration (`mlops schema accept`) that the next version may have other
+    features than the champion's: it is judged on MinimumMetric alone."""
+
+    reason: str
+    declared_by: str
+    declared_at: str
+    replaces_version: Annotated[
+        int | None, Field(description="The champion it was declared against")
+    ] = None
 
 
 class RunContext(Payload):
@@ -212,6 +235,10 @@ class RunContext(Payload):
     ] = None
     code_version: Annotated[
         str | None, Field(description="ml/ version the run trains with; None: the stack's")
+    ] = None
+    schema_change: Annotated[
+        SchemaChange | None,
+        Field(description="Declared schema change this run trains on: no champion comparison"),
     ] = None
 
     @property

@@ -9,7 +9,14 @@ from typing import Any
 import pytest
 from mlops_common.adapters.notifier import Notifier
 from mlops_common.domain.outcome import record_outcome, summarize
-from mlops_common.models import DatasetRef, Execution, OutcomeInput, RunContext, RunTrigger
+from mlops_common.models import (
+    DatasetRef,
+    Execution,
+    OutcomeInput,
+    RunContext,
+    RunTrigger,
+    SchemaChange,
+)
 
 UPLOAD_EVENT = Path(__file__).resolve().parents[3] / "events" / "rules" / "s3_object_created.json"
 
@@ -50,6 +57,20 @@ def outcome(
 
 
 # ---- summarize ---------------------------------------------------------------------------------
+
+
+def test_a_version_registered_on_a_declared_schema_change_says_it_was_judged_on_the_floor() -> None:
+    change = SchemaChange(reason="radius sensor retired", declared_by="alice",
+                          declared_at="2026-01-01T00:00:00+00:00", replaces_version=3)  # fmt: skip
+    run = RUN.model_copy(update={"schema_change": change})
+    state = {"start": {"Payload": {"action": "TRAIN", "run": run.model_dump(mode="json")}}}
+    message = summarize(outcome("training", "REGISTERED", state))
+    assert message["summary"] == (
+        "new model version registered (s3://mlops-data/datasets/bc.csv version v1) (schema "
+        "change from version 3 declared by alice: radius sensor retired - judged on "
+        "MinimumMetric alone)"
+    )
+    assert message["schema_change"]["replaces_version"] == 3
 
 
 @pytest.mark.parametrize(

@@ -223,3 +223,26 @@ def test_endpoints_adapter_invokes_with_csv_and_asks_for_json(world: Any) -> Non
         stub.assert_no_pending_responses()
     assert body == reply
     assert isinstance(latency_ms, float)
+
+
+def test_a_dataset_in_parts_sends_rows_of_its_first_part_at_its_version(world: Any) -> None:
+    # Given a package trained on a folder of parts (the marker names the dataset version)
+    folder = "datasets/daily/"
+    first = world.put_object(world.data_bucket, folder + "part-0.csv", b"a,b,malignant\n1,2,0\n")
+    world.put_object(world.data_bucket, folder + "part-0.csv", b"a,b,malignant\n7,7,1\n")  # later
+    marker = world.put_object(world.data_bucket, folder + "_SUCCESS", b"")
+    manifest = f"s3://{world.artifacts_bucket}/runs/r/data_parts.json"
+    parts = [{"key": folder + "part-0.csv", "version_id": first["version_id"]}]
+    world.put_uri(manifest, json.dumps({"parts": parts}).encode())
+    arn = world.create_package("Approved", lineage={
+        "dataset_uri": f"s3://{world.data_bucket}/{folder}_SUCCESS",
+        "dataset_version": marker["version_id"],
+        "dataset_parts_manifest": manifest,
+    })  # fmt: skip
+    plan = DeployPlan(action="DEPLOY", reason="approved package", model_package_arn=arn,
+                      version=1, endpoint_name=ENDPOINT)  # fmt: skip
+    endpoints = FakeEndpoints(predictions(1))
+    # When / Then the row sent is the first part's, as the run read it
+    assert run_smoke(world, plan, endpoints, rows=1).rows == 1
+    [(_, body, _)] = endpoints.calls
+    assert body == b"1,2\n"

@@ -65,6 +65,8 @@ def test_new_dataset_version_starts_a_run_on_a_snapshot_of_exactly_that_version(
         "features": 30,
         "label": "malignant",
         "snapshot_uri": snapshot,
+        "parts": None,  # a single-file dataset
+        "parts_manifest_uri": None,
     }
     assert world.read(snapshot) == world.dataset_bytes()
     assert run.dataset.snapshot_prefix == "s3://mlops-artifacts/runs/run-a/data/"
@@ -229,6 +231,8 @@ def test_champion_is_the_newest_approved_package(world: Any, make_execution: Any
         "model_package_arn": v2,
         "version": 2,
         "model_data_url": "s3://mlops-artifacts/v2/model.tar.gz",
+        "feature_schema_uri": None,  # registered without one: no schema comparison
+        "feature_schema_sha256": None,
     }
 
 
@@ -305,12 +309,13 @@ def test_deleted_object_version_is_rejected(world: Any, make_execution: Any) -> 
 
 
 def test_a_rejected_version_is_checked_again_by_a_replay(world: Any, make_execution: Any) -> None:
-    # Given run-a rejected an upload of 2 rows under the contract's 50
-    obj = upload(world, body=b"mean_radius,malignant\n1.0,0\n2.0,1\n")
+    # Given run-a rejected an upload of 10 rows under the contract's 50
+    rows = "".join(f"{i}.0,{i % 2}\n" for i in range(10))
+    obj = upload(world, body=b"mean_radius,malignant\n" + rows.encode())
     with pytest.raises(DatasetInvalid):
         start(world, obj["event"], make_execution("run-a"))
-    # When its event is replayed under a contract it meets (a stack with MinRows 2)
-    result = start(world, obj["event"], make_execution("run-b"), min_rows=2)
+    # When its event is replayed under a contract it meets (a stack with MinRows 10)
+    result = start(world, obj["event"], make_execution("run-b"), min_rows=10)
     # Then run-b claims the key again, checks the version anew and trains
     assert result.action == "TRAIN" and result.run is not None
     item = ledger_item(world, result.run.dataset.business_key)

@@ -13,6 +13,7 @@ from pydantic import ValidationError
 pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publish:UserWarning")
 MODEL_KEY = "runs/r/models/mlops-0123456789-gb-train/output/model.tar.gz"
 MODEL, CODE = b"the trained model", b"code version v7"
+SCHEMA = b'{"features": [{"name": "mean_radius", "type": "float64"}], "label": "malignant"}'
 
 
 def trained(stack: Any, sample: Any) -> dict[str, Any]:
@@ -21,7 +22,15 @@ def trained(stack: Any, sample: Any) -> dict[str, Any]:
     stack.put_uri(f"s3://{stack.artifacts_bucket}/{MODEL_KEY}", MODEL)
     stack.put_uri(stack.code_uri, CODE)
     model_data_url = f"s3://{stack.artifacts_bucket}/{MODEL_KEY}"
-    return sample("register_model", {"selection.best.model_data_url": model_data_url})
+    evaluation = f"s3://{stack.artifacts_bucket}/runs/r/evaluation/gb"
+    stack.put_uri(f"{evaluation}/feature_schema.json", SCHEMA)
+    return sample(
+        "register_model",
+        {
+            "selection.best.model_data_url": model_data_url,
+            "selection.quality_report_uri": f"{evaluation}/model_quality.json",
+        },
+    )
 
 
 @pytest.mark.parametrize(
@@ -51,6 +60,7 @@ def test_registration_returns_the_package_and_its_status(
         hashlib.sha256(MODEL).hexdigest(),
         hashlib.sha256(CODE).hexdigest(),
     )
+    assert lineage["feature_schema_sha256"] == hashlib.sha256(SCHEMA).hexdigest()
     assert printed().correlation_ids() == {payload["run"]["run_id"]}
 
 

@@ -107,6 +107,20 @@ class S3Store:
         bucket, key = split_s3_uri(uri)
         return json.loads(self.read_bytes(bucket, key))
 
+    def objects(self, bucket: str, prefix: str) -> list[dict[str, Any]]:
+        """Every object under `prefix` as ListObjectsV2 describes it (Key, Size, ETag...)."""
+        paginator = self._s3.get_paginator("list_objects_v2")
+        return [
+            obj
+            for page in paginator.paginate(Bucket=bucket, Prefix=prefix)
+            for obj in page.get("Contents", [])
+        ]
+
+    def put_json(self, uri: str, document: Any) -> None:
+        bucket, key = split_s3_uri(uri)
+        body = json.dumps(document, indent=1).encode()
+        self._s3.put_object(Bucket=bucket, Key=key, Body=body, ContentType="application/json")
+
     def list_keys(self, bucket: str, prefix: str) -> list[str]:
         paginator = self._s3.get_paginator("list_objects_v2")
         return [

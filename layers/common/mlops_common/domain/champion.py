@@ -23,9 +23,12 @@ def champion(registry: ModelRegistry, exclude_arn: str | None = None) -> Champio
         package = registry.describe(summary["ModelPackageArn"])
         if package is None or package.get("ModelApprovalStatus") != "Approved":
             continue  # deleted or changed since the listing
+        lineage = package.get("CustomerMetadataProperties") or {}
         return Champion(
             model_package_arn=package["ModelPackageArn"],
             version=package["ModelPackageVersion"],
             model_data_url=container_of(package)["ModelDataUrl"],
+            feature_schema_uri=lineage.get("feature_schema"),
+            feature_schema_sha256=lineage.get("feature_schema_sha256"),
         )
     return None

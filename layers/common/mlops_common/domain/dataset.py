@@ -1,7 +1,8 @@
 """The dataset contract: what an uploaded CSV must satisfy before anything is trained.
 
 Checked with the csv module rather than pandas: the Lambda stays small and starts fast, and
-the rules are few (header, label column, numeric features, enough rows, both classes).
+the rules are few (header, label column, numeric features, enough rows, and the label values
+the problem type needs: domain.labels).
 
 The object is streamed, never held whole: bytes are read in chunks, decoded incrementally (so a
 decoding error still names its byte offset in the file), cut into lines and parsed row by row.
@@ -17,9 +18,11 @@ import math
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from typing import Any, BinaryIO
 
 from ..errors import DatasetInvalid
+from .labels import LabelRules, canonical_label
 
 MAX_REPORTED_PROBLEMS = 5
 #: Longest field (a column name or a value), in characters. A number needs a few dozen; the
@@ -32,22 +35,53 @@ CHUNK_BYTES = 1024 * 1024
 BOM = codecs.BOM_UTF8
 
 
-def validate_csv(source: bytes | BinaryIO, label: str, min_rows: int) -> tuple[int, int]:
+@dataclass
+class CsvScan:
+    """One CSV file as the contract reads it: its header, data rows and (classification) the
+    rows of each class, by canonical label value (domain.labels)."""
+
+    header: list[str]
+    rows: int
+    classes: Counter[str] = field(default_factory=Counter)
+
+
+def validate_csv(
+    source: bytes | BinaryIO, label: str, min_rows: int, rules: LabelRules | None = None
+) -> tuple[int, int]:
     """Returns (rows, features) or raises DatasetInvalid naming every problem found (up to 5).
 
     `source` is the object's bytes or a binary stream (a botocore StreamingBody) read to the end.
+    `rules`: the stack's problem (default: binary, positive label 1).
     """
+    rules = rules or LabelRules()
+    scan = scan_csv(source, label, rules)
+    check_totals(label, rules, min_rows, scan.rows, scan.classes)
+    return scan.rows, len(scan.header) - 1
+
+
+def scan_csv(source: bytes | BinaryIO, label: str, rules: LabelRules) -> CsvScan:
+    """The file's header, rows and classes, every row checked; DatasetInvalid naming every
+    problem found (up to 5). The rules on the whole dataset are check_totals'."""
     stream = io.BytesIO(source) if isinstance(source, bytes) else source
     lines = _Lines(stream)
     with _field_size_limit(FIELD_SIZE_LIMIT):
         reader = csv.reader(lines)
         try:
-            return _validate_rows(reader, label, min_rows)
+            return _scan_rows(reader, label, rules)
         except csv.Error as exc:
             raise DatasetInvalid(f"line {reader.line_num}: {_csv_problem(exc)}") from exc
 
 
-def _validate_rows(reader: Any, label: str, min_rows: int) -> tuple[int, int]:
+def check_totals(
+    label: str, rules: LabelRules, min_rows: int, rows: int, classes: Counter[str]
+) -> None:
+    """The rules on the dataset as a whole (all its parts): enough rows, the classes."""
+    if rows < min_rows:
+        raise DatasetInvalid(f"{rows} data rows; the contract needs at least {min_rows}")
+    rules.check_classes(label, classes, rows)
+
+
+def _scan_rows(reader: Any, label: str, rules: LabelRules) -> CsvScan:
     """`reader`: a csv.reader (its line_num is the line of the last row read)."""
     first = next(reader, None)
     if not first or not any(cell.strip() for cell in first):
@@ -58,29 +92,47 @@ def _validate_rows(reader: Any, label: str, min_rows: int) -> tuple[int, int]:
     _check_header(header, label)
     label_at = header.index(label)
     problems: list[str] = []
-    rows = 0
-    labels: set[str] = set()
+    scan = CsvScan(header, 0)
+    count = _Classes(rules, scan.classes) if rules.classified else None
+    numeric_label = not rules.classified
     for row in reader:
         if not row or not (row[0].strip() or any(cell.strip() for cell in row)):
             continue  # blank lines are tolerated, as by every CSV reader downstream
-        rows += 1
+        scan.rows += 1
         if len(row) != len(header):
             problems.append(f"line {reader.line_num}: {len(row)} columns, header has {len(header)}")
-        elif _clean(row, label_at):
-            labels.add(row[label_at].strip())
-        else:
-            problems.extend(_check_row(reader.line_num, row, header, label_at, labels))
+            continue
+        value = row[label_at].strip()
+        if not (value and _clean(row, label_at, numeric_label)):
+            problems.extend(_check_row(reader.line_num, row, header, label_at, rules))
+        if count is not None and value:
+            count(value)
         if len(problems) >= MAX_REPORTED_PROBLEMS:
             break
     if problems:
         raise DatasetInvalid("; ".join(problems[:MAX_REPORTED_PROBLEMS]))
-    if rows < min_rows:
-        raise DatasetInvalid(f"{rows} data rows; the contract needs at least {min_rows}")
-    if labels != {"0", "1"}:
-        raise DatasetInvalid(
-            f"label column '{label}' must contain both 0 and 1, got {sorted(labels)}"
-        )
-    return rows, len(header) - 1
+    return scan
+
+
+class _Classes:
+    """Counts rows per class by canonical value; remembers the canonical form of the first
+    spellings seen (a label column has few), and stops adding classes one past the most the
+    problem allows, so memory stays bounded whatever the column holds."""
+
+    SPELLINGS = 1024
+
+    def __init__(self, rules: LabelRules, classes: Counter[str]) -> None:
+        self._classes, self._most = classes, rules.most_classes_tracked
+        self._spelling: dict[str, str] = {}
+
+    def __call__(self, value: str) -> None:
+        canonical = self._spelling.get(value)
+        if canonical is None:
+            canonical = canonical_label(value)
+            if len(self._spelling) < self.SPELLINGS:
+                self._spelling[value] = canonical
+        if canonical in self._classes or len(self._classes) < self._most:
+            self._classes[canonical] += 1
 
 
 def _check_header(header: list[str], label: str) -> None:
@@ -99,28 +151,29 @@ def _check_header(header: list[str], label: str) -> None:
         )
 
 
-def _clean(row: list[str], label_at: int) -> bool:
-    """The common case, checked at C speed: every feature a finite number, the label 0 or 1.
-    A sum that is not finite means a non-finite value (or an overflow): _check_row decides."""
-    if row[label_at].strip() not in ("0", "1"):
-        return False
+def _clean(row: list[str], label_at: int, numeric_label: bool) -> bool:
+    """The common case, checked at C speed: every feature (and a regression label) a finite
+    number. A sum that is not finite means a non-finite value (or an overflow): _check_row
+    decides."""
     try:
-        total = sum(map(float, row[:label_at])) + sum(map(float, row[label_at + 1 :]))
+        if numeric_label:
+            total = sum(map(float, row))
+        else:
+            total = sum(map(float, row[:label_at])) + sum(map(float, row[label_at + 1 :]))
     except ValueError:
         return False
     return math.isfinite(total)
 
 
 def _check_row(
-    line_no: int, row: list[str], header: list[str], label_at: int, labels: set[str]
+    line_no: int, row: list[str], header: list[str], label_at: int, rules: LabelRules
 ) -> list[str]:
     problems = []
     for at, (column, cell) in enumerate(zip(header, row, strict=True)):
         value = cell.strip()
         if at == label_at:
-            if value not in ("0", "1"):
-                problems.append(f"line {line_no}: label '{column}' is {value!r}, expected 0 or 1")
-            labels.add(value)
+            if (problem := rules.problem(value)) is not None:
+                problems.append(f"line {line_no}: label '{column}' {problem}")
             continue
         try:
             number = float(value)

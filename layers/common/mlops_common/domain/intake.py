@@ -15,7 +15,6 @@ Order matters:
 
 import itertools
 from dataclasses import dataclass, replace
-from datetime import datetime
 from typing import Any
 
 from ..adapters.ledger import Ledger
@@ -24,7 +23,6 @@ from ..adapters.s3 import S3Store
 from ..errors import DatasetInvalid, EventMalformed
 from ..models import (
     DatasetLocation,
-    DatasetRef,
     DatasetUpload,
     Execution,
     RetrainRequest,
@@ -33,8 +31,9 @@ from ..models import (
     ValidateDatasetOutput,
 )
 from ..settings import ValidateDatasetSettings
+from . import feature_schema
 from .champion import champion
-from .dataset import validate_csv
+from .dataset_version import MARKER, check_version, refuse_parts, snapshot
 from .events import parse_training_start
 
 #: Ledger pointer to the newest dataset version a run of this stack went on to train with.
@@ -86,6 +85,7 @@ def start_training_run(
     else:
         target = _retrain_target(start, settings, store, ledger)
     _check_location(target.location, settings)
+    refuse_parts(target.location, settings.data_prefix)
     target = _pinned(target, store)
     key, target, holder = _claim(target, execution, ledger)
     if holder is not None:
@@ -141,7 +141,10 @@ def _retrain_target(
             f"nothing to retrain: no dataset under s3://{settings.data_bucket}/"
             f"{settings.data_prefix}"
         )
-    location = DatasetLocation(bucket=settings.data_bucket, key=newest["Key"])
+    key = newest["Key"]
+    if "/" in key[len(settings.data_prefix) :]:  # a part: the dataset is its folder's
+        key = key.rsplit("/", 1)[0] + "/" + MARKER
+    location = DatasetLocation(bucket=settings.data_bucket, key=key)
     return Target(location, None, trigger, request)
 
 
@@ -227,11 +230,19 @@ def _prepared(
     registry: ModelRegistry,
     ledger: Ledger,
 ) -> RunContext:
-    """The run, once its version is checked and snapshotted (and the latest pointer moved)."""
-    dataset, written = _checked(target, execution.name, settings, store)
+    """The run, once its version is checked against the contract and the champion's feature
+    schema, and snapshotted (and the latest pointer moved)."""
+    checked = check_version(target.location, target.etag, settings, store)
+    compare_with, schema_change = feature_schema.judge(
+        checked.features, champion(registry), settings.model_package_group, store, ledger
+    )
+    dataset = snapshot(checked, execution.name, settings, store)
+    if checked.parts:  # the part list with versions, beside the run's ledger item
+        ledger.append(key, {"kind": "dataset_parts", "run_id": execution.name,
+                            "parts": [vars(part) for part in checked.parts]})  # fmt: skip
     ledger.point(
         LATEST_DATASET,
-        written,
+        checked.written,
         {"bucket": dataset.bucket, "key": dataset.key, "version_id": dataset.version_id,
          "etag": dataset.etag, "run_id": execution.name},
     )  # fmt: skip
@@ -240,56 +251,9 @@ def _prepared(
         execution_arn=execution.id,
         dataset=dataset,
         candidates=settings.candidates,
-        champion=champion(registry),
+        champion=compare_with,
         trigger=target.trigger,
         ledger_key=None if key == dataset.business_key else key,
         code_version=target.request.code_version if target.request else None,
+        schema_change=schema_change,
     )
-
-
-def _checked(
-    target: Target, run_id: str, settings: ValidateDatasetSettings, store: S3Store
-) -> tuple[DatasetRef, str]:
-    """(the dataset as snapshotted, when the version was written) or DatasetInvalid."""
-    bucket, key = target.location.bucket, target.location.key
-    head = store.head(bucket, key, target.location.version_id)
-    if head is None:
-        raise DatasetInvalid("the object version no longer exists")
-    etag = head["ETag"].strip('"')
-    if target.etag and not target.location.version_id and etag != target.etag:
-        raise DatasetInvalid(f"the object changed since the event (etag now {etag})")
-    size = int(head["ContentLength"])
-    if size == 0:
-        raise DatasetInvalid("the file is empty")
-    if size > settings.max_dataset_bytes:
-        raise DatasetInvalid(f"{size} bytes; the limit is {settings.max_dataset_bytes}")
-    body = store.open(bucket, key, target.location.version_id, etag)
-    if body is None:
-        raise DatasetInvalid("the object version no longer exists")
-    with body:
-        rows, features = validate_csv(body, settings.label_column, settings.min_rows)
-    snapshot_key = f"runs/{run_id}/data/{_snapshot_name(key)}"
-    copied = store.copy_version(
-        (bucket, key), target.location.version_id, etag, (settings.artifacts_bucket, snapshot_key)
-    )
-    if copied is None:
-        raise DatasetInvalid("the object version no longer exists")
-    dataset = DatasetRef(
-        bucket=bucket,
-        key=key,
-        version_id=target.location.version_id or head.get("VersionId"),
-        etag=etag,
-        size=size,
-        rows=rows,
-        features=features,
-        label=settings.label_column,
-        snapshot_uri=f"s3://{settings.artifacts_bucket}/{snapshot_key}",
-    )
-    written = head.get("LastModified")
-    return dataset, written.isoformat() if isinstance(written, datetime) else str(written)
-
-
-def _snapshot_name(key: str) -> str:
-    """The object's file name; the training scripts read the *.csv files of their input."""
-    name = key.rsplit("/", 1)[-1]
-    return name if name.endswith(".csv") else f"{name}.csv"

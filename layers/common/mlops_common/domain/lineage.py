@@ -12,6 +12,7 @@ import re
 import unicodedata
 
 from ..models import RunContext
+from .feature_schema import describe
 
 MAX_VALUE_CHARS = 256
 ALLOWED_PUNCTUATION = frozenset("_.:/=+-@")
@@ -31,11 +32,16 @@ def run_lineage(run: RunContext) -> dict[str, str]:
     values = {
         "dataset_etag": run.dataset.etag,
         "dataset_snapshot": run.dataset.snapshot_uri or "",
+        # A dataset in parts: how many, and the list of parts with their versions.
+        "dataset_parts": str(run.dataset.parts) if run.dataset.parts else "",
+        "dataset_parts_manifest": run.dataset.parts_manifest_uri or "",
         "trigger": trigger.kind if trigger else "",
         "attempt": str(trigger.attempt) if trigger else "",
         "requested_by": (trigger.requested_by or "") if trigger else "",
         "retrain_reason": (trigger.reason or "") if trigger else "",
         "retrain_request_id": (trigger.request_id or "") if trigger else "",
+        # A declared schema change: the version was judged on MinimumMetric alone.
+        "schema_change": describe(run.schema_change) if run.schema_change else "",
     }
     cleaned = {name: metadata_value(value) for name, value in values.items()}
     return {name: value for name, value in cleaned.items() if value}

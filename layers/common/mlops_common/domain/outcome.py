@@ -8,6 +8,7 @@ from ..models import DatasetUpload, OutcomeInput, OutcomeOutput, RetrainRequest,
 from .endpoint_lock import release_endpoint
 from .events import training_start_of
 from .failure import describe_failure
+from .feature_schema import describe
 
 HEADLINES = {
     ("training", "REGISTERED"): "new model version registered",
@@ -56,6 +57,10 @@ def summarize(request: OutcomeInput) -> dict[str, Any]:
         message["dataset"] = dataset
     if run is not None and run.trigger is not None:
         message["trigger"] = run.trigger.model_dump(mode="json", exclude_none=True)
+    if run is not None and run.schema_change is not None:  # judged on the floor alone: say so
+        message["schema_change"] = run.schema_change.model_dump(mode="json")
+        if "error" not in state:
+            message["summary"] = f"{message['summary']} ({describe(run.schema_change)})"
     for key in (
         "selection",
         "registration",

@@ -4,6 +4,7 @@ from ..adapters.registry import ModelRegistry
 from ..adapters.s3 import S3Store
 from ..models import RegisterModelOutput, RunContext, Selection
 from ..settings import RegisterModelSettings
+from .feature_schema import record as schema_record
 from .lineage import run_lineage
 from .provenance import record_provenance
 
@@ -44,6 +45,10 @@ def register_model(
     if selection.gate.champion_score is not None:  # metadata values must be non-empty
         lineage["champion_score"] = f"{selection.gate.champion_score:.6f}"
     lineage |= run_lineage(run)
+    # The feature schema (names, order, types) the evaluation wrote beside the quality report,
+    # pinned by URI and SHA-256: ValidateDataset compares new datasets with the champion's.
+    report_prefix = selection.quality_report_uri.rsplit("/", 1)[0]
+    lineage |= schema_record(f"{report_prefix}/feature_schema.json", store)
     arn = registry.create(
         {
             "ModelPackageDescription": f"{best.candidate.name} trained on {run.dataset.uri}"[:1024],

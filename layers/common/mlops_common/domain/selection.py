@@ -10,6 +10,7 @@ from ..adapters.s3 import S3Store
 from ..errors import EvaluationInvalid, TrainingFailed
 from ..models import CandidateResult, Gate, RunContext, Selection
 from ..settings import SelectCandidateSettings
+from .feature_schema import describe
 from .problem import direction
 
 
@@ -55,7 +56,10 @@ def select_best(
         champion_metrics=champion["metrics"] if champion else None,
         quality_report_uri=best.report_uri.rsplit("/", 1)[0] + "/model_quality.json",
         gate=gate,
-        champion_skipped=report.get("champion_skipped"),
+        # A declared schema change trains without a champion: the gate says why.
+        champion_skipped=describe(run.schema_change)
+        if run.schema_change
+        else report.get("champion_skipped"),
         failed=failed,
         leaderboard=[{"candidate": r.candidate.name, metric: s} for s, r, _ in ranked],
     )

@@ -28,6 +28,9 @@ def smoke_test(
         raise SmokeTestFailed(f"{plan.model_package_arn} has no dataset lineage to test with")
     version = lineage.get("dataset_version", "")
     bucket, key = split_s3_uri(lineage["dataset_uri"])
+    if "dataset_parts_manifest" in lineage:  # a dataset in parts: rows of its first part
+        first = store.read_json(lineage["dataset_parts_manifest"])["parts"][0]
+        key, version = first["key"], first["version_id"] or ""
     data = store.read_bytes(bucket, key, None if version.startswith("etag:") else version or None)
     body, rows = _feature_rows(data, label, rows)
     try:
