@@ -68,7 +68,7 @@ class StepFunctionsAction:
         }
         if described["status"] != "SUCCEEDED":
             error = described.get("error") or described["status"]
-            cause = described.get("cause") or ""
+            cause = _readable(described.get("cause") or "")
             message = f"Execution {described['status']}: {error}" + (f": {cause}" if cause else "")
             return ActionResult.failed(
                 message, summary=f"Execution {described['status']}: {error}", **common
@@ -104,3 +104,15 @@ class StepFunctionsAction:
         except json.JSONDecodeError as error:
             raise ValueError(f"The input is not valid JSON: {error}") from None
         return text
+
+
+def _readable(cause: str) -> str:
+    """A Lambda error document as a cause (errorType, errorMessage, stackTrace) is read for
+    its message; the stack trace is not forwarded. Any other cause is kept as it is."""
+    try:
+        document = json.loads(cause)
+    except json.JSONDecodeError:
+        return cause
+    if isinstance(document, dict) and "errorMessage" in document:
+        return str(document["errorMessage"]).splitlines()[0] if document["errorMessage"] else ""
+    return cause
