@@ -65,14 +65,14 @@ def gate_figures(output: dict[str, Any]) -> dict[str, str]:
 
 
 def sample_rows(count: int = 3) -> str:
-    """The first rows of the shipped dataset without the label, as text/csv."""
+    """The first rows of the shipped dataset without the label, as text/csv with no header
+    (the endpoint takes feature values in the model's feature order, ml/inference.py)."""
     with DATASET.open(newline="") as handle:
         reader = csv.DictReader(handle)
         rows = [row for _, row in zip(range(count), reader, strict=False)]
     out = io.StringIO()
     writer = csv.writer(out)
     features = [name for name in rows[0] if name != LABEL]
-    writer.writerow(features)
     for row in rows:
         writer.writerow(row[name] for name in features)
     return out.getvalue()

@@ -13,9 +13,14 @@ Operate a stack (found from its name: --stack-name, or samconfig.toml for --conf
   mlops dlq [redrive]                   dead letters; deliver them again
   mlops audit                           rollback and approval audit entries
 
+The delivery pipeline (its stack: --stack-name, default mlops-delivery; or --pipeline NAME):
+  mlops pipeline status                 stages, recent pushes, the approval waiting
+  mlops pipeline approve [--reason R]   release to prod;  mlops pipeline reject --reason R
+
 The twin and deployment:
   mlops local demo [--dataset D]        the whole loop, offline (breast_cancer, wine, diabetes)
   mlops local up [--config-env E] [--parameter-overrides K=V ...]   the stack, offline
+  mlops local up --with-pipeline        codepipeline.yaml, staging and prod: git push to deliver
   mlops image-uri --region R            the SageMaker scikit-learn image for a region
   mlops publish-code --bucket B [--version V] upload ml/ as an immutable code version
 
@@ -29,7 +34,18 @@ import argparse
 import os
 import sys
 
-from mlops.cli import actions, audit, dlq, local, replay, runs, status, tools, versions
+from mlops.cli import (
+    actions,
+    audit,
+    dlq,
+    local,
+    pipeline,
+    replay,
+    runs,
+    status,
+    tools,
+    versions,
+)
 from mlops.cli.common import target_options
 from mlops.cli.render import print_json
 from mlops.control.aws import translate
@@ -47,7 +63,7 @@ def parser() -> argparse.ArgumentParser:
     )
     commands = root.add_subparsers(dest="command", required=True, metavar="COMMAND")
     parent = target_options(suppress=True)
-    for module in (status, runs, versions, actions, replay, dlq, audit):
+    for module in (status, runs, versions, actions, replay, dlq, audit, pipeline):
         module.add(commands, parent)
     local.add(commands)
     tools.add(commands)

@@ -10,10 +10,9 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
-import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from mlops.twin.cloud import TIME_SCALE, LocalCloud
 from mlops.twin.cloudformation.provision import Provisioner, Stack
@@ -59,19 +58,24 @@ def start_delivery(
     root: Path = ROOT,
     time_scale: float = TIME_SCALE,
     region: str = "us-east-1",
+    edits: dict[str, Callable[[str], str]] | None = None,
     **pipeline_parameters: str,
 ) -> DeliveryStacks:
-    """Start a local cloud and provision the stages' app stacks and codepipeline.yaml into it
-    (`pipeline_parameters` over the twin's, e.g. TestPaths)."""
+    """Start a local cloud holding the delivery: the repository's main is the project's files
+    (with `edits`: file -> new text from old, e.g. an earlier training default), the stages'
+    app stacks run that main, and codepipeline.yaml (`pipeline_parameters` over the twin's,
+    e.g. TestPaths) watches the repository."""
     cloud = LocalCloud(port=port, region=region, time_scale=time_scale).start()
     try:
-        return _provision(cloud, root, pipeline_parameters)
+        main = cloud.work_dir / "main"
+        copy_project(root, main, edits or {})
+        return _provision(cloud, main, pipeline_parameters)
     except BaseException:
         cloud.stop()
         raise
 
 
-def _provision(cloud: LocalCloud, root: Path, overrides: dict[str, str]) -> DeliveryStacks:
+def _provision(cloud: LocalCloud, main: Path, overrides: dict[str, str]) -> DeliveryStacks:
     iam, s3 = cloud.client("iam"), cloud.client("s3")
     parameters: dict[str, str] = {"FullRepositoryId": REPOSITORY}
     apps = {}
@@ -85,19 +89,18 @@ def _provision(cloud: LocalCloud, root: Path, overrides: dict[str, str]) -> Deli
         s3.create_bucket(Bucket=bucket)
         parameters[prefix + "ArtifactsBucket"] = bucket
         parameters[prefix + "StackName"] = stage_stack_name(stage)
-        app_parameters = twin_parameters(cloud.region, root / "ml", Environment=stage)
-        apps[stage] = provision_app(cloud, stage_stack_name(stage), root, **app_parameters)
-        app_parameters.pop("CodeVersion")
+        app_parameters = twin_parameters(cloud.region, main / "ml", Environment=stage)
+        apps[stage] = provision_app(cloud, stage_stack_name(stage), main, **app_parameters)
+        app_parameters.pop("CodeVersion")  # the pipeline sets it: the commit
         parameters[prefix + "ParameterOverrides"] = json.dumps(app_parameters)
-    pipeline = Provisioner(cloud.client, cloud.runtime, root, cloud.account, cloud.region).deploy(
-        PIPELINE_STACK, root / "codepipeline.yaml", parameters | overrides
+    pipeline = Provisioner(cloud.client, cloud.runtime, main, cloud.account, cloud.region).deploy(
+        PIPELINE_STACK, main / "codepipeline.yaml", parameters | overrides
     )
     cloud.stacks.put(pipeline)
-    first = cloud.delivery.pipelines.runs(pipeline.outputs["PipelineName"])
-    for run in first:  # its creation's execution fails at Source: no handshake yet
-        run.done.wait(60)
+    for run in cloud.delivery.pipelines.runs(pipeline.outputs["PipelineName"]):
+        run.done.wait(60)  # its creation's execution fails at Source: no handshake yet
     repository = cloud.delivery.repositories.create(REPOSITORY, pipeline.outputs["ConnectionArn"])
-    seed(repository, root)
+    seed(repository, main)
     return DeliveryStacks(cloud, apps, pipeline, repository)
 
 
@@ -109,31 +112,41 @@ def project_files(root: Path) -> list[str]:
     return [name for name in listed.split("\0") if name and (root / name).is_file()]
 
 
-def seed(repository: LocalRepository, root: Path) -> str:
-    """The repository's history before the pipeline existed: one commit of the project's
-    files on main, fetched into the bare repository (no push: nothing is triggered)."""
-    with tempfile.TemporaryDirectory(prefix="mlops-seed-") as work:
-        for name in project_files(root):
-            target = Path(work) / name
-            target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(root / name, target)
-        env = {
-            "GIT_AUTHOR_NAME": "mlops",
-            "GIT_AUTHOR_EMAIL": "mlops@example.com",
-            "GIT_COMMITTER_NAME": "mlops",
-            "GIT_COMMITTER_EMAIL": "mlops@example.com",
-            "GIT_CONFIG_NOSYSTEM": "1",
-            "HOME": work,
-            "PATH": "/usr/local/bin:/usr/bin:/bin",
-        }
+def copy_project(root: Path, target: Path, edits: dict[str, Callable[[str], str]]) -> None:
+    for name in project_files(root):
+        destination = target / name
+        destination.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(root / name, destination)
+    for name, edit in edits.items():
+        path = target / name
+        before = path.read_text()
+        after = edit(before)
+        if after == before:
+            raise ValueError(f"the edit of {name} changes nothing")
+        path.write_text(after)
 
-        def git(*args: str) -> Any:
-            return subprocess.run(
-                ["git", "-C", work, *args], capture_output=True, check=True, env=env, text=True
-            )
 
-        git("init", "-q", "-b", "main")
-        git("add", "-A")
-        git("commit", "-q", "-m", "The project as it stands")
-        repository.git("fetch", "-q", work, "main:main")
-        return git("rev-parse", "HEAD").stdout.strip()
+GIT_IDENTITY = {
+    "GIT_AUTHOR_NAME": "mlops",
+    "GIT_AUTHOR_EMAIL": "mlops@example.com",
+    "GIT_COMMITTER_NAME": "mlops",
+    "GIT_COMMITTER_EMAIL": "mlops@example.com",
+    "GIT_CONFIG_NOSYSTEM": "1",
+}
+
+
+def git(work: Path, *args: str) -> str:
+    env = {**GIT_IDENTITY, "HOME": str(work), "PATH": "/usr/local/bin:/usr/bin:/bin"}
+    return subprocess.run(
+        ["git", "-C", str(work), *args], capture_output=True, check=True, env=env, text=True
+    ).stdout
+
+
+def seed(repository: LocalRepository, main: Path) -> str:
+    """The repository's history before the pipeline existed: `main`'s files as one commit,
+    fetched into the bare repository (no push: nothing is triggered). The commit id."""
+    git(main, "init", "-q", "-b", "main")
+    git(main, "add", "-A")
+    git(main, "commit", "-q", "-m", "The project as it stands")
+    repository.git("fetch", "-q", str(main), "main:main")
+    return git(main, "rev-parse", "HEAD").strip()
