@@ -22,6 +22,7 @@ import csv
 import io
 import json
 import os
+import re
 import shlex
 import sys
 import time
@@ -35,6 +36,7 @@ DATASET = ROOT / "ml" / "data" / "breast_cancer.csv"
 LABEL = "malignant"
 TAG = "mlops:model-package-arn"
 POLL_SECONDS = 15
+HANDLED_BY = re.compile(r"already handled by run (\S+) \(")
 
 
 class CheckFailed(Exception):
@@ -47,6 +49,21 @@ def outcome_of(output: dict[str, Any]) -> str:
     if output.get("selection"):
         return "NotBetter"
     return "AlreadyHandled"
+
+
+def handled_by(output: Any) -> str | None:
+    """The run that handled this request before, as the TrainingPipeline's skip reason names
+    it ("... was already handled by run NAME (STATUS)"), anywhere in the run's output."""
+    if isinstance(output, str):
+        found = HANDLED_BY.search(output)
+        return found.group(1) if found else None
+    values = output.values() if isinstance(output, dict) else output
+    if isinstance(values, (list, type({}.values()))):
+        for value in values:
+            run = handled_by(value)
+            if run:
+                return run
+    return None
 
 
 def gate_figures(output: dict[str, Any]) -> dict[str, str]:
@@ -115,8 +132,15 @@ class Stage:
 
 
 def check(stage: Stage, env: dict[str, str]) -> dict[str, str]:
+    """The stage after the run; a run that found its request handled before (a retried
+    stage re-uses its request id, so nothing trains twice) reports the original run."""
     output = stage.run_output(env["EXECUTION_ARN"])
     outcome = outcome_of(output)
+    original = handled_by(output) if outcome == "AlreadyHandled" else None
+    if original:
+        arn = f"{env['EXECUTION_ARN'].rsplit(':', 1)[0]}:{original}"
+        output = stage.run_output(arn)
+        outcome = outcome_of(output)
     found = {"OUTCOME": outcome, "MODEL_VERSION": ""} | gate_figures(output)
     figures = (
         f"{found['METRIC']} {found['CHALLENGER_SCORE']} vs champion "
@@ -143,6 +167,8 @@ def check(stage: Stage, env: dict[str, str]) -> dict[str, str]:
     else:
         serving = "answers" if stage.served_package() and stage.answers() else "not serving"
         summary = f"{env['STAGE']}: {outcome} ({figures}); the endpoint {serving}"
+    if original:
+        summary += f"; already handled by run {original}"
     found["SUMMARY"] = f"{summary}; run {env['EXECUTION_ARN'].rsplit(':', 1)[-1]}"[:400]
     return found
 

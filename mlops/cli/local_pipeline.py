@@ -5,6 +5,7 @@ then follows the pipeline's executions stage by stage until Ctrl-C or SIGTERM.""
 
 from __future__ import annotations
 
+import os
 import signal
 import time
 from typing import Any
@@ -18,7 +19,7 @@ def _stop(_signum: int, _frame: Any) -> None:
 
 
 def up_with_pipeline(port: int) -> int:
-    from mlops.twin.cloud import TIME_SCALE, describe_clock
+    from mlops.twin.cloud import CREDENTIALS, TIME_SCALE, describe_clock
     from mlops.twin.pipeline_stack import PIPELINE_STACK, start_delivery
 
     for signum in (signal.SIGTERM, signal.SIGHUP):
@@ -46,6 +47,8 @@ Operate it from another shell:
 Ctrl-C (or SIGTERM) stops it.""",
             flush=True,
         )
+        for key, value in CREDENTIALS.items():  # following reads the twin as any client does
+            os.environ.setdefault(key, value)
         _follow(Pipeline(AwsTarget(None, delivery.cloud.region, url), delivery.pipeline_name))
     except KeyboardInterrupt:
         print("\nstopping the twin ...", flush=True)

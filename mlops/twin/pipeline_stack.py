@@ -59,23 +59,27 @@ def start_delivery(
     time_scale: float = TIME_SCALE,
     region: str = "us-east-1",
     edits: dict[str, Callable[[str], str]] | None = None,
+    stage_parameters: dict[str, str] | None = None,
     **pipeline_parameters: str,
 ) -> DeliveryStacks:
     """Start a local cloud holding the delivery: the repository's main is the project's files
     (with `edits`: file -> new text from old, e.g. an earlier training default), the stages'
-    app stacks run that main, and codepipeline.yaml (`pipeline_parameters` over the twin's,
+    app stacks run that main (with `stage_parameters` over the twin's, kept in the stages'
+    parameter overrides), and codepipeline.yaml (`pipeline_parameters` over the twin's,
     e.g. TestPaths) watches the repository."""
     cloud = LocalCloud(port=port, region=region, time_scale=time_scale).start()
     try:
         main = cloud.work_dir / "main"
         copy_project(root, main, edits or {})
-        return _provision(cloud, main, pipeline_parameters)
+        return _provision(cloud, main, stage_parameters or {}, pipeline_parameters)
     except BaseException:
         cloud.stop()
         raise
 
 
-def _provision(cloud: LocalCloud, main: Path, overrides: dict[str, str]) -> DeliveryStacks:
+def _provision(
+    cloud: LocalCloud, main: Path, stage_parameters: dict[str, str], overrides: dict[str, str]
+) -> DeliveryStacks:
     iam, s3 = cloud.client("iam"), cloud.client("s3")
     parameters: dict[str, str] = {"FullRepositoryId": REPOSITORY}
     apps = {}
@@ -89,7 +93,9 @@ def _provision(cloud: LocalCloud, main: Path, overrides: dict[str, str]) -> Deli
         s3.create_bucket(Bucket=bucket)
         parameters[prefix + "ArtifactsBucket"] = bucket
         parameters[prefix + "StackName"] = stage_stack_name(stage)
-        app_parameters = twin_parameters(cloud.region, main / "ml", Environment=stage)
+        app_parameters = twin_parameters(
+            cloud.region, main / "ml", **({"Environment": stage} | stage_parameters)
+        )
         apps[stage] = provision_app(cloud, stage_stack_name(stage), main, **app_parameters)
         app_parameters.pop("CodeVersion")  # the pipeline sets it: the commit
         parameters[prefix + "ParameterOverrides"] = json.dumps(app_parameters)

@@ -268,3 +268,31 @@ def test_a_failed_execution_fails_the_action_with_its_error_and_cause(app):
     assert result["externalExecutionSummary"] == "Execution FAILED: NotBetter"
     assert result["errorDetails"]["message"] == "Execution FAILED: NotBetter: 0.91 < 0.95"
     assert result["externalExecutionId"].startswith(arn.replace(":stateMachine:", ":execution:"))
+
+
+def test_a_kept_resource_whose_properties_change_is_refused_by_name_before_anything_changes(app):
+    twin, world = app
+    before = twin.client("lambda").get_function_configuration(
+        FunctionName=twin.cloud.stacks.find(APP).stack.functions["ValidateDatasetFunction"].name
+    )["Environment"]["Variables"]
+    clone, name = app_repository(world, twin, [{"name": "Deploy", "actions": [deploy_action()]}])
+    template = (clone.path / "template.yaml").read_text()
+    assert template.count("BillingMode: PAY_PER_REQUEST") == 1
+    clone.commit(
+        {
+            "template.yaml": template.replace(
+                "BillingMode: PAY_PER_REQUEST", "BillingMode: PROVISIONED"
+            ).replace("Default: 0.005", "Default: 0.001")
+        },
+        "a provisioned ledger",
+    )
+    clone.push()
+    execution = world.latest(name)["pipelineExecutionId"]
+
+    assert world.wait(name, execution) == "Failed"
+    message = world.actions(name, execution)["Deploy"]["output"]["executionResult"]
+    assert "LedgerTable (AWS::DynamoDB::Table: BillingMode)" in message["errorDetails"]["message"]
+    after = twin.client("lambda").get_function_configuration(
+        FunctionName=twin.cloud.stacks.find(APP).stack.functions["ValidateDatasetFunction"].name
+    )["Environment"]["Variables"]
+    assert after == before

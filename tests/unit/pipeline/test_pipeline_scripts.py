@@ -167,3 +167,32 @@ def test_an_endpoint_that_never_serves_the_registered_version_fails_the_check():
 def test_a_replayed_request_is_already_handled():
     assert verify.outcome_of({"start": {}}) == "AlreadyHandled"
     assert json.loads(json.dumps(verify.gate_figures({})))["METRIC"] == ""
+
+
+class RetriedStage(RecordedStage):
+    """A retried stage: its run found the request handled by an earlier run, whose output
+    is the recorded one."""
+
+    def __init__(self, original: dict[str, Any]) -> None:
+        super().__init__(original, COMMIT, PACKAGE)
+        self.asked: list[str] = []
+
+    def run_output(self, execution_arn: str) -> dict[str, Any]:
+        self.asked.append(execution_arn)
+        if execution_arn == ENV["EXECUTION_ARN"]:
+            return {
+                "validation": {
+                    "action": "SKIP",
+                    "reason": "retrain request x-staging was already handled by run "
+                    "delivery-0 (SUCCEEDED)",
+                }
+            }
+        return self.output
+
+
+def test_a_retried_stage_reports_the_outcome_of_the_run_that_handled_its_request():
+    stage = RetriedStage(run_output(True))
+    found = verify.check(stage, ENV)
+    assert stage.asked[-1].endswith(":TrainingPipeline:delivery-0")
+    assert found["OUTCOME"] == "Registered" and found["MODEL_VERSION"] == "7"
+    assert "already handled by run delivery-0" in found["SUMMARY"]
