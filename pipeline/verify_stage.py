@@ -51,6 +51,13 @@ def outcome_of(output: dict[str, Any]) -> str:
     return "AlreadyHandled"
 
 
+def result(output: dict[str, Any], state: str) -> dict[str, Any]:
+    """A Lambda task's result in the run's output: the TrainingPipeline keeps each at its
+    ResultPath as {"Payload": ...} (its ResultSelector)."""
+    found = output.get(state) or {}
+    return found.get("Payload", found) if isinstance(found, dict) else {}
+
+
 def handled_by(output: Any) -> str | None:
     """The run that handled this request before, as the TrainingPipeline's skip reason names
     it ("... was already handled by run NAME (STATUS)"), anywhere in the run's output."""
@@ -67,7 +74,7 @@ def handled_by(output: Any) -> str | None:
 
 
 def gate_figures(output: dict[str, Any]) -> dict[str, str]:
-    gate = (output.get("selection") or {}).get("gate") or {}
+    gate = result(output, "selection").get("gate") or {}
 
     def number(key: str) -> str:
         value = gate.get(key)
@@ -147,7 +154,7 @@ def check(stage: Stage, env: dict[str, str]) -> dict[str, str]:
         f"{found['CHAMPION_SCORE'] or 'none'}"
     )
     if outcome == "Registered":
-        registration = output["registration"]
+        registration = result(output, "registration")
         arn, version = registration["model_package_arn"], str(registration["version"])
         found["MODEL_VERSION"] = version
         package = stage.sagemaker.describe_model_package(ModelPackageName=arn)

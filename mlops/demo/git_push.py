@@ -179,6 +179,9 @@ def _push_and_follow(delivery: DeliveryStacks, timeout: float, work: Path) -> in
             return 1
         time.sleep(1)
     print(f"\npipeline {status['status']} in {time.monotonic() - pushed:.1f}s after the push")
+    if status["summary"]:
+        print(f"  {status['summary']}")
+        print(_failed_build_log(delivery, execution))
     print("per stage (seconds):")
     for name, stage_status, seconds in clock.table():
         print(f"  {name:<18} {stage_status:<10} {seconds:7.1f}")
@@ -205,3 +208,23 @@ def _serving(delivery: DeliveryStacks, commit: str) -> str:
         score = f"{live.lineage.get('metric')} {live.lineage.get('score')}"
         lines.append(f"{stage} serves v{live.version}, trained with {built} ({score})")
     return "\n".join(lines)
+
+
+def _failed_build_log(delivery: DeliveryStacks, execution: str, lines: int = 15) -> str:
+    """The end of the failed build's log (CloudWatch Logs), when a CodeBuild action failed."""
+    cloud = delivery.cloud
+    details = cloud.client("codepipeline").list_action_executions(
+        pipelineName=delivery.pipeline_name, filter={"pipelineExecutionId": execution}
+    )["actionExecutionDetails"]
+    for detail in details:
+        build_id = detail["output"].get("executionResult", {}).get("externalExecutionId", "")
+        if detail["status"] != "Failed" or detail["input"]["actionTypeId"]["provider"] != (
+            "CodeBuild"
+        ):
+            continue
+        build = cloud.client("codebuild").batch_get_builds(ids=[build_id])["builds"][0]
+        events = cloud.client("logs").get_log_events(
+            logGroupName=build["logs"]["groupName"], logStreamName=build["logs"]["streamName"]
+        )["events"]
+        return "\n".join("    | " + e["message"].rstrip() for e in events[-lines:])
+    return ""

@@ -187,9 +187,16 @@ def wait_for_notice(world: dict[str, Any], execution: str, state: str) -> dict[s
     return found[0]
 
 
+def cli(cloud: Any, *argv: str) -> int:
+    target = ["--stack-name", "mlops-delivery", "--endpoint-url", cloud.url]
+    return main([*argv, *target, "--region", cloud.region])
+
+
 def test_a_push_changing_a_training_default_reaches_prod_and_a_second_push_queues_behind_it(
-    delivery,
+    delivery, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ):
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
     stacks, cloud = delivery["stacks"], delivery["stacks"].cloud
     name = stacks.pipeline_name
     project_template = (ROOT / "template.yaml").read_text()
@@ -226,22 +233,15 @@ def test_a_push_changing_a_training_default_reaches_prod_and_a_second_push_queue
     )
     assert waiting_approval(stacks, first) is not None
 
-    # Approved through the CLI: prod is updated and retrained on its own data.
-    code = main(
-        [
-            "pipeline",
-            "approve",
-            "--reason",
-            "staging registered the commit",
-            "--stack-name",
-            "mlops-delivery",
-            "--endpoint-url",
-            cloud.url,
-            "--region",
-            cloud.region,
-        ]
-    )
-    assert code == 0
+    # The CLI shows the approval waiting; approved through it, prod is updated and retrained
+    # on its own data.
+    capsys.readouterr()
+    assert cli(cloud, "pipeline", "status", "--json") == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert shown["approval"]["execution_id"] == first
+    assert shown["approval"]["summary"] == approval["summary"]
+    assert {e["execution_id"]: e["commit"] for e in shown["executions"]}[first] == commit
+    assert cli(cloud, "pipeline", "approve", "--reason", "staging registered the commit") == 0
     assert cloud.delivery.pipelines.wait(name, first, RUN_TIMEOUT) == "Succeeded"
     assert stack_parameter(stacks, "mlops-prod", "CodeVersion") == commit
     prod = registered_version(stacks, "prod", commit)

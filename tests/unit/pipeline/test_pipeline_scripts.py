@@ -91,14 +91,27 @@ def test_sample_rows_are_the_datasets_first_rows_without_the_label_or_a_header()
 
 
 def run_output(registered: bool) -> dict[str, Any]:
-    output: dict[str, Any] = {
-        "selection": {
-            "gate": {"metric": "f1", "score": 0.97123, "champion_score": 0.965, "to_beat": 0.97}
-        }
-    }
+    """The TrainingPipeline's output as its states leave it: each Lambda task's result under
+    its ResultPath as {"Payload": ...} (statemachines/training_pipeline.asl.json)."""
+    gate = {"metric": "f1", "score": 0.97123, "champion_score": 0.965, "to_beat": 0.97}
+    output: dict[str, Any] = {"selection": {"Payload": {"gate": gate}}}
     if registered:
-        output["registration"] = {"model_package_arn": PACKAGE, "version": 7}
+        output["registration"] = {
+            "Payload": {"model_package_arn": PACKAGE, "version": 7, "approval_status": "Approved"}
+        }
     return output
+
+
+def test_the_run_output_shape_is_the_one_the_training_pipeline_leaves():
+    definition = json.loads(
+        (
+            Path(__file__).resolve().parents[3] / "statemachines" / "training_pipeline.asl.json"
+        ).read_text()
+    )
+    for state in ("SelectCandidate", "RegisterModel"):
+        assert definition["States"][state]["ResultSelector"] == {"Payload.$": "$.Payload"}
+    assert definition["States"]["SelectCandidate"]["ResultPath"] == "$.selection"
+    assert definition["States"]["RegisterModel"]["ResultPath"] == "$.registration"
 
 
 class RecordedStage:
