@@ -102,6 +102,14 @@ def sample_rows(count: int = 3) -> str:
     return out.getvalue()
 
 
+def count_answers(document: Any) -> int:
+    if isinstance(document, dict) and isinstance(document.get("predictions"), list):
+        return len(document["predictions"])
+    if isinstance(document, list):
+        return len(document)
+    raise CheckFailed(f"the endpoint answered {str(document)[:80]!r}, not predictions")
+
+
 class Stage:
     def __init__(self, session: Any, stack_name: str) -> None:
         self.sagemaker = session.client("sagemaker")
@@ -131,11 +139,15 @@ class Stage:
         return next((t["Value"] for t in tags if t["Key"] == TAG), None)
 
     def answers(self) -> int:
+        """How many rows the endpoint answered (application/json {"predictions": [...]},
+        one per row: ml/inference.py)."""
         response = self.runtime.invoke_endpoint(
-            EndpointName=self.outputs["EndpointName"], ContentType="text/csv", Body=sample_rows()
+            EndpointName=self.outputs["EndpointName"],
+            ContentType="text/csv",
+            Accept="application/json",
+            Body=sample_rows(),
         )
-        predictions = json.loads(response["Body"].read())
-        return len(predictions) if isinstance(predictions, list) else 1
+        return count_answers(json.loads(response["Body"].read()))
 
 
 def check(stage: Stage, env: dict[str, str]) -> dict[str, str]:

@@ -209,3 +209,9 @@ def test_a_retried_stage_reports_the_outcome_of_the_run_that_handled_its_request
     assert stage.asked[-1].endswith(":TrainingPipeline:delivery-0")
     assert found["OUTCOME"] == "Registered" and found["MODEL_VERSION"] == "7"
     assert "already handled by run delivery-0" in found["SUMMARY"]
+
+
+def test_the_answers_are_counted_per_row_as_the_inference_script_returns_them():
+    assert verify.count_answers({"predictions": [1, 0, 1]}) == 3
+    with pytest.raises(verify.CheckFailed, match="not predictions"):
+        verify.count_answers({"error": "InvalidInput"})
