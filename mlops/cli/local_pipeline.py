@@ -8,17 +8,13 @@ from __future__ import annotations
 import os
 import signal
 import time
-from typing import Any
 
 from mlops.control.aws import AwsTarget
 from mlops.control.pipeline import Pipeline
 
 
-def _stop(_signum: int, _frame: Any) -> None:
-    raise KeyboardInterrupt
-
-
 def up_with_pipeline(port: int) -> int:
+    from mlops.cli.local import _stop
     from mlops.twin.cloud import CREDENTIALS, TIME_SCALE, describe_clock
     from mlops.twin.pipeline_stack import PIPELINE_STACK, start_delivery
 
