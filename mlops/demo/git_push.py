@@ -115,6 +115,11 @@ def wait_for(check: Callable[[], bool], timeout: float, what: str) -> None:
         time.sleep(1)
 
 
+# BuildAndTest scaled for the demo, as in the e2e tests: the pipeline scripts' unit tests
+# (`mlops local up --with-pipeline` keeps the default, the unit and workflow suites).
+DEMO_TEST_PATHS = "tests/unit/pipeline"
+
+
 def run_git_push(timeout: float = 1800.0, **pipeline_parameters: str) -> int:
     begun = time.monotonic()
     for key, value in CREDENTIALS.items():  # mlops reads the twin as any AWS client does
@@ -123,7 +128,7 @@ def run_git_push(timeout: float = 1800.0, **pipeline_parameters: str) -> int:
     delivery = start_delivery(
         edits={"template.yaml": earlier_default},
         stage_parameters=STAGE_PARAMETERS,
-        **pipeline_parameters,
+        **({"TestPaths": DEMO_TEST_PATHS} | pipeline_parameters),
     )
     try:
         print(

@@ -204,7 +204,7 @@ def test_a_push_changing_a_training_default_reaches_prod_and_a_second_push_queue
         "Train rf, gb and linear candidates by default",
     )
     assert first is not None
-    wait_for(lambda: waiting_approval(stacks, first), RUN_TIMEOUT, "the production approval")
+    wait_for_approval(stacks, first)
 
     # Staging: updated with the commit as code version, retrained, checked.
     assert stack_parameter(stacks, "mlops-staging", "CodeVersion") == commit
@@ -249,7 +249,7 @@ def test_a_push_changing_a_training_default_reaches_prod_and_a_second_push_queue
     assert check["OUTCOME"] == "Registered" and commit[:7] in check["SUMMARY"]
 
     # The queued execution gets the approval next; rejected, it leaves prod untouched.
-    token = wait_for_token(stacks, second)
+    token = wait_for_approval(stacks, second)
     cloud.client("codepipeline").put_approval_result(
         pipelineName=name,
         stageName="ApproveProduction",
@@ -263,14 +263,20 @@ def test_a_push_changing_a_training_default_reaches_prod_and_a_second_push_queue
     assert "DeployProd" not in actions(stacks, second)
 
 
-def wait_for_token(stacks: DeliveryStacks, execution: str) -> str:
+def wait_for_approval(stacks: DeliveryStacks, execution: str) -> str:
+    """The approval token once `execution` waits for it; fails at once if it ended before."""
     found: list[str] = []
+    ended: list[dict[str, Any]] = []
 
     def check() -> bool:
         latest = waiting_approval(stacks, execution)
         if latest and latest.get("token"):
             found.append(latest["token"])
-        return bool(found)
+        run = next(e for e in executions(stacks) if e["pipelineExecutionId"] == execution)
+        if run["status"] != "InProgress":
+            ended.append(run)
+        return bool(found or ended)
 
     wait_for(check, RUN_TIMEOUT, f"the approval of {execution}")
+    assert found, f"{execution} ended {ended[0]['status']}: {ended[0].get('statusSummary')}"
     return found[0]
