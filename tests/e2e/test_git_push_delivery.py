@@ -75,7 +75,8 @@ def push(world: dict[str, Any], files: dict[str, str | Callable[[str], str]], me
     for name, change in files.items():
         path = work / name
         path.write_text(change(path.read_text()) if callable(change) else change)
-    git("commit", "-qam", message)
+    git("add", "-A")
+    git("commit", "-qm", message)
     before = {e["pipelineExecutionId"] for e in executions(stacks)}
     output = git("push", "origin", "main")
     commit = git("rev-parse", "HEAD").strip()
