@@ -6,11 +6,15 @@ STAMP := $(VENV)/.installed
 
 .PHONY: install demo up test test-under-load unit lint validate build deploy clean
 
-$(STAMP): requirements.txt requirements-dev.txt pyproject.toml
+$(STAMP): requirements.txt requirements-dev.txt pyproject.toml layers/common/requirements.txt
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -r requirements-dev.txt
 	$(BIN)/pip install --quiet --no-deps -e .
+	# The CommonLayer's wheels, for `sam build` in the twin's CodeBuild (pip is offline there).
+	$(BIN)/pip download --quiet --no-deps --require-hashes --only-binary=:all: \
+	    --platform manylinux2014_x86_64 --python-version 3.11 --implementation cp \
+	    -r layers/common/requirements.txt -d $(VENV)/wheelhouse
 	touch $(STAMP)
 
 install: $(STAMP)

@@ -22,6 +22,7 @@ import csv
 import io
 import json
 import os
+import re
 import shlex
 import sys
 import time
@@ -35,6 +36,7 @@ DATASET = ROOT / "ml" / "data" / "breast_cancer.csv"
 LABEL = "malignant"
 TAG = "mlops:model-package-arn"
 POLL_SECONDS = 15
+HANDLED_BY = re.compile(r"already handled by run (\S+) \(")
 
 
 class CheckFailed(Exception):
@@ -49,8 +51,30 @@ def outcome_of(output: dict[str, Any]) -> str:
     return "AlreadyHandled"
 
 
+def result(output: dict[str, Any], state: str) -> dict[str, Any]:
+    """A Lambda task's result in the run's output: the TrainingPipeline keeps each at its
+    ResultPath as {"Payload": ...} (its ResultSelector)."""
+    found = output.get(state) or {}
+    return found.get("Payload", found) if isinstance(found, dict) else {}
+
+
+def handled_by(output: Any) -> str | None:
+    """The run that handled this request before, as the TrainingPipeline's skip reason names
+    it ("... was already handled by run NAME (STATUS)"), anywhere in the run's output."""
+    if isinstance(output, str):
+        found = HANDLED_BY.search(output)
+        return found.group(1) if found else None
+    values = output.values() if isinstance(output, dict) else output
+    if isinstance(values, (list, type({}.values()))):
+        for value in values:
+            run = handled_by(value)
+            if run:
+                return run
+    return None
+
+
 def gate_figures(output: dict[str, Any]) -> dict[str, str]:
-    gate = (output.get("selection") or {}).get("gate") or {}
+    gate = result(output, "selection").get("gate") or {}
 
     def number(key: str) -> str:
         value = gate.get(key)
@@ -65,17 +89,25 @@ def gate_figures(output: dict[str, Any]) -> dict[str, str]:
 
 
 def sample_rows(count: int = 3) -> str:
-    """The first rows of the shipped dataset without the label, as text/csv."""
+    """The first rows of the shipped dataset without the label, as text/csv with no header
+    (the endpoint takes feature values in the model's feature order, ml/inference.py)."""
     with DATASET.open(newline="") as handle:
         reader = csv.DictReader(handle)
         rows = [row for _, row in zip(range(count), reader, strict=False)]
     out = io.StringIO()
     writer = csv.writer(out)
     features = [name for name in rows[0] if name != LABEL]
-    writer.writerow(features)
     for row in rows:
         writer.writerow(row[name] for name in features)
     return out.getvalue()
+
+
+def count_answers(document: Any) -> int:
+    if isinstance(document, dict) and isinstance(document.get("predictions"), list):
+        return len(document["predictions"])
+    if isinstance(document, list):
+        return len(document)
+    raise CheckFailed(f"the endpoint answered {str(document)[:80]!r}, not predictions")
 
 
 class Stage:
@@ -107,23 +139,34 @@ class Stage:
         return next((t["Value"] for t in tags if t["Key"] == TAG), None)
 
     def answers(self) -> int:
+        """How many rows the endpoint answered (application/json {"predictions": [...]},
+        one per row: ml/inference.py)."""
         response = self.runtime.invoke_endpoint(
-            EndpointName=self.outputs["EndpointName"], ContentType="text/csv", Body=sample_rows()
+            EndpointName=self.outputs["EndpointName"],
+            ContentType="text/csv",
+            Accept="application/json",
+            Body=sample_rows(),
         )
-        predictions = json.loads(response["Body"].read())
-        return len(predictions) if isinstance(predictions, list) else 1
+        return count_answers(json.loads(response["Body"].read()))
 
 
 def check(stage: Stage, env: dict[str, str]) -> dict[str, str]:
+    """The stage after the run; a run that found its request handled before (a retried
+    stage re-uses its request id, so nothing trains twice) reports the original run."""
     output = stage.run_output(env["EXECUTION_ARN"])
     outcome = outcome_of(output)
+    original = handled_by(output) if outcome == "AlreadyHandled" else None
+    if original:
+        arn = f"{env['EXECUTION_ARN'].rsplit(':', 1)[0]}:{original}"
+        output = stage.run_output(arn)
+        outcome = outcome_of(output)
     found = {"OUTCOME": outcome, "MODEL_VERSION": ""} | gate_figures(output)
     figures = (
         f"{found['METRIC']} {found['CHALLENGER_SCORE']} vs champion "
         f"{found['CHAMPION_SCORE'] or 'none'}"
     )
     if outcome == "Registered":
-        registration = output["registration"]
+        registration = result(output, "registration")
         arn, version = registration["model_package_arn"], str(registration["version"])
         found["MODEL_VERSION"] = version
         package = stage.sagemaker.describe_model_package(ModelPackageName=arn)
@@ -143,6 +186,8 @@ def check(stage: Stage, env: dict[str, str]) -> dict[str, str]:
     else:
         serving = "answers" if stage.served_package() and stage.answers() else "not serving"
         summary = f"{env['STAGE']}: {outcome} ({figures}); the endpoint {serving}"
+    if original:
+        summary += f"; already handled by run {original}"
     found["SUMMARY"] = f"{summary}; run {env['EXECUTION_ARN'].rsplit(':', 1)[-1]}"[:400]
     return found
 

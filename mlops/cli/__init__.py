@@ -14,9 +14,14 @@ Operate a stack (found from its name: --stack-name, or samconfig.toml for --conf
   mlops audit                           rollback and approval audit entries
   mlops schema accept --reason R        the next dataset may change the features
 
+The delivery pipeline (its stack: --stack-name, default mlops-delivery; or --pipeline NAME):
+  mlops pipeline status                 stages, recent pushes, the approval waiting
+  mlops pipeline approve [--reason R]   release to prod;  mlops pipeline reject --reason R
+
 The twin and deployment:
   mlops local demo [--dataset D]        the whole loop, offline (breast_cancer, wine, diabetes)
   mlops local up [--config-env E] [--parameter-overrides K=V ...]   the stack, offline
+  mlops local up --with-pipeline        codepipeline.yaml, staging and prod: git push to deliver
   mlops image-uri --region R            the SageMaker scikit-learn image for a region
   mlops publish-code --bucket B [--version V] upload ml/ as an immutable code version
 
@@ -35,6 +40,7 @@ from mlops.cli import (
     audit,
     dlq,
     local,
+    pipeline,
     replay,
     runs,
     schema,
@@ -59,7 +65,7 @@ def parser() -> argparse.ArgumentParser:
     )
     commands = root.add_subparsers(dest="command", required=True, metavar="COMMAND")
     parent = target_options(suppress=True)
-    for module in (status, runs, versions, actions, replay, dlq, audit, schema):
+    for module in (status, runs, versions, actions, replay, dlq, audit, schema, pipeline):
         module.add(commands, parent)
     local.add(commands)
     tools.add(commands)

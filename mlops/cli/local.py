@@ -27,10 +27,11 @@ def add(commands: Any) -> None:
     demo.add_argument("--timeout", type=float, default=300.0)
     demo.add_argument(
         "--scenario",
-        choices=["loop", "canary-rollback"],
+        choices=["loop", "canary-rollback", "git-push"],
         default="loop",
         help="loop: data to a served model; canary-rollback: a faulty v2 "
-        "canary under traffic rolled back by guardrails",
+        "canary under traffic rolled back by guardrails; git-push: a push delivered through "
+        "the pipeline to staging and prod (--timeout 1800 suits it)",
     )
     demo.add_argument(
         "--dataset",
@@ -56,10 +57,19 @@ def add(commands: Any) -> None:
         metavar="KEY=VALUE",
         help="stack parameters, as for sam deploy (over the environment's)",
     )
+    up.add_argument(
+        "--with-pipeline",
+        action="store_true",
+        help="also codepipeline.yaml with staging and prod stacks, and a repository to push to",
+    )
     up.set_defaults(func=up_command)
 
 
 def demo_command(args: argparse.Namespace) -> int:
+    if args.scenario == "git-push":
+        from mlops.demo.git_push import run_git_push
+
+        return run_git_push(timeout=max(args.timeout, 1800.0))
     if args.scenario == "canary-rollback":
         from mlops.demo.canary_rollback import run_canary_rollback
 
@@ -74,6 +84,10 @@ def _stop(_signum: int, _frame: Any) -> None:
 
 
 def up_command(args: argparse.Namespace) -> int:
+    if args.with_pipeline:
+        from mlops.cli.local_pipeline import up_with_pipeline
+
+        return up_with_pipeline(args.port)
     from mlops.twin.cloud import TIME_SCALE, describe_clock
     from mlops.twin.cloudformation.template import TemplateError
     from mlops.twin.stack import STACK_NAME, start_stack

@@ -33,7 +33,12 @@ from mlops.twin.cloudwatch.history import AlarmHistory
 from mlops.twin.codebuild import api as codebuild_api
 from mlops.twin.codebuild.projects import CodeBuildProjectsSeam
 from mlops.twin.codebuild.runner import BuildRunner
-from mlops.twin.codepipeline.delivery import connect_delivery, install_delivery
+from mlops.twin.codepipeline.delivery import (
+    add_deploy_actions,
+    connect_delivery,
+    install_delivery,
+)
+from mlops.twin.codepipeline.stack_action import provisioner_factory
 from mlops.twin.events import patterns as event_patterns
 from mlops.twin.events.delivery import EventDelivery
 from mlops.twin.events.put_events import ClientPutEventsSeam
@@ -219,6 +224,12 @@ class LocalCloud:
         # Connected repositories, pipeline executions and their triggers (codepipeline/).
         self.delivery = install_delivery(
             seams, self.account, self.region, self.client, self.builds, self.work_dir, self.port
+        )
+        add_deploy_actions(  # CloudFormation deploy and Step Functions invoke actions
+            self.delivery,
+            self.stacks,
+            provisioner_factory(self.client, self.runtime, self.account, self.region),
+            self.work_dir / "pipeline-actions",
         )
         # Schedules fired to their targets: at() and cron() on the wall clock, rate() on the
         # twin's clock (scheduler/runner.py).

@@ -102,13 +102,27 @@ def start_stack(
     ml_dir = ml_dir or root / "ml"
     cloud = LocalCloud(port=port, region=region, time_scale=time_scale).start()
     try:
-        stack = Provisioner(cloud.client, cloud.runtime, root, cloud.account, cloud.region).deploy(
-            stack_name, root / "template.yaml", twin_parameters(cloud.region, ml_dir, **parameters)
+        return provision_app(
+            cloud, stack_name, root, ml_dir, **twin_parameters(cloud.region, ml_dir, **parameters)
         )
-        cloud.stacks.put(stack)  # DescribeStacks and ListStackResources answer for it now
-        twin = TwinStack(cloud, stack, root)
-        twin.publish_code(ml_dir)
-        return twin
     except BaseException:
         cloud.stop()
         raise
+
+
+def provision_app(
+    cloud: LocalCloud,
+    stack_name: str,
+    root: Path = ROOT,
+    ml_dir: Path | None = None,
+    **parameters: str,
+) -> TwinStack:
+    """Provision template.yaml into a running local cloud as `stack_name` with exactly
+    `parameters`, and publish `ml_dir` (default: root's ml/) as its code version."""
+    stack = Provisioner(cloud.client, cloud.runtime, root, cloud.account, cloud.region).deploy(
+        stack_name, root / "template.yaml", parameters
+    )
+    cloud.stacks.put(stack)  # DescribeStacks and ListStackResources answer for it now
+    twin = TwinStack(cloud, stack, root)
+    twin.publish_code(ml_dir or root / "ml")
+    return twin

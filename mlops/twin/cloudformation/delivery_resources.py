@@ -71,6 +71,12 @@ class DeliveryResources:
 
     def _AWS_CodePipeline_Pipeline(self, stack, logical, props, _):
         name = props.get("Name") or self._name(stack, logical, 100)
+        self._client("codepipeline").create_pipeline(
+            pipeline=self._pipeline_declaration(logical, props, name)
+        )
+        return name, {"Version": "1"}
+
+    def _pipeline_declaration(self, logical: str, props: dict[str, Any], name: str) -> dict:
         declaration = camel({k: v for k, v in props.items() if k not in ("Name", "Tags")})
         declaration["name"] = name
         if "artifactStores" in declaration:  # a list in CloudFormation, a map in the API
@@ -87,8 +93,7 @@ class DeliveryResources:
             validate_triggers(declaration)
         except TriggerError as error:
             raise TemplateError(f"{logical}: {error}") from None
-        self._client("codepipeline").create_pipeline(pipeline=declaration)
-        return name, {"Version": "1"}
+        return declaration
 
     def _AWS_Lambda_Permission(self, stack, logical, props, _):
         request = {k: props[k] for k in ("SourceArn", "SourceAccount") if k in props}

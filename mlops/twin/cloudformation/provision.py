@@ -10,6 +10,7 @@ template.
 
 from __future__ import annotations
 
+import copy
 import io
 import json
 import zipfile
@@ -23,6 +24,7 @@ from mlops.twin.cloudformation.resources import ServiceResources
 from mlops.twin.cloudformation.rules import check_rules
 from mlops.twin.cloudformation.scheduler import SchedulerResources
 from mlops.twin.cloudformation.template import (
+    CodeFetcher,
     Context,
     TemplateError,
     creation_order,
@@ -32,6 +34,7 @@ from mlops.twin.cloudformation.template import (
     resolve_parameters,
     sam_transform,
 )
+from mlops.twin.cloudformation.update import StackUpdates, changed_kept_resources
 from mlops.twin.lambda_.function import FunctionSpec
 from mlops.twin.lambda_.runtime import LambdaRuntime
 
@@ -51,9 +54,13 @@ class Stack:
     parameters: dict[str, Any] = field(default_factory=dict)
     stack_id: str = ""  # AWS::StackId, as the template saw it
     description: str = ""  # the template's Description
+    # What an in-place update compares with and keeps (update.py): each resource's resolved
+    # properties and its GetAtt attributes.
+    properties: dict[str, Any] = field(default_factory=dict)
+    attributes: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
-class Provisioner(ServiceResources, DeliveryResources, SchedulerResources):
+class Provisioner(ServiceResources, DeliveryResources, SchedulerResources, StackUpdates):
     def __init__(
         self,
         client: Callable[[str], Any],
@@ -61,17 +68,28 @@ class Provisioner(ServiceResources, DeliveryResources, SchedulerResources):
         root: Path,
         account: str,
         region: str,
+        fetch_code: CodeFetcher | None = None,
     ) -> None:
         self._client = client
         self._runtime = runtime
         self._root = root
         self._account = account
         self._region = region
+        self._fetch_code = fetch_code  # code `sam package` uploaded (s3://...), made local
         self._layers: dict[str, Path] = {}  # layer version ARN -> content dir (like /opt/python)
 
+    def _code_path(self, location: dict[str, Any]) -> Path:
+        return local_path(self._root, location, self._fetch_code)
+
     def deploy(
-        self, stack_name: str, template_path: Path, parameter_overrides: dict[str, str]
+        self,
+        stack_name: str,
+        template_path: Path,
+        parameter_overrides: dict[str, str],
+        previous: Stack | None = None,
     ) -> Stack:
+        """Create the stack, or with `previous` (the same stack as it stands) update it in
+        place: update.py says what an update changes and what it keeps."""
         template = load_template(template_path)
         parameters = resolve_parameters(template, parameter_overrides)
         check_rules(template, parameters)  # CloudFormation refuses before creating anything
@@ -100,6 +118,15 @@ class Provisioner(ServiceResources, DeliveryResources, SchedulerResources):
             description=str(template.get("Description", "")),
         )
         resources = cfn["Resources"]
+        if previous is not None:  # refuse what the twin cannot update before changing anything
+            guess = Context(parameters, ctx.pseudo, ctx.conditions, dict(previous.physical_ids))
+            guess.attributes = dict(previous.attributes)
+            refused = changed_kept_resources(previous, resources, lambda p: evaluate(p, guess))
+            if refused:
+                raise TemplateError(
+                    "the twin keeps these resources as they are in an update and cannot "
+                    f"change them: {'; '.join(refused)}"
+                )
         for logical in creation_order(resources):
             resource = resources[logical]
             if "Condition" in resource and not ctx.conditions[resource["Condition"]]:
@@ -108,9 +135,16 @@ class Provisioner(ServiceResources, DeliveryResources, SchedulerResources):
             if creator is None:
                 raise TemplateError(f"{logical}: the twin cannot create {resource['Type']}")
             props = evaluate(resource.get("Properties", {}), ctx)
-            ref, attributes = creator(stack_name, logical, props, stack)
+            stack.properties[logical] = copy.deepcopy(props)
+            if previous is not None and previous.types.get(logical) == resource["Type"]:
+                ref, attributes = self.update_resource(
+                    stack_name, logical, resource["Type"], props, stack, previous
+                )
+            else:
+                ref, attributes = creator(stack_name, logical, props, stack)
             ctx.refs[logical] = ref
             ctx.attributes[logical] = attributes
+            stack.attributes[logical] = attributes
             stack.physical_ids[logical] = ref
             stack.types[logical] = resource["Type"]
         stack.outputs = {
@@ -120,19 +154,19 @@ class Provisioner(ServiceResources, DeliveryResources, SchedulerResources):
 
     # ------------------------------------------------------------ compute
 
-    def _AWS_Lambda_LayerVersion(self, stack, logical, props, _):
-        path = local_path(self._root, props["Content"])
+    def _AWS_Lambda_LayerVersion(self, stack, logical, props, _, version: int = 1):
+        path = self._code_path(props["Content"])
         if not path.is_dir():
             raise TemplateError(f"{logical}: layer content {path} is not a directory")
-        arn = self._arn("lambda", f"layer:{props.get('LayerName', logical)}:1")
+        if (path / "python").is_dir():  # a built layer: Lambda puts /opt/python on sys.path
+            path = path / "python"
+        arn = self._arn("lambda", f"layer:{props.get('LayerName', logical)}:{version}")
         self._layers[arn] = path
         return arn, {"LayerVersionArn": arn}
 
     def _AWS_Lambda_Function(self, stack, logical, props, stack_obj: Stack):
         name = props.get("FunctionName") or self._name(stack, logical)
-        code_dir = local_path(self._root, props["Code"])
-        if not (code_dir / (props["Handler"].rsplit(".", 1)[0] + ".py")).is_file():
-            raise TemplateError(f"{logical}: handler {props['Handler']} not in {code_dir}")
+        self._code_dir(logical, props)  # refused before anything is created
         environment = props.get("Environment", {}).get("Variables", {})
         arn = self._client("lambda").create_function(
             FunctionName=name,
@@ -146,10 +180,23 @@ class Provisioner(ServiceResources, DeliveryResources, SchedulerResources):
             Description=props.get("Description", ""),
             **({"LoggingConfig": props["LoggingConfig"]} if "LoggingConfig" in props else {}),
         )["FunctionArn"]
+        self._register_function(logical, dict(props, FunctionName=name), arn, stack_obj)
+        return name, {"Arn": arn}
+
+    def _code_dir(self, logical: str, props: dict[str, Any]) -> Path:
+        code_dir = self._code_path(props["Code"])
+        if not (code_dir / (props["Handler"].rsplit(".", 1)[0] + ".py")).is_file():
+            raise TemplateError(f"{logical}: handler {props['Handler']} not in {code_dir}")
+        return code_dir
+
+    def _register_function(self, logical: str, props: dict[str, Any], arn: str, stack: Stack):
+        """The Lambda runtime runs the function from its code directory (a registration
+        replaces the previous one: its idle workers retire)."""
+        environment = props.get("Environment", {}).get("Variables", {})
         spec = FunctionSpec(
-            name=name,
+            name=props["FunctionName"],
             arn=arn,
-            code_dir=code_dir,
+            code_dir=self._code_dir(logical, props),
             handler=props["Handler"],
             environment={k: str(v) for k, v in environment.items()},
             timeout_s=int(props.get("Timeout", 3)),
@@ -157,27 +204,28 @@ class Provisioner(ServiceResources, DeliveryResources, SchedulerResources):
             layer_dirs=tuple(self._layers[a] for a in props.get("Layers", [])),
         )
         self._runtime.register(spec)
-        stack_obj.functions[logical] = spec
-        return name, {"Arn": arn}
+        stack.functions[logical] = spec
 
     def _AWS_StepFunctions_StateMachine(self, stack, logical, props, _):
         name = props.get("StateMachineName") or self._name(stack, logical, 80)
-        definition = local_path(self._root, props["DefinitionS3Location"]).read_text()
+        arn = self._client("stepfunctions").create_state_machine(
+            name=name,
+            type=props.get("StateMachineType", "STANDARD"),
+            **self._state_machine_request(props),
+        )["stateMachineArn"]
+        return arn, {"Arn": arn, "Name": name}
+
+    def _state_machine_request(self, props: dict[str, Any]) -> dict[str, Any]:
+        """definition (substituted), roleArn and loggingConfiguration, as Create- and
+        UpdateStateMachine take them."""
+        definition = self._code_path(props["DefinitionS3Location"]).read_text()
         for key, value in props.get("DefinitionSubstitutions", {}).items():
             definition = definition.replace("${" + key + "}", str(value))
         json.loads(definition)  # a substitution that breaks the JSON fails here, by name
-        arn = self._client("stepfunctions").create_state_machine(
-            name=name,
-            definition=definition,
-            roleArn=props["RoleArn"],
-            type=props.get("StateMachineType", "STANDARD"),
-            **(
-                {"loggingConfiguration": _sfn_logging(props["LoggingConfiguration"])}
-                if "LoggingConfiguration" in props
-                else {}
-            ),
-        )["stateMachineArn"]
-        return arn, {"Arn": arn, "Name": name}
+        request: dict[str, Any] = {"definition": definition, "roleArn": props["RoleArn"]}
+        if "LoggingConfiguration" in props:
+            request["loggingConfiguration"] = _sfn_logging(props["LoggingConfiguration"])
+        return request
 
 
 def _sfn_logging(config: dict[str, Any]) -> dict[str, Any]:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import copy
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from graphlib import CycleError, TopologicalSorter
 from pathlib import Path
@@ -64,8 +65,9 @@ def sam_transform(template: dict[str, Any], parameters: dict[str, str], region: 
         for key in ("CodeUri", "ContentUri"):
             if isinstance(props.get(key), str) and not props[key].startswith("s3://"):
                 props[key] = f"s3://{LOCAL_CODE_BUCKET}/{props[key].rstrip('/')}"
-        if isinstance(props.get("DefinitionUri"), str):
-            props["DefinitionUri"] = {"Bucket": LOCAL_CODE_BUCKET, "Key": props["DefinitionUri"]}
+        definition = props.get("DefinitionUri")
+        if isinstance(definition, str) and not definition.startswith("s3://"):
+            props["DefinitionUri"] = {"Bucket": LOCAL_CODE_BUCKET, "Key": definition}
     # The translator asks IAM for managed policy names only if Policies name one; ours don't.
     translator = Translator(None, Parser(), boto_session=boto3.Session(region_name=region))
     return translator.translate(
@@ -73,12 +75,20 @@ def sam_transform(template: dict[str, Any], parameters: dict[str, str], region: 
     )
 
 
-def local_path(root: Path, location: dict[str, Any]) -> Path:
+# (bucket, key) of code `sam package` uploaded -> where it lies on this machine
+CodeFetcher = Callable[[str, str], Path]
+
+
+def local_path(root: Path, location: dict[str, Any], fetch: CodeFetcher | None = None) -> Path:
+    """The directory or file a code location names: local code under `root`, or packaged
+    code (an S3 object) made local by `fetch` (codepipeline/stack_deploy.py's)."""
     bucket = location.get("S3Bucket") or location.get("Bucket")
     key = location.get("S3Key") or location.get("Key")
-    if bucket != LOCAL_CODE_BUCKET:
+    if bucket == LOCAL_CODE_BUCKET:
+        return root / str(key)
+    if fetch is None:
         raise TemplateError(f"the twin runs local code only, got s3://{bucket}/{key}")
-    return root / str(key)
+    return fetch(str(bucket), str(key))
 
 
 @dataclass

@@ -32,6 +32,9 @@ from mlops.twin.sagemaker.jobs.common import container_env
 from mlops.twin.seam import Seam
 
 log = logging.getLogger(__name__)
+# `make install` downloads the CommonLayer's wheels here (Makefile), so `sam build` of the
+# layer works in a build whose pip has no index.
+WHEELHOUSE = Path(sys.prefix) / "wheelhouse"
 DEFAULT_TIMEOUT_MINUTES = 60
 
 
@@ -163,4 +166,7 @@ class BuildRunner(Seam):
 
     def _environment(self, variables: dict[str, str]) -> dict[str, str]:
         extra = {"PATH": base_path(str(Path(sys.executable).parent))} | variables
-        return container_env(self._base_env, self._endpoint, self.region, extra)
+        env = container_env(self._base_env, self._endpoint, self.region, extra)
+        if WHEELHOUSE.is_dir() and "PIP_FIND_LINKS" not in variables:  # pip is offline
+            env["PIP_FIND_LINKS"] = str(WHEELHOUSE)
+        return env

@@ -4,8 +4,11 @@ keys them (ListActionExecutions' s3location: "myPipeline/SourceArti/key")."""
 
 from __future__ import annotations
 
+import io
 import secrets
 import string
+import zipfile
+from pathlib import Path
 from typing import Any
 
 _KEY_CHARS = string.ascii_letters + string.digits
@@ -33,3 +36,23 @@ def allocate(declaration: dict[str, Any], region: str, artifact: str) -> dict[st
         "name": artifact,
         "s3location": {"bucket": store_bucket(declaration, region), "key": key},
     }
+
+
+def extract(s3: Any, detail: dict[str, Any], target: Path) -> Path:
+    """Unzip an input artifact (ArtifactDetail) into `target`; the directory."""
+    location = detail["s3location"]
+    body = s3.get_object(Bucket=location["bucket"], Key=location["key"])["Body"].read()
+    target.mkdir(parents=True, exist_ok=True)
+    with zipfile.ZipFile(io.BytesIO(body)) as archive:
+        archive.extractall(target)
+    return target
+
+
+def upload(s3: Any, detail: dict[str, Any], files: dict[str, bytes]) -> None:
+    """Write an output artifact: `files` (name in the zip -> content), zipped."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, content in files.items():
+            archive.writestr(name, content)
+    location = detail["s3location"]
+    s3.put_object(Bucket=location["bucket"], Key=location["key"], Body=buffer.getvalue())

@@ -1,8 +1,8 @@
 """The delivery services of the local cloud wired together: connections and the connected
 repositories (codeconnections/), the pipeline executor with its action providers (Source:
 CodeStarSourceConnection, Build and Test: CodeBuild, Approval: Manual), and the push triggers
-that start executions. Issue 11's second part registers the CloudFormation and Step Functions
-providers on `providers`."""
+that start executions; `add_deploy_actions` adds the CloudFormation deploy and Step Functions
+invoke providers, which need the stacks and the provisioner of the local cloud."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from mlops.twin.cloudformation.stacks import StackRecords
 from mlops.twin.codebuild.runner import BuildRunner
 from mlops.twin.codeconnections import api as connections_api
 from mlops.twin.codeconnections.connections import Connections
@@ -22,6 +23,8 @@ from mlops.twin.codepipeline.build_action import CodeBuildAction
 from mlops.twin.codepipeline.executor import PipelineExecutor
 from mlops.twin.codepipeline.providers import ProviderRegistry
 from mlops.twin.codepipeline.source import ConnectionSource
+from mlops.twin.codepipeline.stack_action import CloudFormationAction, ProvisionerFactory
+from mlops.twin.codepipeline.stepfunctions_action import StepFunctionsAction
 from mlops.twin.codepipeline.triggers import PushTriggers
 from mlops.twin.events.emit import put_aws_event
 from mlops.twin.gateway import Gateway
@@ -65,6 +68,17 @@ def install_delivery(
     pipelines = seams.enter_context(PipelineExecutor(account, region, client, providers, emit))
     repositories.add_listener(PushTriggers(pipelines, connections))
     return Delivery(connections, repositories, approvals, providers, pipelines, caller)
+
+
+def add_deploy_actions(
+    delivery: Delivery, stacks: StackRecords, provisioner: ProvisionerFactory, work_dir: Path
+) -> None:
+    delivery.providers.register(
+        "Deploy", "CloudFormation", CloudFormationAction(stacks, provisioner, work_dir / "stacks")
+    )
+    delivery.providers.register(
+        "Invoke", "StepFunctions", StepFunctionsAction(work_dir / "stepfunctions")
+    )
 
 
 def connect_delivery(gateway: Gateway, delivery: Delivery) -> None:

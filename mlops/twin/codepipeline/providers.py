@@ -39,6 +39,7 @@ class ActionContext:
     abandoned: threading.Event
     client: Callable[[str], Any]
     progress: Callable[..., None]  # progress(token=..., external_execution_id=..., ...)
+    action_execution_id: str = ""  # ListActionExecutions' actionExecutionId
 
 
 @dataclass

@@ -166,6 +166,7 @@ class StageRunner:
             abandoned=run.abandon,
             client=self.client,
             progress=lambda **fields: self._progress(action, fields),
+            action_execution_id=action.id,
         )
         result = provider.run(context)
         if result.status == "Succeeded":

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -22,7 +21,6 @@ from mlops_common.domain.pipeline_notice import (
     notified,
     notify_pipeline_change,
 )
-from moto import mock_aws
 
 EVENTS = Path(__file__).resolve().parents[3] / "events" / "pipeline"
 SAMPLES = sorted(p.name for p in EVENTS.glob("*.json"))
@@ -190,14 +188,14 @@ def test_an_execution_without_a_source_revision_yet_says_so():
 
 
 @pytest.fixture
-def topic_queue() -> Iterator[tuple[Any, str, str]]:
-    with mock_aws():
-        sns, sqs = boto3.client("sns", "us-east-1"), boto3.client("sqs", "us-east-1")
-        topic = sns.create_topic(Name="delivery")["TopicArn"]
-        queue = sqs.create_queue(QueueName="delivery")["QueueUrl"]
-        arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])
-        sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=arn["Attributes"]["QueueArn"])
-        yield sqs, queue, topic
+def topic_queue(aws: Any) -> tuple[Any, str, str]:
+    """Offline (the shared `aws` fixture), also inside the pipeline's BuildAndTest."""
+    sns, sqs = aws.client("sns"), aws.client("sqs")
+    topic = sns.create_topic(Name="delivery")["TopicArn"]
+    queue = sqs.create_queue(QueueName="delivery")["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])
+    sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=arn["Attributes"]["QueueArn"])
+    return sqs, queue, topic
 
 
 def test_the_notice_is_published_to_the_topic_with_the_execution_read_from_the_api(topic_queue):

@@ -12,9 +12,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-import boto3
 import pytest
-from moto import mock_aws
 
 ROOT = Path(__file__).resolve().parents[3]
 COMMIT = "9c1f0e3a2b4d6c8e0f1a3b5c7d9e1f2a3b4c5d6e"
@@ -61,11 +59,12 @@ def test_the_pipeline_configuration_keeps_every_current_parameter_value():
 
 
 @pytest.fixture
-def s3() -> Any:
-    with mock_aws():
-        client = boto3.client("s3", "us-east-1")
-        client.create_bucket(Bucket="stage-artifacts")
-        yield client
+def s3(aws: Any) -> Any:
+    """moto's S3, offline even inside a build whose AWS_ENDPOINT_URL names the twin (the
+    pipeline's BuildAndTest runs these tests there): the shared `aws` fixture drops it."""
+    client = aws.client("s3")
+    client.create_bucket(Bucket="stage-artifacts")
+    return client
 
 
 def test_code_is_published_once_under_the_commit_and_never_changed(s3, tmp_path):
@@ -83,21 +82,35 @@ def test_code_is_published_once_under_the_commit_and_never_changed(s3, tmp_path)
         publish.publish_once(s3, "stage-artifacts", COMMIT, ml)
 
 
-def test_sample_rows_are_the_datasets_first_rows_without_the_label():
-    header, *rows = verify.sample_rows(3).splitlines()
-    assert "malignant" not in header and len(header.split(",")) == 30
+def test_sample_rows_are_the_datasets_first_rows_without_the_label_or_a_header():
+    rows = verify.sample_rows(3).splitlines()
     assert len(rows) == 3
+    assert all(len(row.split(",")) == 30 for row in rows)
+    assert all(float(value) == float(value) for value in rows[0].split(","))  # numbers only
 
 
 def run_output(registered: bool) -> dict[str, Any]:
-    output: dict[str, Any] = {
-        "selection": {
-            "gate": {"metric": "f1", "score": 0.97123, "champion_score": 0.965, "to_beat": 0.97}
-        }
-    }
+    """The TrainingPipeline's output as its states leave it: each Lambda task's result under
+    its ResultPath as {"Payload": ...} (statemachines/training_pipeline.asl.json)."""
+    gate = {"metric": "f1", "score": 0.97123, "champion_score": 0.965, "to_beat": 0.97}
+    output: dict[str, Any] = {"selection": {"Payload": {"gate": gate}}}
     if registered:
-        output["registration"] = {"model_package_arn": PACKAGE, "version": 7}
+        output["registration"] = {
+            "Payload": {"model_package_arn": PACKAGE, "version": 7, "approval_status": "Approved"}
+        }
     return output
+
+
+def test_the_run_output_shape_is_the_one_the_training_pipeline_leaves():
+    definition = json.loads(
+        (
+            Path(__file__).resolve().parents[3] / "statemachines" / "training_pipeline.asl.json"
+        ).read_text()
+    )
+    for state in ("SelectCandidate", "RegisterModel"):
+        assert definition["States"][state]["ResultSelector"] == {"Payload.$": "$.Payload"}
+    assert definition["States"]["SelectCandidate"]["ResultPath"] == "$.selection"
+    assert definition["States"]["RegisterModel"]["ResultPath"] == "$.registration"
 
 
 class RecordedStage:
@@ -166,3 +179,38 @@ def test_an_endpoint_that_never_serves_the_registered_version_fails_the_check():
 def test_a_replayed_request_is_already_handled():
     assert verify.outcome_of({"start": {}}) == "AlreadyHandled"
     assert json.loads(json.dumps(verify.gate_figures({})))["METRIC"] == ""
+
+
+class RetriedStage(RecordedStage):
+    """A retried stage: its run found the request handled by an earlier run, whose output
+    is the recorded one."""
+
+    def __init__(self, original: dict[str, Any]) -> None:
+        super().__init__(original, COMMIT, PACKAGE)
+        self.asked: list[str] = []
+
+    def run_output(self, execution_arn: str) -> dict[str, Any]:
+        self.asked.append(execution_arn)
+        if execution_arn == ENV["EXECUTION_ARN"]:
+            return {
+                "validation": {
+                    "action": "SKIP",
+                    "reason": "retrain request x-staging was already handled by run "
+                    "delivery-0 (SUCCEEDED)",
+                }
+            }
+        return self.output
+
+
+def test_a_retried_stage_reports_the_outcome_of_the_run_that_handled_its_request():
+    stage = RetriedStage(run_output(True))
+    found = verify.check(stage, ENV)
+    assert stage.asked[-1].endswith(":TrainingPipeline:delivery-0")
+    assert found["OUTCOME"] == "Registered" and found["MODEL_VERSION"] == "7"
+    assert "already handled by run delivery-0" in found["SUMMARY"]
+
+
+def test_the_answers_are_counted_per_row_as_the_inference_script_returns_them():
+    assert verify.count_answers({"predictions": [1, 0, 1]}) == 3
+    with pytest.raises(verify.CheckFailed, match="not predictions"):
+        verify.count_answers({"error": "InvalidInput"})
