@@ -127,9 +127,10 @@ def judge_drift(
 def _event_detail(
     plan: DriftPlan, execution: Execution, verdict: DriftVerdict, top: list[DriftingFeature]
 ) -> dict[str, Any]:
+    # The report first: the lineage keeps 256 characters of the reason (domain.lineage).
     reason = (
-        f"drift on {plan.endpoint_name} v{plan.version} found by {execution.name}: "
-        f"{_named(top)} over {verdict.rows} rows; report {plan.report_uri}"
+        f"drift report {plan.report_uri}: {_named(top)} over {verdict.rows} rows of "
+        f"{plan.endpoint_name} v{plan.version}, found by {execution.name}"
     )
     return {
         "endpoint_name": plan.endpoint_name,
