@@ -12,6 +12,7 @@ Operate a stack (found from its name: --stack-name, or samconfig.toml for --conf
   mlops replay --from T [--to T] [--dry-run] [--wait]   replay archived events
   mlops dlq [redrive]                   dead letters; deliver them again
   mlops audit                           rollback and approval audit entries
+  mlops drift [--features]              latest drift checks (and a report's per-feature figures)
 
 The twin and deployment:
   mlops local demo [--dataset D]        the whole loop, offline (breast_cancer, wine, diabetes)
@@ -29,7 +30,7 @@ import argparse
 import os
 import sys
 
-from mlops.cli import actions, audit, dlq, local, replay, runs, status, tools, versions
+from mlops.cli import actions, audit, dlq, drift, local, replay, runs, status, tools, versions
 from mlops.cli.common import target_options
 from mlops.cli.render import print_json
 from mlops.control.aws import translate
@@ -47,7 +48,7 @@ def parser() -> argparse.ArgumentParser:
     )
     commands = root.add_subparsers(dest="command", required=True, metavar="COMMAND")
     parent = target_options(suppress=True)
-    for module in (status, runs, versions, actions, replay, dlq, audit):
+    for module in (status, runs, versions, actions, replay, dlq, audit, drift):
         module.add(commands, parent)
     local.add(commands)
     tools.add(commands)

@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 
+from mlops.cli import main
 from mlops.twin.stack import start_stack
 
 #: Features scaled in the shifted traffic (x1.6), as a unit change or a sensor fault would.
@@ -42,11 +43,11 @@ def drift(harness_of) -> Iterator[Any]:
         twin.close()
 
 
-def _traffic(harness: Any, scale: dict[str, float]) -> None:
-    """ROWS rows of the dataset, ROWS_PER_REQUEST per CSV request, features scaled."""
+def _traffic(harness: Any, scale: dict[str, float], count: int = ROWS) -> None:
+    """`count` rows of the dataset, ROWS_PER_REQUEST per CSV request, features scaled."""
     reader = csv.reader(io.StringIO(harness.dataset().decode()))
     header = next(reader)
-    rows = [row for _, row in zip(range(ROWS), reader, strict=False)]
+    rows = [row for _, row in zip(range(count), reader, strict=False)]
     runtime = harness.client("sagemaker-runtime")
     endpoint = harness.twin.outputs["EndpointName"]
     features = header[:-1]  # the label is the last column
@@ -159,3 +160,29 @@ def test_shifted_traffic_drifts_and_retrains_to_a_new_version_serving(drift, rep
     assert lineage["requested_by"] == verdict["arn"]
     assert top in lineage["retrain_reason"] and "drift.json" in lineage["retrain_reason"]
     assert lineage["drift_baseline"].endswith("/baseline.json")
+
+
+def test_a_quiet_window_decides_nothing_and_mlops_drift_shows_the_checks(
+    drift, capsys, monkeypatch
+) -> None:
+    _traffic(drift, scale={}, count=50)  # fewer rows than DriftMinimumRows (100)
+    verdict = _check(drift)
+    assert verdict["outcome"] == "TOO_FEW_ROWS", verdict["summary"]
+    assert verdict["states"][-1] == "TooFewRows" and verdict["rows"] >= 50
+    [note] = drift.notifications([verdict["arn"]])
+    assert "nothing decided" in note["body"]["summary"]
+    target = ["--stack-name", drift.twin.stack.name, "--endpoint-url", drift.twin.cloud.url,
+              "--region", drift.twin.cloud.region]  # fmt: skip
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):  # the twin takes any
+        monkeypatch.setenv(name, "testing")
+    capsys.readouterr()
+    code = main(["drift", "--json", *target])
+    out = capsys.readouterr()
+    assert code == 0, out.err
+    checks = json.loads(out.out)
+    assert checks[0]["execution"] == verdict["arn"]
+    assert checks[0]["outcome"] == "TOO_FEW_ROWS" and checks[0]["rows"] == verdict["rows"]
+    assert main(["drift", "--features", *target]) == 0
+    shown = capsys.readouterr().out
+    assert "TOO_FEW_ROWS" in shown and verdict["report_uri"] in shown
+    assert "mean_radius" in shown and "OUT OF RANGE" in shown
