@@ -27,10 +27,11 @@ def add(commands: Any) -> None:
     demo.add_argument("--timeout", type=float, default=300.0)
     demo.add_argument(
         "--scenario",
-        choices=["loop", "canary-rollback"],
+        choices=["loop", "canary-rollback", "drift"],
         default="loop",
         help="loop: data to a served model; canary-rollback: a faulty v2 "
-        "canary under traffic rolled back by guardrails",
+        "canary under traffic rolled back by guardrails; drift: shifted traffic detected, "
+        "retrained and a new version serving",
     )
     demo.add_argument(
         "--dataset",
@@ -64,6 +65,10 @@ def demo_command(args: argparse.Namespace) -> int:
         from mlops.demo.canary_rollback import run_canary_rollback
 
         return run_canary_rollback(timeout=args.timeout)
+    if args.scenario == "drift":
+        from mlops.demo.drift import run_drift
+
+        return run_drift(timeout=args.timeout)
     from mlops.demo.loop import run_demo
 
     return run_demo(timeout=args.timeout, dataset=args.dataset)

@@ -8,8 +8,6 @@ deployed: what shows that the retrain ran through to a new version serving.
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import time
 from collections.abc import Iterator
@@ -18,10 +16,9 @@ from typing import Any
 import pytest
 
 from mlops.cli import main
+from mlops.demo.drift import SHIFTED, send_rows
 from mlops.twin.stack import start_stack
 
-#: Features scaled in the shifted traffic (x1.6), as a unit change or a sensor fault would.
-SHIFTED = {"mean_radius": 1.6, "mean_perimeter": 1.6, "mean_area": 1.6}
 ROWS_PER_REQUEST = 5
 ROWS = 300
 
@@ -45,23 +42,7 @@ def drift(harness_of) -> Iterator[Any]:
 
 def _traffic(harness: Any, scale: dict[str, float], count: int = ROWS) -> None:
     """`count` rows of the dataset, ROWS_PER_REQUEST per CSV request, features scaled."""
-    reader = csv.reader(io.StringIO(harness.dataset().decode()))
-    header = next(reader)
-    rows = [row for _, row in zip(range(count), reader, strict=False)]
-    runtime = harness.client("sagemaker-runtime")
-    endpoint = harness.twin.outputs["EndpointName"]
-    features = header[:-1]  # the label is the last column
-    for start in range(0, len(rows), ROWS_PER_REQUEST):
-        lines = []
-        for row in rows[start : start + ROWS_PER_REQUEST]:
-            values = [
-                float(v) * scale.get(name, 1.0) for name, v in zip(features, row, strict=False)
-            ]
-            lines.append(",".join(repr(v) for v in values))
-        runtime.invoke_endpoint(
-            EndpointName=endpoint, ContentType="text/csv", Body="\n".join(lines).encode()
-        )
-    time.sleep(2.5)  # data capture reaches S3 in files, about every second (hosting/capture)
+    send_rows(harness.twin, harness.dataset(), scale, count, ROWS_PER_REQUEST)
 
 
 def _check(harness: Any, timeout: float = 180) -> dict[str, Any]:
