@@ -26,6 +26,7 @@ from ..models import DriftPlan, Execution
 from ..settings import DriftCheckSettings
 from ..timestamps import parse_timestamp
 from .deployment import live_package_version
+from .training import PROCESSING_DIR, processing_input, processing_resources
 
 BASELINE_PROPERTY = "drift_baseline"
 REPORT_FILENAME = "drift.json"
@@ -138,20 +139,9 @@ def _job_request(
     start: datetime,
     end: datetime,
 ) -> dict[str, Any]:
-    base = "/opt/ml/processing"
+    base = PROCESSING_DIR
     digest = hashlib.sha256(execution.name.encode()).hexdigest()[:12]
-
-    def s3_input(input_name: str, uri: str, local: str) -> dict[str, Any]:
-        return {
-            "InputName": input_name,
-            "S3Input": {
-                "S3Uri": uri,
-                "LocalPath": local,
-                "S3DataType": "S3Prefix",
-                "S3InputMode": "File",
-                "S3DataDistributionType": "FullyReplicated",
-            },
-        }
+    s3_input = processing_input
 
     return {
         "ProcessingJobName": f"{settings.job_name_prefix}-drift-{digest}",
@@ -189,13 +179,7 @@ def _job_request(
                 }
             ]
         },
-        "ProcessingResources": {
-            "ClusterConfig": {
-                "InstanceCount": 1,
-                "InstanceType": settings.processing_instance_type,
-                "VolumeSizeInGB": 10,
-            }
-        },
+        "ProcessingResources": processing_resources(settings.processing_instance_type),
         "StoppingCondition": {"MaxRuntimeInSeconds": settings.max_runtime_seconds},
         "Tags": [{"Key": "mlops:execution", "Value": execution.name}],
     }
