@@ -6,6 +6,7 @@ import csv
 import io
 import json
 import time
+from datetime import UTC, datetime
 from typing import Any
 
 from mlops.control.timeline import Watcher
@@ -50,7 +51,7 @@ def run_demo(timeout: float = 300.0, dataset: str = "breast_cancer") -> int:
             f"uploading s3://{twin.outputs['DataBucketName']}/"
             f"{twin.outputs['DataPrefix']}{chosen.filename} ({len(data)} bytes)"
         )
-        uploaded = time.monotonic()
+        uploaded = datetime.now(UTC)
         twin.upload_dataset(chosen.filename, data)
         watcher = Watcher(twin.client("stepfunctions"), workflows(twin))
         watcher.wait(lambda w: bool(w.executions) and loop_settled(w), timeout)
@@ -65,7 +66,7 @@ def summarize(
     watcher: Watcher,
     data: bytes,
     dataset: DemoDataset = DATASETS["breast_cancer"],
-    uploaded: float | None = None,
+    uploaded: datetime | None = None,
 ) -> int:
     print("Executions")
     for view in watcher.executions.values():
@@ -99,7 +100,8 @@ def summarize(
     )
     deployed = [v for v in watcher.finished("DeployPipeline") if v.status == "SUCCEEDED"]
     if uploaded is not None and deployed:
-        serving = max(v.finished or 0.0 for v in deployed) - uploaded
+        stopped = max(v.stopped or datetime.now(UTC) for v in deployed)
+        serving = (stopped - uploaded).total_seconds()
         print(f"Upload to serving: {serving:.1f}s")
     rows, labels = sample_rows(data, 3, dataset.label)
     response = twin.client("sagemaker-runtime").invoke_endpoint(

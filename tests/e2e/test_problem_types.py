@@ -14,9 +14,9 @@ import csv
 import io
 import json
 import math
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -84,10 +84,10 @@ def problem(request: pytest.FixtureRequest, harness_of: Any) -> Iterator[Problem
     try:
         harness = harness_of(twin)
         data = (twin.root / "ml" / "data" / dataset.filename).read_bytes()
-        uploaded = time.monotonic()
+        uploaded = datetime.now(UTC)
         runs = harness.run_upload(dataset.filename, data, timeout=300)
-        deployed = [v.finished or 0.0 for v in runs if v.workflow == "DeployPipeline"]
-        serving = max(deployed) - uploaded if deployed else math.nan
+        deployed = [v.stopped for v in runs if v.workflow == "DeployPipeline" and v.stopped]
+        serving = (max(deployed) - uploaded).total_seconds() if deployed else math.nan
         yield ProblemRun(harness, dataset, data, runs, serving)
     finally:
         twin.close()
