@@ -15,6 +15,8 @@ from pathlib import Path
 import boto3
 import pytest
 
+from mlops.twin.stack import RESTART_NOTICE
+
 pytestmark = [pytest.mark.twin, pytest.mark.slow]
 
 READY = "Ctrl-C (or SIGTERM) stops it."
@@ -83,7 +85,7 @@ def test_local_up_deploys_the_config_env_with_overrides_and_stops_cleanly_on_sig
     try:
         lines = read_until(up, READY)
         url = re.search(r"twin listening on (http://127\.0\.0\.1:\d+)", "\n".join(lines))[1]
-        assert any("State is not kept across restarts" in line for line in lines)
+        assert RESTART_NOTICE in lines
         assert f"  export AWS_ENDPOINT_URL={url} AWS_ACCESS_KEY_ID=testing \\" in lines
         assert "  mlops status --stack-name mlops-dev" in lines
         # The stack is the dev environment's, with the command line's overrides on top.

@@ -62,7 +62,8 @@ def test_versions_lists_the_registry_with_scores_lineage_and_the_live_champion(s
     (v1,) = mlops("versions", "--json", *served.target).json
     assert (v1["version"], v1["status"], v1["live"], v1["champion"]) == (1, "Approved", True, True)
     assert v1["metric"] == "f1" and v1["score"] >= 0.9 and v1["champion_score"] is None
-    assert v1["dataset"] == data_uri(served, "first.csv") and v1["code_version"] == "twin"
+    code_version = served.twin.stack.parameters["CodeVersion"]  # the content version published
+    assert v1["dataset"] == data_uri(served, "first.csv") and v1["code_version"] == code_version
     table = mlops("versions", *served.target).out.splitlines()
     headers = ["VERSION", "STATUS", "SCORE", "CHAMPION", "THEN", "DATASET", "CODE", "CREATED"]
     assert table[0].split() == headers
