@@ -78,7 +78,9 @@ def test_a_look_alike_key_and_an_overwrite_mid_run_change_nothing(pending: Any) 
     pending.twin.upload_dataset("lookalike/a.csv_x.csv", b"other,columns\n1,2\n")
     run = run_on(pending, "datasets/lookalike/a.csv", before)
     # When a.csv is overwritten while its run trains
-    pending.wait_for(lambda w: "TrainCandidate" in w.executions[run.arn].entered)
+    pending.wait_for(
+        lambda w: "TrainCandidate" in [step.state for step in w.executions[run.arn].timeline.steps]
+    )
     pending.twin.upload_dataset("lookalike/a.csv", b"overwritten,malignant\n1,0\n")
     runs = pending.settle(before)
     # Then the run registers what it validated; the look-alike and the overwrite are rejected
