@@ -29,6 +29,7 @@ DEFAULT_SEED = 42
 MODEL_FILENAME = "model.joblib"
 METADATA_FILENAME = "metadata.json"
 SCHEMA_FILENAME = "feature_schema.json"
+BASELINE_FILENAME = "baseline.json"  # the drift baseline (baseline.py)
 ARCHIVE_FILENAME = "model.tar.gz"
 FEATURE_TYPE = "float64"  # the dataset contract: every feature is a finite number
 
@@ -52,6 +53,8 @@ class Dataset:
 class LoadedModel:
     estimator: Any
     metadata: dict[str, Any] = field(default_factory=dict)
+    #: baseline.json written beside the model (drift baseline), None for older models
+    baseline: dict[str, Any] | None = None
 
     @property
     def feature_names(self) -> list[str]:
@@ -237,7 +240,11 @@ def _load_from_dir(directory: Path) -> LoadedModel:
     if not metadata_path.is_file():
         raise ValueError(f"no {METADATA_FILENAME} next to {found[0]}")
     metadata = json.loads(metadata_path.read_text(encoding="utf-8"))
-    return LoadedModel(estimator=joblib.load(found[0]), metadata=metadata)
+    baseline_path = model_dir / BASELINE_FILENAME
+    baseline = None
+    if baseline_path.is_file():
+        baseline = json.loads(baseline_path.read_text(encoding="utf-8"))
+    return LoadedModel(estimator=joblib.load(found[0]), metadata=metadata, baseline=baseline)
 
 
 def load_model(path: str | Path) -> LoadedModel:

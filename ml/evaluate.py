@@ -10,8 +10,9 @@ Writes <output-dir>/evaluation.json (our report), <output-dir>/model_quality.jso
 SageMaker model quality statistics format for the problem type, as the model registry's
 ModelMetrics.ModelQuality.Statistics expects; key names as in "Model quality metrics" of the
 SageMaker Model Monitor documentation) and <output-dir>/feature_schema.json (the candidate's
-features: names, order, types). Exit status 1 with a message on stderr when the candidate
-model or the data is missing or unusable.
+features: names, order, types) and, when the candidate has one, <output-dir>/baseline.json (its
+drift baseline, baseline.py: the registered version references it). Exit status 1 with a
+message on stderr when the candidate model or the data is missing or unusable.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from typing import Any
 
 import numpy as np
 from common import (
+    BASELINE_FILENAME,
     DEFAULT_LABEL,
     DEFAULT_SEED,
     DEFAULT_TEST_SIZE,
@@ -223,6 +225,8 @@ def evaluate(args: argparse.Namespace) -> dict[str, Any]:
         args.output_dir / "feature_schema.json",
         feature_schema(candidate.feature_names, candidate.metadata.get("label", args.label)),
     )
+    if candidate.baseline is not None:  # registration references it for drift checks
+        write_json(args.output_dir / BASELINE_FILENAME, candidate.baseline)
     return report
 
 

@@ -8,7 +8,8 @@ environment variables with the standard /opt/ml defaults.
 
 Outputs: SM_MODEL_DIR/model.joblib, SM_MODEL_DIR/metadata.json (problem type, label encoding,
 feature order, hyperparameters), SM_MODEL_DIR/feature_schema.json (feature names, order and
-types), SM_OUTPUT_DATA_DIR/metrics.json and `metric <name>=<value>` lines on stdout. On error the
+types), SM_MODEL_DIR/baseline.json (the drift baseline of the train split, baseline.py),
+SM_OUTPUT_DATA_DIR/metrics.json and `metric <name>=<value>` lines on stdout. On error the
 message goes to <SM_OUTPUT_DIR>/failure, which SageMaker reports as the job's FailureReason, and
 the exit status is 1.
 """
@@ -25,7 +26,9 @@ from typing import Any
 
 import joblib
 import sklearn
+from baseline import build_baseline
 from common import (
+    BASELINE_FILENAME,
     DEFAULT_LABEL,
     DEFAULT_SEED,
     DEFAULT_TEST_SIZE,
@@ -43,6 +46,7 @@ from problems import (
     BINARY,
     DEFAULT_MAX_CLASSES,
     PROBLEM_TYPES,
+    REGRESSION,
     LabelEncoding,
     compute_metrics,
 )
@@ -168,6 +172,10 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
     joblib.dump(estimator, args.model_dir / MODEL_FILENAME)
     write_json(args.model_dir / METADATA_FILENAME, metadata)
     write_json(args.model_dir / SCHEMA_FILENAME, feature_schema(dataset.feature_names, args.label))
+    write_json(
+        args.model_dir / BASELINE_FILENAME,
+        drift_baseline(estimator, x_train, dataset.feature_names, args, encoding),
+    )
     args.output_data_dir.mkdir(parents=True, exist_ok=True)
     write_json(
         args.output_data_dir / "metrics.json",
@@ -176,6 +184,16 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
     print_metrics("train_", train_metrics)
     print_metrics("validation_", validation_metrics)
     return metadata
+
+
+def drift_baseline(
+    estimator: Any, x_train: Any, names: list[str], args: argparse.Namespace, encoding: Any
+) -> Any:
+    """The train split's feature summaries and the model's answers on it, as the endpoint
+    gives them (the label, or the value for regression), for drift.py to compare against."""
+    found = predict(estimator, args.problem_type, x_train, len(encoding.classes))
+    answers = [encoding.decode(t) for t in found.targets]
+    return build_baseline(x_train, names, answers, args.problem_type == REGRESSION, args.seed)
 
 
 def write_failure(message: str) -> None:

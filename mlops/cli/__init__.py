@@ -13,6 +13,7 @@ Operate a stack (found from its name: --stack-name, or samconfig.toml for --conf
   mlops dlq [redrive]                   dead letters; deliver them again
   mlops audit                           rollback and approval audit entries
   mlops schema accept --reason R        the next dataset may change the features
+  mlops drift [--features]              latest drift checks (and a report's per-feature figures)
 
 The delivery pipeline (its stack: --stack-name, default mlops-delivery; or --pipeline NAME):
   mlops pipeline status                 stages, recent pushes, the approval waiting
@@ -39,6 +40,7 @@ from mlops.cli import (
     actions,
     audit,
     dlq,
+    drift,
     local,
     pipeline,
     replay,
@@ -65,7 +67,7 @@ def parser() -> argparse.ArgumentParser:
     )
     commands = root.add_subparsers(dest="command", required=True, metavar="COMMAND")
     parent = target_options(suppress=True)
-    for module in (status, runs, versions, actions, replay, dlq, audit, schema, pipeline):
+    for module in (status, runs, versions, actions, replay, dlq, audit, schema, drift, pipeline):
         module.add(commands, parent)
     local.add(commands)
     tools.add(commands)

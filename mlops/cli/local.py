@@ -27,11 +27,12 @@ def add(commands: Any) -> None:
     demo.add_argument("--timeout", type=float, default=300.0)
     demo.add_argument(
         "--scenario",
-        choices=["loop", "canary-rollback", "git-push"],
+        choices=["loop", "canary-rollback", "drift", "git-push"],
         default="loop",
         help="loop: data to a served model; canary-rollback: a faulty v2 "
-        "canary under traffic rolled back by guardrails; git-push: a push delivered through "
-        "the pipeline to staging and prod (--timeout 1800 suits it)",
+        "canary under traffic rolled back by guardrails; drift: shifted traffic detected, "
+        "retrained and a new version serving; git-push: a push delivered through the pipeline "
+        "to staging and prod (--timeout 1800 suits it)",
     )
     demo.add_argument(
         "--dataset",
@@ -74,6 +75,10 @@ def demo_command(args: argparse.Namespace) -> int:
         from mlops.demo.canary_rollback import run_canary_rollback
 
         return run_canary_rollback(timeout=args.timeout)
+    if args.scenario == "drift":
+        from mlops.demo.drift import run_drift
+
+        return run_drift(timeout=args.timeout)
     from mlops.demo.loop import run_demo
 
     return run_demo(timeout=args.timeout, dataset=args.dataset)

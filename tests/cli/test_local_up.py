@@ -15,6 +15,8 @@ from pathlib import Path
 import boto3
 import pytest
 
+from mlops.twin.stack import RESTART_NOTICE
+
 pytestmark = [pytest.mark.twin, pytest.mark.slow]
 
 READY = "Ctrl-C (or SIGTERM) stops it."
@@ -51,7 +53,10 @@ def descendants(pid: int) -> set[int]:
     while todo:
         parent = todo.pop()
         for task in Path(f"/proc/{parent}/task").glob("*"):
-            children = (task / "children").read_text().split()
+            try:
+                children = (task / "children").read_text().split()
+            except (FileNotFoundError, ProcessLookupError):  # the thread or process ended
+                continue
             for child in map(int, children):
                 if child not in found:
                     found.add(child)
@@ -83,7 +88,7 @@ def test_local_up_deploys_the_config_env_with_overrides_and_stops_cleanly_on_sig
     try:
         lines = read_until(up, READY)
         url = re.search(r"twin listening on (http://127\.0\.0\.1:\d+)", "\n".join(lines))[1]
-        assert any("keeps nothing across restarts" in line for line in lines)
+        assert RESTART_NOTICE in lines
         assert f"  export AWS_ENDPOINT_URL={url} AWS_ACCESS_KEY_ID=testing \\" in lines
         assert "  mlops status --stack-name mlops-dev" in lines
         # The stack is the dev environment's, with the command line's overrides on top.

@@ -1,4 +1,5 @@
-"""The README's main command and the canary-rollback scenario run to a served prediction."""
+"""The README's main command and the canary-rollback and drift scenarios run to a served
+prediction."""
 
 import pytest
 
@@ -19,3 +20,10 @@ def test_canary_rollback_scenario_ends_on_the_old_model(capsys):
     out = capsys.readouterr().out
     assert "v2 is Rejected" in out and "went to ALARM while baking" in out
     assert "-v1-" in out.split("Endpoint ")[-1]
+
+
+def test_drift_scenario_retrains_on_drift_and_serves_the_new_version(capsys):
+    assert main(["local", "demo", "--scenario", "drift"]) == 0
+    out = capsys.readouterr().out
+    assert "drift check: NO_DRIFT" in out and "drift check: DRIFT_DETECTED" in out
+    assert "trigger=drift" in out and "-v2-" in out.split("Endpoint ")[-1]

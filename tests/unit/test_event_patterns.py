@@ -23,6 +23,7 @@ from typing import Any
 
 import boto3
 import pytest
+from mlops_common.models import RetrainRequest
 from moto.events.models import EventPattern
 
 from mlops.twin.cloudformation.template import (
@@ -60,6 +61,7 @@ INGRESS_RULES = {"DataIngressRule", "RegistryIngressRule", "AlarmIngressRule"}
 WORKFLOW_RULES = {
     "TrainingPipelineNewDataset",
     "TrainingPipelineRetrainRequested",
+    "TrainingPipelineDriftDetected",
     "DeployPipelineModelApproved",
     "RollbackPipelineLiveModelRejected",
     "RollbackPipelineRegressionAlarm",
@@ -80,6 +82,7 @@ EXPECTED_MATCHES: dict[str, set[str]] = {
     "near_miss/s3_object_created_part.json": {"DataIngressRule"},
     "near_miss/s3_object_created_prefix_folder.json": {"DataIngressRule"},
     "retrain_requested.json": {"TrainingPipelineRetrainRequested"},
+    "drift_detected.json": {"TrainingPipelineDriftDetected"},
     "model_package_approved.json": {"RegistryIngressRule", "DeployPipelineModelApproved"},
     "model_package_rejected.json": {"RegistryIngressRule", "RollbackPipelineLiveModelRejected"},
     "alarm_state_change.json": {"AlarmIngressRule", "RollbackPipelineRegressionAlarm"},
@@ -278,6 +281,20 @@ def test_the_retrain_rule_delivers_the_request_as_the_documented_input(cfn: dict
     detail = _event("retrain_requested.json")["detail"]
     rendered = transformer["InputTemplate"].replace("<request>", json.dumps(detail))
     assert json.loads(rendered) == {"retrain": detail}
+
+
+def test_the_drift_rule_delivers_the_events_retrain_request_as_the_documented_input(
+    cfn: dict,
+) -> None:
+    [target] = cfn["Resources"]["TrainingPipelineDriftDetected"]["Properties"]["Targets"]
+    transformer = target["InputTransformer"]
+    assert transformer["InputPathsMap"] == {"request": "$.detail.retrain"}
+    request = _event("drift_detected.json")["detail"]["retrain"]
+    rendered = transformer["InputTemplate"].replace("<request>", json.dumps(request))
+    assert json.loads(rendered) == {"retrain": request}
+    # the TrainingPipeline reads it as a retrain request of the latest dataset, trigger drift
+    parsed = RetrainRequest.model_validate(json.loads(rendered)["retrain"])
+    assert (parsed.dataset, parsed.force, parsed.trigger) == ("latest", True, "drift")
 
 
 @pytest.mark.parametrize(

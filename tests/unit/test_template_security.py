@@ -244,7 +244,7 @@ def test_every_state_machine_logs_errors_without_execution_data_by_default():
     tpl = template()
     resources, parameters = tpl["Resources"], tpl["Parameters"]
     machines = [k for k, r in resources.items() if r["Type"] == "AWS::Serverless::StateMachine"]
-    assert len(machines) == 3
+    assert len(machines) == 4
     assert parameters["WorkflowLogLevel"]["Default"] in ("ERROR", "ALL")
     assert "OFF" not in parameters["WorkflowLogLevel"]["AllowedValues"]
     assert parameters["WorkflowLogExecutionData"]["Default"] == "false"

@@ -129,12 +129,16 @@ class RetrainRequest(Payload):
         str | None,
         Field(pattern=r"^[a-zA-Z0-9._-]{1,64}$", description="ml/ version; None: the stack's"),
     ] = None
+    trigger: Annotated[
+        Literal["retrain", "drift"],
+        Field(description='"drift": asked for by a drift check (the lineage says so)'),
+    ] = "retrain"
 
 
 class RunTrigger(Payload):
     """Why a run trains: recorded in the ledger and in the registered version's lineage."""
 
-    kind: Literal["upload", "retrain"]
+    kind: Literal["upload", "retrain", "drift"]
     attempt: Annotated[int, Field(ge=1, description="1 for a first run of a dataset version")]
     forced: bool = False
     request_id: str | None = None
@@ -498,7 +502,7 @@ class SmokeTestOutput(Payload):
 
 
 class OutcomeInput(ExecutionInput):
-    workflow: Literal["training", "deploy", "rollback"]
+    workflow: Literal["training", "deploy", "rollback", "drift"]
     outcome: Annotated[str, Field(description="REGISTERED, NOT_BETTER, FAILED, DEPLOYED, ...")]
     state: Annotated[dict[str, Any], Field(description="The workflow state at this point")]
 
@@ -507,3 +511,54 @@ class OutcomeOutput(Payload):
     subject: str
     message_id: str | None
     recorded: bool
+
+
+# ---- drift checks (README "Drift detection") ----------------------------------------------
+
+
+class DriftCheckInput(ExecutionInput):
+    """PlanDriftCheck: the execution alone (the schedule starts it with an empty input)."""
+
+
+class DriftPlan(Payload):
+    action: Annotated[Literal["CHECK", "SKIP"], Field(description="SKIP: nothing to compare")]
+    outcome: Annotated[
+        str | None, Field(description="A SKIP's outcome: NOT_CHECKED or TOO_FEW_ROWS")
+    ] = None
+    reason: str
+    endpoint_name: str
+    model_package_arn: str | None = None
+    version: int | None = None
+    baseline_uri: str | None = None
+    window_start: str
+    window_end: str
+    capture_files: int = 0
+    report_uri: Annotated[str | None, Field(description="drift.json the job writes")] = None
+    job: Annotated[
+        dict[str, Any] | None, Field(description="CreateProcessingJob request of ml/drift.py")
+    ] = None
+
+
+class JudgeDriftInput(ExecutionInput):
+    plan: DriftPlan
+
+
+class DriftingFeature(Payload):
+    feature: str
+    psi: float
+    ks: float
+
+
+class DriftVerdict(Payload):
+    outcome: Literal["DRIFT_DETECTED", "NO_DRIFT", "TOO_FEW_ROWS", "NOT_CHECKED"]
+    summary: Annotated[str, Field(description="One line for the notification")]
+    endpoint_name: str
+    version: int | None = None
+    rows: int = 0
+    report_uri: str | None = None
+    max_psi: float | None = None
+    max_ks: float | None = None
+    drifting: list[DriftingFeature] = []
+    retrain_request_id: Annotated[
+        str | None, Field(description="The retrain the Model Drift Detected event asks for")
+    ] = None

@@ -159,6 +159,11 @@ class ProvenanceSettings(_Settings):
     artifacts_bucket: str
     inference_image_uri: str
 
+    @property
+    def data_capture_uri(self) -> str:
+        """Where the live endpoint's data capture goes (the drift checks read it)."""
+        return f"s3://{self.artifacts_bucket}/data-capture"
+
 
 class EndpointSettings(_Settings):
     endpoint_name: str
@@ -167,6 +172,8 @@ class EndpointSettings(_Settings):
     inference_instance_type: str = "ml.m5.large"
     inference_instance_count: Annotated[int, Field(ge=1)] = 1
     variant_name: str = "AllTraffic"
+    #: DataCapturePercent: share of live requests captured for drift checks (0 = none)
+    data_capture_percent: Annotated[int, Field(ge=0, le=100)] = 0
 
 
 class DeploySettings(EndpointSettings, ProvenanceSettings):
@@ -228,3 +235,31 @@ class PipelineNotifierSettings(_Settings):
     """The delivery pipeline's notifier (codepipeline.yaml): where its messages go."""
 
     topic_arn: str
+
+
+class DriftCheckSettings(LedgerSettings, CodeLocation):
+    """PlanDriftCheck: the live endpoint, where its capture is, and the processing job."""
+
+    endpoint_name: str
+    variant_name: str = "AllTraffic"
+    model_package_group: str
+    sagemaker_role_arn: str
+    training_image_uri: str
+    processing_instance_type: str = "ml.m5.large"
+    job_name_prefix: Annotated[str, Field(pattern=r"^[a-zA-Z0-9-]{1,16}$")] = "mlops"
+    max_runtime_seconds: Annotated[int, Field(gt=0)] = 3600
+
+    @property
+    def data_capture_uri(self) -> str:
+        return f"s3://{self.artifacts_bucket}/data-capture"
+
+
+class JudgeDriftSettings(LedgerSettings):
+    """JudgeDrift: the thresholds (DriftMinimumRows, DriftPsiThreshold, DriftKsThreshold), the
+    stack bus the Model Drift Detected event goes to, and the stack's metric namespace."""
+
+    event_bus_name: str
+    metrics_namespace: str
+    drift_minimum_rows: Annotated[int, Field(ge=1)] = 100
+    drift_psi_threshold: Annotated[float, Field(gt=0)] = 0.25
+    drift_ks_threshold: Annotated[float, Field(gt=0, le=1)] = 0.2

@@ -315,3 +315,26 @@ def test_update_rollback_failed_needs_an_operator(world: Any, endpoint_response:
     assert str(excinfo.value) == (
         f"{ENDPOINT}: update and rollback failed; the fleet may be mixed. capacity"
     )
+
+
+@pytest.mark.parametrize("percent", [0, 20, 100])
+def test_every_live_config_captures_the_configured_share_for_drift_checks(
+    world: Any, endpoint: Any, percent: int
+) -> None:
+    # Given DataCapturePercent, and an approved v1
+    [arn] = approved(world)
+    settings = SETTINGS.model_copy(update={"data_capture_percent": percent})
+    execution = Execution(Name="deploy-1", Id="arn:aws:states:us-east-1:1:execution:d:deploy-1")
+    # When
+    result = plan_deployment(
+        world.package_event(arn, 1), execution, settings, world.registry(), endpoint.absent(),
+        world.store(),
+    )  # fmt: skip
+    # Then the config captures that share of inputs and outputs (0: the shape, disabled)
+    capture = result.endpoint_config["DataCaptureConfig"]
+    assert capture["EnableCapture"] is (percent > 0)
+    assert capture["InitialSamplingPercentage"] == percent
+    assert capture["DestinationS3Uri"] == "s3://mlops-artifacts/data-capture"
+    # And it is a valid CreateEndpointConfig request (moto validates it with botocore)
+    world.sagemaker.create_model(**result.model)
+    world.sagemaker.create_endpoint_config(**result.endpoint_config)

@@ -161,6 +161,8 @@ def test_package_carries_the_lineage_of_data_code_run_and_hyperparameters(world:
         "requested_by": "123456789012",
         "model_sha256": hashlib.sha256(MODEL_BYTES).hexdigest(),
         "code_sha256": hashlib.sha256(CODE_BYTES).hexdigest(),
+        # beside the model-quality report: what drift checks compare live traffic with
+        "drift_baseline": "s3://mlops-artifacts/runs/run-a/evaluation/rf/baseline.json",
     }
     assert lineage["hyperparameters"] == "max_depth=6 n_estimators=100"
     assert package["MetadataProperties"] == {"GeneratedBy": EXECUTION_ARN}

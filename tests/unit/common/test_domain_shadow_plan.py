@@ -112,8 +112,12 @@ def test_shadow_test_keeps_the_live_variant_and_shadows_the_candidate_with_full_
             "Tags": result.endpoint_config["Tags"],
         },
     }
-    # And the rollout's own config has no shadow variant and no capture
-    assert set(result.endpoint_config) == {"EndpointConfigName", "Tags", "ProductionVariants"}
+    # And the rollout's own config has no shadow variant, and the live capture drift checks read
+    assert set(result.endpoint_config) == {
+        "EndpointConfigName", "Tags", "ProductionVariants", "DataCaptureConfig"
+    }  # fmt: skip
+    capture = result.endpoint_config["DataCaptureConfig"]
+    assert capture["DestinationS3Uri"] == "s3://mlops-artifacts/data-capture"
 
 
 def test_shadow_config_is_a_valid_create_endpoint_config_request(world: Any, endpoint: Any) -> None:

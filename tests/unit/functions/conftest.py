@@ -74,6 +74,12 @@ ENV_VALUES: dict[str, str] = {
     "SHADOW_MAX_ERROR_RATE": "0.01",
     "SHADOW_MIN_AGREEMENT": "0.95",
     "SHADOW_MAX_LATENCY_RATIO": "1.5",
+    "DATA_CAPTURE_PERCENT": "20",
+    "EVENT_BUS_NAME": f"{STACK}-bus",
+    "METRICS_NAMESPACE": f"MLOps/{STACK}/Drift",
+    "DRIFT_MINIMUM_ROWS": "200",
+    "DRIFT_PSI_THRESHOLD": "0.25",
+    "DRIFT_KS_THRESHOLD": "0.2",
 }
 
 

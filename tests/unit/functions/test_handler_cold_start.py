@@ -23,6 +23,8 @@ SETTINGS_OF: dict[str, type[BaseModel]] = {
     "plan_rollback": settings_module.RollbackSettings,
     "record_rollback": settings_module.RecordRollbackSettings,
     "compare_shadow": settings_module.ShadowSettings,
+    "plan_drift_check": settings_module.DriftCheckSettings,
+    "judge_drift": settings_module.JudgeDriftSettings,
 }
 # A function missing from the table fails the next test, not the collection of this module.
 REQUIRED = [
@@ -36,7 +38,7 @@ REQUIRED = [
 
 def test_every_function_has_a_settings_model_in_this_table() -> None:
     assert sorted(SETTINGS_OF) == FUNCTIONS
-    assert len(FUNCTIONS) == 12
+    assert len(FUNCTIONS) == 14
 
 
 @pytest.mark.parametrize("function", FUNCTIONS)

@@ -39,7 +39,7 @@ def held_out_metrics(model_dir: Path, test_size: float = 0.2, seed: int = 42) ->
 def test_writes_model_metadata_and_feature_schema_into_sm_model_dir(trained_random_forest):
     model_dir = trained_random_forest.model_dir
     assert sorted(p.name for p in model_dir.iterdir()) == [
-        "feature_schema.json", "metadata.json", "model.joblib"
+        "baseline.json", "feature_schema.json", "metadata.json", "model.joblib"
     ]  # fmt: skip
     metadata = json.loads((model_dir / "metadata.json").read_text())
     names = common.load_dataset(DATASET).feature_names

@@ -8,10 +8,11 @@ factory reads, which every function's settings model that needs the adapter decl
 from typing import Protocol
 
 from . import client, resource
+from .bus import EventBus
 from .endpoints import Endpoints
 from .executions import Executions
 from .ledger import Ledger
-from .metrics import EndpointMetrics
+from .metrics import EndpointMetrics, MetricPublisher
 from .notifier import Notifier
 from .registry import ModelRegistry
 from .s3 import S3Store
@@ -59,3 +60,11 @@ def endpoint_metrics(endpoint_name: str) -> EndpointMetrics:
 
 def executions() -> Executions:
     return Executions(client("stepfunctions"))
+
+
+def event_bus(bus_name: str) -> EventBus:
+    return EventBus(client("events"), bus_name)
+
+
+def metric_publisher(namespace: str) -> MetricPublisher:
+    return MetricPublisher(client("cloudwatch"), namespace)

@@ -129,6 +129,16 @@ class Ledger:
                 return items
             request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
 
+    def recent(self, key: str, limit: int) -> list[dict[str, Any]]:
+        """The newest `limit` audit entries under `key`, newest first."""
+        response = self._table.query(
+            KeyConditionExpression="pk = :k AND begins_with(sk, :p)",
+            ExpressionAttributeValues={":k": key, ":p": "at#"},
+            ScanIndexForward=False,
+            Limit=limit,
+        )
+        return response["Items"]
+
     # ---- endpoint locks (design D3): one item per endpoint, released by update, never deleted
 
     def read_lock(self, key: str) -> dict[str, Any] | None:

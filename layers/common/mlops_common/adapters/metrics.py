@@ -33,3 +33,19 @@ class EndpointMetrics:
             return None
         # Weighted over every datapoint, whatever periods CloudWatch returned.
         return float(total if statistic == "Sum" else total / count)
+
+
+class MetricPublisher:
+    """PutMetricData into one namespace (at most 1000 metrics per call, as the API allows)."""
+
+    BATCH = 1000
+
+    def __init__(self, cloudwatch_client: Any, namespace: str) -> None:
+        self._cw = cloudwatch_client
+        self.namespace = namespace
+
+    def publish(self, data: list[dict[str, Any]]) -> None:
+        for start in range(0, len(data), self.BATCH):
+            self._cw.put_metric_data(
+                Namespace=self.namespace, MetricData=data[start : start + self.BATCH]
+            )

@@ -21,7 +21,7 @@ from ..errors import (
     UpdateRollbackFailed,
 )
 from ..models import DeploymentTarget, DeployPlan, Execution, VerifyDeploymentOutput
-from ..settings import DeploySettings, EndpointSettings
+from ..settings import DeploySettings, RollbackSettings
 from . import strategy
 from .champion import champion
 from .events import parse_model_package_change
@@ -184,7 +184,10 @@ def plan_deployment(
 
 
 def endpoint_requests(
-    package: dict[str, Any], version: int, execution_name: str, settings: EndpointSettings
+    package: dict[str, Any],
+    version: int,
+    execution_name: str,
+    settings: DeploySettings | RollbackSettings,
 ) -> dict[str, dict[str, Any]]:
     """CreateModel and CreateEndpointConfig requests serving `package` (one variant, the
     stack's variant name, so guardrails can compare old and new configs)."""
@@ -215,6 +218,24 @@ def endpoint_requests(
                     "InitialVariantWeight": 1.0,
                 }
             ],
+            "DataCaptureConfig": live_data_capture(settings),
+        },
+    }
+
+
+def live_data_capture(settings: DeploySettings | RollbackSettings) -> dict[str, Any]:
+    """DataCaptureConfig of every live config (create, update and rollback alike), so drift
+    checks see a steady share of requests and answers (SageMaker developer guide, "Capture data
+    from real-time endpoint"). DataCapturePercent 0 keeps the shape with capture disabled, so
+    the CreateEndpointConfig task's parameters stay the same."""
+    return {
+        "EnableCapture": settings.data_capture_percent > 0,
+        "InitialSamplingPercentage": settings.data_capture_percent,
+        "DestinationS3Uri": settings.data_capture_uri,
+        "CaptureOptions": [{"CaptureMode": "Input"}, {"CaptureMode": "Output"}],
+        "CaptureContentTypeHeader": {
+            "CsvContentTypes": ["text/csv"],
+            "JsonContentTypes": ["application/json"],
         },
     }
 

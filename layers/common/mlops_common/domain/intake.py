@@ -117,7 +117,7 @@ def _retrain_target(
     request: RetrainRequest, settings: ValidateDatasetSettings, store: S3Store, ledger: Ledger
 ) -> Target:
     trigger = RunTrigger(
-        kind="retrain",
+        kind=request.trigger,
         attempt=1,
         forced=request.force,
         request_id=request.request_id,

@@ -26,6 +26,11 @@ HEADLINES = {
     ("rollback", "SKIPPED"): "no rollback needed: production is unaffected or a deployment's "
     "guardrails decide",
     ("rollback", "FAILED"): "rollback failed",
+    ("drift", "DRIFT_DETECTED"): "drift detected on the live model; retraining requested",
+    ("drift", "NO_DRIFT"): "drift check: live traffic matches the training baseline",
+    ("drift", "TOO_FEW_ROWS"): "drift check: too few captured requests to decide",
+    ("drift", "NOT_CHECKED"): "drift check: nothing to check",
+    ("drift", "FAILED"): "drift check failed",
 }
 
 
@@ -47,6 +52,10 @@ def summarize(request: OutcomeInput) -> dict[str, Any]:
     started_by = request.execution.input if request.workflow == "training" else None
     dataset, named = _dataset_of(run, started_by)
     line = _skip_reason(state) or headline
+    verdict = (state.get("verdict") or {}).get("Payload")
+    if isinstance(verdict, dict) and verdict.get("summary"):  # a drift check's own line
+        line = verdict["summary"]
+        message["drift"] = verdict
     if "error" in state:
         message["error"], message["cause"] = describe_failure(state["error"])
         line = f"{message['error']}: {message['cause']}"

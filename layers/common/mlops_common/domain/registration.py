@@ -42,6 +42,9 @@ def register_model(
         "score": f"{selection.gate.score:.6f}",
         **provenance,
     }
+    # The drift baseline evaluation copied beside the quality report (ml/baseline.py): what
+    # the DriftCheck workflow compares live traffic with while this version serves.
+    lineage["drift_baseline"] = selection.quality_report_uri.rsplit("/", 1)[0] + "/baseline.json"
     if selection.gate.champion_score is not None:  # metadata values must be non-empty
         lineage["champion_score"] = f"{selection.gate.champion_score:.6f}"
     lineage |= run_lineage(run)

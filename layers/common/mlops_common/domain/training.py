@@ -101,6 +101,30 @@ def build_candidate_plan(
     )
 
 
+PROCESSING_DIR = "/opt/ml/processing"
+
+
+def processing_input(input_name: str, uri: str, local: str) -> dict[str, Any]:
+    """A ProcessingInput copying everything under an S3 prefix to `local` before the job."""
+    return {
+        "InputName": input_name,
+        "S3Input": {
+            "S3Uri": uri,
+            "LocalPath": local,
+            "S3DataType": "S3Prefix",
+            "S3InputMode": "File",
+            "S3DataDistributionType": "FullyReplicated",
+        },
+    }
+
+
+def processing_resources(instance_type: str) -> dict[str, Any]:
+    """One instance of `instance_type` with a 10 GB volume."""
+    return {
+        "ClusterConfig": {"InstanceCount": 1, "InstanceType": instance_type, "VolumeSizeInGB": 10}
+    }
+
+
 def _evaluation_request(
     name: str,
     run: RunContext,
@@ -111,20 +135,8 @@ def _evaluation_request(
     split_args: dict[str, Any],
     tags: list[dict[str, str]],
 ) -> dict[str, Any]:
-    base = "/opt/ml/processing"
-
-    def s3_input(input_name: str, uri: str, local: str) -> dict[str, Any]:
-        return {
-            "InputName": input_name,
-            "S3Input": {
-                "S3Uri": uri,
-                "LocalPath": local,
-                "S3DataType": "S3Prefix",
-                "S3InputMode": "File",
-                "S3DataDistributionType": "FullyReplicated",
-            },
-        }
-
+    base = PROCESSING_DIR
+    s3_input = processing_input
     inputs = [
         s3_input("code", settings.source_files_uri, f"{base}/input/code"),
         s3_input("data", data_uri, f"{base}/input/data"),
@@ -165,13 +177,7 @@ def _evaluation_request(
                 }
             ]
         },
-        "ProcessingResources": {
-            "ClusterConfig": {
-                "InstanceCount": 1,
-                "InstanceType": settings.processing_instance_type,
-                "VolumeSizeInGB": 10,
-            }
-        },
+        "ProcessingResources": processing_resources(settings.processing_instance_type),
         "StoppingCondition": {"MaxRuntimeInSeconds": settings.max_runtime_seconds},
         "Tags": tags,
     }
