@@ -261,6 +261,43 @@ def test_failed_run_frees_its_dataset_version_for_a_replay(world: Any, inbox: In
     assert ledger.claim(RUN.dataset.business_key, "run-b", {}) is None
 
 
+def test_a_run_that_crashed_before_it_had_a_run_closes_its_claim_from_its_input(
+    world: Any, inbox: Inbox
+) -> None:
+    # Given run-a claimed the upload's version, then ValidateDataset's worker died: the Catch
+    # hands RecordOutcome the error and no `start`
+    event = json.loads(UPLOAD_EVENT.read_text())
+    obj = event["detail"]["object"]
+    key = f"dataset#s3://{event['detail']['bucket']['name']}/{obj['key']}#{obj['version-id']}"
+    ledger = world.ledger()
+    assert ledger.claim(key, "run-a", {}) is None
+    crash = {"Error": "Runtime.ExitError", "Cause": "Runtime exited with error: signal: killed"}
+    # When
+    result = record_outcome(
+        outcome("training", "FAILED", {"error": crash}, event), ledger, inbox.notifier
+    )
+    # Then the claim is closed FAILED, so a replay claims the version at once
+    assert result.recorded is True
+    item = world.table.get_item(Key={"pk": key, "sk": "run"})["Item"]
+    assert (item["status"], item["details"]["error"]) == ("FAILED", "Runtime.ExitError")
+    assert ledger.claim(key, "run-b", {}) is None
+
+
+def test_a_crashed_run_never_closes_a_claim_another_run_holds(world: Any, inbox: Inbox) -> None:
+    event = json.loads(UPLOAD_EVENT.read_text())
+    obj = event["detail"]["object"]
+    key = f"dataset#s3://{event['detail']['bucket']['name']}/{obj['key']}#{obj['version-id']}"
+    ledger = world.ledger()
+    assert ledger.claim(key, "run-other", {}) is None
+    crash = {"Error": "Runtime.ExitError", "Cause": "killed"}
+    result = record_outcome(
+        outcome("training", "FAILED", {"error": crash}, event), ledger, inbox.notifier
+    )
+    assert result.recorded is False
+    item = world.table.get_item(Key={"pk": key, "sk": "run"})["Item"]
+    assert (item["run_id"], item["status"]) == ("run-other", "RUNNING")
+
+
 def test_outcome_without_a_run_is_published_but_not_recorded(world: Any, inbox: Inbox) -> None:
     result = record_outcome(
         outcome("deploy", "DEPLOYED", {"plan": {"Payload": {"version": 2}}}),
