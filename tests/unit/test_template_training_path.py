@@ -12,7 +12,7 @@ import pytest
 from test_template_deploy_path import EXECUTION_ARN, machines_invoking, resources, statements
 
 
-@pytest.mark.parametrize("function", ["ValidateDatasetFunction"])
+@pytest.mark.parametrize("function", ["ValidateDatasetFunction", "RegisterModelFunction"])
 def test_claim_takers_describe_only_the_training_pipeline_s_executions(function: str) -> None:
     assert machines_invoking(function) == ["TrainingPipeline"]
     name = resources()["TrainingPipeline"]["Properties"]["Name"]["Fn::Sub"]

@@ -298,6 +298,22 @@ def test_a_crashed_run_never_closes_a_claim_another_run_holds(world: Any, inbox:
     assert (item["run_id"], item["status"]) == ("run-other", "RUNNING")
 
 
+def test_a_claim_the_run_rejected_keeps_its_rejection(world: Any, inbox: Inbox) -> None:
+    event = json.loads(UPLOAD_EVENT.read_text())
+    obj = event["detail"]["object"]
+    key = f"dataset#s3://{event['detail']['bucket']['name']}/{obj['key']}#{obj['version-id']}"
+    ledger = world.ledger()
+    assert ledger.claim(key, "run-a", {}) is None
+    ledger.reject(key, "run-a", "line 3: no label column")
+    invalid = {"Error": "DatasetInvalid", "Cause": "line 3: no label column"}
+    result = record_outcome(
+        outcome("training", "FAILED", {"error": invalid}, event), ledger, inbox.notifier
+    )
+    assert result.recorded is False
+    item = world.table.get_item(Key={"pk": key, "sk": "run"})["Item"]
+    assert (item["status"], item["reason"]) == ("REJECTED", "line 3: no label column")
+
+
 def test_outcome_without_a_run_is_published_but_not_recorded(world: Any, inbox: Inbox) -> None:
     result = record_outcome(
         outcome("deploy", "DEPLOYED", {"plan": {"Payload": {"version": 2}}}),

@@ -117,16 +117,29 @@ class Ledger:
         response = self._table.get_item(Key={"pk": key, "sk": POINTER_SK}, ConsistentRead=True)
         return response.get("Item")
 
-    def finish(self, key: str, run_id: str, status: str, details: dict[str, Any]) -> bool:
-        """Records the outcome if `run_id` still holds the key; False if another run does."""
-        return self._end(key, run_id, status, "details", to_item(details))
+    def finish(
+        self,
+        key: str,
+        run_id: str,
+        status: str,
+        details: dict[str, Any],
+        only_running: bool = False,
+    ) -> bool:
+        """Records the outcome if `run_id` still holds the key (`only_running`: and has not
+        recorded an ending yet, e.g. REJECTED); False if not."""
+        return self._end(key, run_id, status, "details", to_item(details), only_running)
 
-    def _end(self, key: str, run_id: str, status: str, name: str, value: Any) -> bool:
+    def _end(
+        self, key: str, run_id: str, status: str, name: str, value: Any, only_running: bool = False
+    ) -> bool:
+        condition = Attr("run_id").eq(run_id)
+        if only_running:
+            condition = condition & Attr("status").eq(RUNNING)
         try:
             self._table.update_item(
                 Key={"pk": key, "sk": "run"},
                 UpdateExpression="SET #s = :s, finished_at = :t, #n = :v",
-                ConditionExpression=Attr("run_id").eq(run_id),
+                ConditionExpression=condition,
                 ExpressionAttributeNames={"#s": "status", "#n": name},
                 ExpressionAttributeValues={":s": status, ":t": now_iso(), ":v": value},
             )

@@ -92,7 +92,10 @@ def record_outcome(request: OutcomeInput, ledger: Ledger, notifier: Notifier) ->
         # claim is closed from what started the execution, if this execution holds it.
         key = _claim_key_of(request.execution.input)
         if key is not None:
-            recorded = ledger.finish(key, request.execution.name, "FAILED", message)
+            # Only a claim still RUNNING: ValidateDataset may have ended it (REJECTED) itself.
+            recorded = ledger.finish(
+                key, request.execution.name, "FAILED", message, only_running=True
+            )
     subject = f"[mlops] {request.workflow}: {message['headline']}"
     message_id = notifier.publish(
         subject, message, {"workflow": request.workflow, "outcome": request.outcome}
