@@ -115,6 +115,14 @@ def register(world: Any, auto_approve: bool = False, **kwargs: Any) -> RegisterM
     )
 
 
+def register_as_stored(world: Any) -> RegisterModelOutput:
+    """Registers with whatever model and code S3 holds now (nothing put first)."""
+    return register_model(
+        run_context(), selection(), settings(False), world.registry(), world.store(),
+        world.ledger(), world.executions(),
+    )  # fmt: skip
+
+
 @pytest.mark.parametrize(
     ("auto_approve", "status"), [(True, "Approved"), (False, "PendingManualApproval")]
 )
@@ -272,15 +280,7 @@ def test_the_sha256_recorded_is_of_the_artifact_streamed_from_s3(world: Any) -> 
     model = bytes(range(256)) * 9000
     world.put_uri(MODEL_DATA, model)
     world.put_uri(settings(False).sourcedir_uri, CODE_BYTES)
-    output = register_model(
-        run_context(),
-        selection(),
-        settings(False),
-        world.registry(),
-        world.store(),
-        world.ledger(),
-        world.executions(),
-    )
+    output = register_as_stored(world)
     lineage = world.sagemaker.describe_model_package(ModelPackageName=output.model_package_arn)[
         "CustomerMetadataProperties"
     ]
@@ -294,15 +294,7 @@ def test_a_missing_model_or_code_registers_nothing_and_names_it(world: Any, miss
         if what != missing:
             world.put_uri(uri, b"present")
     with pytest.raises(ModelProvenanceInvalid) as excinfo:
-        register_model(
-            run_context(),
-            selection(),
-            settings(False),
-            world.registry(),
-            world.store(),
-            world.ledger(),
-            world.executions(),
-        )
+        register_as_stored(world)
     what = "model data" if missing == "model" else "code"
     assert str(excinfo.value) == (f"cannot record the {what}'s SHA-256: {uris[missing]} is missing")
     listed = world.sagemaker.list_model_packages(ModelPackageGroupName=world.group)
