@@ -21,8 +21,8 @@ from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
-from mlops.demo.progress import ExecutionView
 
+from mlops.control.timeline import ExecutionView
 from mlops.demo.datasets import DATASETS, DemoDataset
 from mlops.demo.loop import sample_rows
 from mlops.twin.stack import start_stack
