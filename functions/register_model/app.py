@@ -19,6 +19,9 @@ def lambda_handler(request: RegisterModelInput, context: LambdaContext) -> Regis
         settings,
         factories.registry(settings),
         factories.s3_store(),
+        factories.ledger(settings),
+        factories.executions(),
+        request.execution,
     )
     logger.info("model registered", extra=result.model_dump())
     return result

@@ -21,6 +21,7 @@ def lambda_handler(request: ValidateDatasetInput, context: LambdaContext) -> Val
         factories.s3_store(),
         factories.registry(settings),
         factories.ledger(settings),
+        factories.executions(),
     )
     metrics.add_metric(name=f"Datasets{result.action.title()}", unit=MetricUnit.Count, value=1)
     logger.info("dataset checked", extra={"action": result.action, "reason": result.reason})

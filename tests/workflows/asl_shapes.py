@@ -302,7 +302,7 @@ class Walker:
         assert kind in ("Pass", "Task", "Map"), f"{name}: the analysis does not model {kind}"
         effective = self.read(state.get("InputPath", "$"), data, context, name, "InputPath")
         if kind == "Pass":
-            result = effective
+            result = of_json(state["Result"]) if "Result" in state else effective
             if "Parameters" in state:
                 result = self.template(state["Parameters"], effective, context, name, "Parameters")
         elif kind == "Map":

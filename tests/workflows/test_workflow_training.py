@@ -124,7 +124,57 @@ def test_the_gate_registers_past_threshold_and_champion_by_margin_in_the_metric_
     registered = run.payloads("RegisterModelFunction")
     assert len(registered) == (end == "Registered")
     if registered:
+        assert (
+            registered[0]["execution"]["Id"] == run.execution["executionArn"]
+        )  # bounds its search for a package
+        registered[0].pop("execution")
         assert registered[0] == {"run": RUN | {"candidates": []}, "selection": gate["return"]}
+
+
+CHANGED = raises("ChampionChanged", "evaluated against version 1; the champion is now version 2")
+
+
+def test_a_champion_changed_at_registration_evaluates_again_and_gates_again(twin: Twin) -> None:
+    # Given candidates that failed to train (so no job runs here) and a champion that changed
+    # between their evaluation and the registration
+    run = twin.run("TrainingPipeline", UPLOAD, {
+        "ValidateDatasetFunction": [train(RUN["candidates"])],
+        "PrepareCandidateFunction": [raises("EventMalformed", "bad hyperparameter")],
+        "SelectCandidateFunction": [selection(0.97, floor=0.9, champion=None)],
+        "RegisterModelFunction": [CHANGED, returns(REGISTERED)],
+        "RecordOutcomeFunction": [NOTIFIED],
+    })  # fmt: skip
+    # Then the run goes round once more: a new round of evaluation, selection and the gate
+    assert run.status == "SUCCEEDED", run.path
+    top = [state for state in run.path if state not in ("WasEvaluated", "KeepResult")]
+    assert run.path.count("KeepResult") == len(RUN["candidates"])
+    register = top.index("RegisterModel")
+    assert top[register:] == [
+        "RegisterModel", "ChampionRound", "NextChampionRound", "ReEvaluateCandidates",
+        "SelectCandidate", "BeatsChampion", "RegisterModel", "NotifyRegistered", "Registered",
+    ]  # fmt: skip
+    # Nothing is trained again; a failed candidate stays failed, as selection sees it again
+    assert len(run.payloads("PrepareCandidateFunction")) == len(RUN["candidates"])
+    first, again = map(SelectCandidateInput.model_validate, run.payloads("SelectCandidateFunction"))
+    assert again.results == first.results and {r.status for r in again.results} == {"FAILED"}
+    assert len(run.payloads("RegisterModelFunction")) == 2
+
+
+def test_a_champion_that_keeps_changing_ends_the_run_champion_changed_after_three_rounds(
+    twin: Twin,
+) -> None:
+    run = twin.run("TrainingPipeline", UPLOAD, {
+        "ValidateDatasetFunction": [train([])],
+        "SelectCandidateFunction": [selection(0.97, floor=0.9, champion=None)],
+        "RegisterModelFunction": [CHANGED],
+        "RecordOutcomeFunction": [NOTIFIED],
+    })  # fmt: skip
+    assert (run.status, run.error) == ("FAILED", "ChampionChanged")
+    assert run.path.count("ReEvaluateCandidates") == 3
+    assert len(run.payloads("RegisterModelFunction")) == 4
+    assert run.path[-3:] == ["ChampionKeptChanging", "NotifyFailure", "Failed"]
+    [notified] = map(OutcomeInput.model_validate, run.payloads("RecordOutcomeFunction"))
+    assert notified.state["error"]["Error"] == "ChampionChanged"
 
 
 def test_candidates_that_fail_are_reported_to_selection_which_fails_the_run_by_name(

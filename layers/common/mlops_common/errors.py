@@ -65,5 +65,15 @@ class ModelProvenanceInvalid(MlopsError):
     cannot be recorded): nothing is deployed from it."""
 
 
+class ChampionChanged(MlopsError):
+    """At registration the champion (domain.champion) is no longer the one the candidates were
+    evaluated against: nothing is registered; the workflow evaluates them again."""
+
+
+class RegistryBusy(MlopsError):
+    """Another run kept the model registry's turn (a ledger lock) longer than registration
+    waits for it; nothing is registered."""
+
+
 #: Every error name a state machine may Catch. Kept next to the classes it lists.
 DOMAIN_ERROR_NAMES = frozenset(cls.__name__ for cls in MlopsError.__subclasses__())

@@ -6,6 +6,7 @@ invocation belongs to, which the handler decorator puts on every log line.
 """
 
 from abc import abstractmethod
+from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
@@ -25,6 +26,9 @@ class Execution(Payload):
     id: Annotated[str, Field(alias="Id", description="Execution ARN")]
     input: Annotated[
         Any, Field(alias="Input", description="The execution input: what started the run")
+    ] = None
+    start_time: Annotated[
+        datetime | None, Field(alias="StartTime", description="When the execution started")
     ] = None
 
 
@@ -272,6 +276,14 @@ class ValidateDatasetOutput(Payload):
 
 class PrepareCandidateInput(RunInput):
     candidate: Candidate
+    round: Annotated[
+        int,
+        Field(
+            ge=0,
+            description="0: train and evaluate; n > 0: evaluate again, round n, "
+            "against the champion of now (the champion changed before registration)",
+        ),
+    ] = 0
 
 
 class CandidatePlan(Payload):
@@ -280,6 +292,9 @@ class CandidatePlan(Payload):
     evaluation: Annotated[dict[str, Any], Field(description="CreateProcessingJob request")]
     model_data_url: str
     report_uri: Annotated[str, Field(description="S3 URI of evaluation.json")]
+    champion: Annotated[
+        Champion | None, Field(description="The champion the evaluation scores beside it")
+    ] = None
 
 
 class CandidateResult(Payload):
@@ -289,6 +304,9 @@ class CandidateResult(Payload):
     model_data_url: str | None = None
     report_uri: str | None = None
     error: dict[str, Any] | None = None
+    champion: Annotated[
+        Champion | None, Field(description="The champion its evaluation scored (None: none)")
+    ] = None
 
 
 class SelectCandidateInput(RunInput):
@@ -334,6 +352,13 @@ class Selection(Payload):
 
 class RegisterModelInput(RunInput):
     selection: Selection
+    execution: Annotated[
+        Execution | None,
+        Field(
+            description="`$$.Execution`: its StartTime bounds the search "
+            "for a package a crashed invocation created"
+        ),
+    ] = None
 
 
 class RegisterModelOutput(Payload):

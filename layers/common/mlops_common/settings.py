@@ -122,6 +122,7 @@ class CodeLocation(_Settings):
 
 class PrepareCandidateSettings(CodeLocation, ProblemSettings):
     sagemaker_role_arn: str
+    model_package_group: Annotated[str, Field(description="Whose champion a later round scores")]
     training_image_uri: str
     training_instance_type: str = "ml.m5.large"
     processing_instance_type: str = "ml.m5.large"
@@ -145,7 +146,7 @@ class SelectCandidateSettings(ProblemSettings):
     """Ranks and gates by ProblemSettings' primary_metric, minimum_metric, improvement_margin."""
 
 
-class RegisterModelSettings(CodeLocation):
+class RegisterModelSettings(CodeLocation, LedgerSettings):
     model_package_group: str
     auto_approve: bool = False
     inference_image_uri: str

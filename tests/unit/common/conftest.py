@@ -53,8 +53,20 @@ class World:
     group: str = "mlops-models"
     image: str = IMAGE
     candidates: list[dict[str, Any]] = field(default_factory=lambda: list(CANDIDATES))
+    #: How executions ended, by ARN; an execution not named here is still RUNNING.
+    ended: dict[str, str | None] = field(default_factory=dict)
 
     # ---- adapters over the world
+    def executions(self) -> Any:
+        """The Executions adapter's one read (DescribeExecution's status) over `ended`."""
+        world = self
+
+        class Statuses:
+            def status(self, arn: str) -> str | None:
+                return world.ended.get(arn, "RUNNING")
+
+        return Statuses()
+
     def store(self) -> S3Store:
         return S3Store(self.s3)
 

@@ -282,6 +282,63 @@ def test_failed_run_frees_its_dataset_version_for_a_replay(world: Any, inbox: In
     assert ledger.claim(RUN.dataset.business_key, "run-b", {}) is None
 
 
+def upload_and_its_key() -> tuple[dict[str, Any], str]:
+    """The sample upload event and the business key a run of it claims."""
+    event = json.loads(UPLOAD_EVENT.read_text())
+    obj = event["detail"]["object"]
+    return (
+        event,
+        f"dataset#s3://{event['detail']['bucket']['name']}/{obj['key']}#{obj['version-id']}",
+    )
+
+
+def test_a_run_that_crashed_before_it_had_a_run_closes_its_claim_from_its_input(
+    world: Any, inbox: Inbox
+) -> None:
+    # Given run-a claimed the upload's version, then ValidateDataset's worker died: the Catch
+    # hands RecordOutcome the error and no `start`
+    event, key = upload_and_its_key()
+    ledger = world.ledger()
+    assert ledger.claim(key, "run-a", {}) is None
+    crash = {"Error": "Runtime.ExitError", "Cause": "Runtime exited with error: signal: killed"}
+    # When
+    result = record_outcome(
+        outcome("training", "FAILED", {"error": crash}, event), ledger, inbox.notifier
+    )
+    # Then the claim is closed FAILED, so a replay claims the version at once
+    assert result.recorded is True
+    item = world.table.get_item(Key={"pk": key, "sk": "run"})["Item"]
+    assert (item["status"], item["details"]["error"]) == ("FAILED", "Runtime.ExitError")
+    assert ledger.claim(key, "run-b", {}) is None
+
+
+def test_a_crashed_run_never_closes_a_claim_another_run_holds(world: Any, inbox: Inbox) -> None:
+    event, key = upload_and_its_key()
+    ledger = world.ledger()
+    assert ledger.claim(key, "run-other", {}) is None
+    crash = {"Error": "Runtime.ExitError", "Cause": "killed"}
+    result = record_outcome(
+        outcome("training", "FAILED", {"error": crash}, event), ledger, inbox.notifier
+    )
+    assert result.recorded is False
+    item = world.table.get_item(Key={"pk": key, "sk": "run"})["Item"]
+    assert (item["run_id"], item["status"]) == ("run-other", "RUNNING")
+
+
+def test_a_claim_the_run_rejected_keeps_its_rejection(world: Any, inbox: Inbox) -> None:
+    event, key = upload_and_its_key()
+    ledger = world.ledger()
+    assert ledger.claim(key, "run-a", {}) is None
+    ledger.reject(key, "run-a", "line 3: no label column")
+    invalid = {"Error": "DatasetInvalid", "Cause": "line 3: no label column"}
+    result = record_outcome(
+        outcome("training", "FAILED", {"error": invalid}, event), ledger, inbox.notifier
+    )
+    assert result.recorded is False
+    item = world.table.get_item(Key={"pk": key, "sk": "run"})["Item"]
+    assert (item["status"], item["reason"]) == ("REJECTED", "line 3: no label column")
+
+
 def test_outcome_without_a_run_is_published_but_not_recorded(world: Any, inbox: Inbox) -> None:
     result = record_outcome(
         outcome("deploy", "DEPLOYED", {"plan": {"Payload": {"version": 2}}}),

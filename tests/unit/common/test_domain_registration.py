@@ -7,12 +7,14 @@ from typing import Any
 
 import botocore.session
 import pytest
-from mlops_common.domain.registration import register_model
-from mlops_common.errors import ModelProvenanceInvalid
+from mlops_common.domain.registration import register_model, registry_lock_key, registry_turn
+from mlops_common.errors import ChampionChanged, ModelProvenanceInvalid, RegistryBusy
 from mlops_common.models import (
     Candidate,
     CandidateResult,
+    Champion,
     DatasetRef,
+    Execution,
     Gate,
     RegisterModelOutput,
     RunContext,
@@ -90,6 +92,7 @@ def settings(auto_approve: bool) -> RegisterModelSettings:
         model_package_group="mlops-models",
         auto_approve=auto_approve,
         inference_image_uri=INFERENCE_IMAGE,
+        ledger_table="mlops-ledger",
     )
 
 
@@ -107,7 +110,17 @@ def register(world: Any, auto_approve: bool = False, **kwargs: Any) -> RegisterM
         settings(auto_approve),
         world.registry(),
         world.store(),
+        world.ledger(),
+        world.executions(),
     )
+
+
+def register_as_stored(world: Any) -> RegisterModelOutput:
+    """Registers with whatever model and code S3 holds now (nothing put first)."""
+    return register_model(
+        run_context(), selection(), settings(False), world.registry(), world.store(),
+        world.ledger(), world.executions(),
+    )  # fmt: skip
 
 
 @pytest.mark.parametrize(
@@ -125,8 +138,104 @@ def test_package_is_created_in_the_group_with_the_approval_status(
     assert package["ModelApprovalStatus"] == status
 
 
+def another_run(name: str) -> RunContext:
+    return run_context().model_copy(
+        update={"run_id": name, "execution_arn": EXECUTION_ARN.replace("run-a", name)}
+    )
+
+
 def test_versions_increase_within_the_group(world: Any) -> None:
-    assert [register(world).version for _ in range(3)] == [1, 2, 3]
+    runs = [another_run(f"run-{n}") for n in range(3)]
+    assert [register(world, run=run).version for run in runs] == [1, 2, 3]
+
+
+def test_a_retried_registration_returns_the_package_its_run_created_and_registers_nothing(
+    world: Any,
+) -> None:
+    # Given the run's first invocation created its package, then its worker died
+    first = register(world)
+    # When the task is retried, after the champion changed (an approval meanwhile)
+    register(world, auto_approve=True, run=another_run("run-b"))
+    again = register(world)
+    # Then it answers with the package it created, and the group has no third version
+    assert again == first
+    listed = world.sagemaker.list_model_packages(ModelPackageGroupName="mlops-models")
+    assert len(listed["ModelPackageSummaryList"]) == 2
+
+
+def scored(champion: Champion | None) -> Selection:
+    """The selection, its best candidate evaluated against `champion`."""
+    chosen = selection()
+    best = chosen.best.model_copy(update={"champion": champion})
+    best = CandidateResult.model_validate(best.model_dump())  # as it arrives: champion set
+    return chosen.model_copy(update={"best": best})
+
+
+def champion_of(world: Any, result: RegisterModelOutput) -> Champion:
+    package = world.sagemaker.describe_model_package(ModelPackageName=result.model_package_arn)
+    url = package["InferenceSpecification"]["Containers"][0]["ModelDataUrl"]
+    return Champion(model_package_arn=result.model_package_arn, version=result.version,
+                    model_data_url=url)  # fmt: skip
+
+
+def test_a_champion_changed_since_evaluation_registers_nothing_and_says_which(world: Any) -> None:
+    # Given the candidates were evaluated with no champion, then another run registered an
+    # approved version
+    v1 = register(world, auto_approve=True, run=another_run("run-b"))
+    # When this run registers
+    with pytest.raises(ChampionChanged) as raised:
+        register(world, auto_approve=True, sel=scored(None))
+    # Then nothing is registered, and the error names both champions
+    assert str(raised.value) == (
+        f"the candidates were evaluated against no champion; the champion is now version 1 "
+        f"({v1.model_package_arn})"
+    )
+    listed = world.sagemaker.list_model_packages(ModelPackageGroupName="mlops-models")
+    assert len(listed["ModelPackageSummaryList"]) == 1
+
+
+def test_a_candidate_evaluated_against_the_champion_of_now_is_registered(world: Any) -> None:
+    v1 = register(world, auto_approve=True, run=another_run("run-b"))
+    result = register(world, auto_approve=True, sel=scored(champion_of(world, v1)))
+    assert result.version == 2
+
+
+def test_registration_waits_for_the_registry_s_turn_and_releases_it(world: Any) -> None:
+    ledger = world.ledger()
+    key = registry_lock_key("mlops-models")
+    holder = EXECUTION_ARN.replace("run-a", "run-busy")
+    assert ledger.acquire_lock(key, holder, {}) is None  # a RUNNING run holds the turn
+    waits: list[float] = []
+
+    def sleep(seconds: float) -> None:  # the holder finishes while this run waits
+        waits.append(seconds)
+        ledger.release_lock(key, holder)
+
+    execution = Execution(Name="run-a", Id=EXECUTION_ARN)
+    with registry_turn("mlops-models", execution, ledger, world.executions(), sleep=sleep):
+        assert ledger.read_lock(key)["holder"] == EXECUTION_ARN
+    assert waits == [0.5]
+    assert ledger.read_lock(key)["status"] == "RELEASED"
+
+
+def test_a_turn_held_by_an_execution_that_ended_is_taken_over(world: Any) -> None:
+    ledger = world.ledger()
+    key = registry_lock_key("mlops-models")
+    crashed = EXECUTION_ARN.replace("run-a", "run-crashed")
+    ledger.acquire_lock(key, crashed, {})
+    world.ended[crashed] = "FAILED"
+    assert register(world).version == 1
+    assert ledger.read_lock(key)["status"] == "RELEASED"
+
+
+def test_no_turn_in_time_is_registry_busy_and_registers_nothing(world: Any) -> None:
+    ledger = world.ledger()
+    key = registry_lock_key("mlops-models")
+    ledger.acquire_lock(key, EXECUTION_ARN.replace("run-a", "run-busy"), {})
+    execution = Execution(Name="run-a", Id=EXECUTION_ARN)
+    turn = registry_turn("mlops-models", execution, ledger, world.executions(), 0, lambda _: None)
+    with pytest.raises(RegistryBusy, match="no turn on the model registry in 0 s: waiting"), turn:
+        raise AssertionError("registered without the turn")  # pragma: no cover
 
 
 def test_package_points_at_the_model_quality_report(world: Any) -> None:
@@ -173,9 +282,7 @@ def test_the_sha256_recorded_is_of_the_artifact_streamed_from_s3(world: Any) -> 
     model = bytes(range(256)) * 9000
     world.put_uri(MODEL_DATA, model)
     world.put_uri(settings(False).sourcedir_uri, CODE_BYTES)
-    output = register_model(
-        run_context(), selection(), settings(False), world.registry(), world.store()
-    )
+    output = register_as_stored(world)
     lineage = world.sagemaker.describe_model_package(ModelPackageName=output.model_package_arn)[
         "CustomerMetadataProperties"
     ]
@@ -189,7 +296,7 @@ def test_a_missing_model_or_code_registers_nothing_and_names_it(world: Any, miss
         if what != missing:
             world.put_uri(uri, b"present")
     with pytest.raises(ModelProvenanceInvalid) as excinfo:
-        register_model(run_context(), selection(), settings(False), world.registry(), world.store())
+        register_as_stored(world)
     what = "model data" if missing == "model" else "code"
     assert str(excinfo.value) == (f"cannot record the {what}'s SHA-256: {uris[missing]} is missing")
     listed = world.sagemaker.list_model_packages(ModelPackageGroupName=world.group)

@@ -21,6 +21,7 @@ def start(world: Any, event: Any, run: str, make_execution: Any) -> ValidateData
         world.store(),
         world.registry(),
         world.ledger(),
+        world.executions(),
     )
 
 
@@ -130,6 +131,18 @@ def test_a_replayed_forced_request_whose_attempt_failed_retries_that_attempt(
     first = start(world, retrain(dataset, True), "run-b", make_execution)
     assert first.run is not None
     world.ledger().finish(first.run.business_key, "run-b", "FAILED", {})
+    again = start(world, retrain(dataset, True), "run-r", make_execution)
+    assert again.run is not None and again.run.business_key == first.run.business_key
+    assert item(world, first.run.business_key)["run_id"] == "run-r"
+
+
+def test_a_replayed_forced_request_whose_run_crashed_takes_its_attempt_over(
+    world: Any, make_execution: Any
+) -> None:
+    dataset = trained_upload(world, make_execution)
+    first = start(world, retrain(dataset, True), "run-b", make_execution)
+    assert first.run is not None
+    world.ended[make_execution("run-b").id] = "FAILED"  # killed; its claim still RUNNING
     again = start(world, retrain(dataset, True), "run-r", make_execution)
     assert again.run is not None and again.run.business_key == first.run.business_key
     assert item(world, first.run.business_key)["run_id"] == "run-r"

@@ -30,6 +30,7 @@ def settings(**overrides: Any) -> PrepareCandidateSettings:
         "code_version": "v7",
         "sagemaker_role_arn": ROLE,
         "training_image_uri": IMAGE,
+        "model_package_group": "mlops-models",
     } | overrides
     return PrepareCandidateSettings(**values)
 
@@ -186,6 +187,22 @@ def test_evaluation_with_champion_scores_it_from_its_model_data() -> None:
         "S3InputMode": "File",
         "S3DataDistributionType": "FullyReplicated",
     }
+
+
+def test_a_later_round_evaluates_the_trained_model_again_against_the_champion_of_now() -> None:
+    # Given round 0 scored the candidate against no champion, and CHAMPION was approved since
+    first = build_candidate_plan(run(champion=None), RF, settings())
+    # When round 2 is planned
+    again = build_candidate_plan(run(champion=None), RF, settings(), 2, CHAMPION)
+    # Then the same trained model is scored beside CHAMPION, as a job and report of its own
+    assert again.training == first.training and again.model_data_url == first.model_data_url
+    assert again.champion == CHAMPION and first.champion is None
+    inputs = inputs_by_name(again.evaluation)
+    assert inputs["champion"]["S3Uri"] == CHAMPION.model_data_url
+    assert inputs["candidate"]["S3Uri"] == first.model_data_url
+    name = again.evaluation["ProcessingJobName"]
+    assert name.endswith("-rf-eval-r2") and name != first.evaluation["ProcessingJobName"]
+    assert again.report_uri == first.report_uri.replace("/rf/", "/rf/round-2/")
 
 
 def test_evaluation_request_follows_the_processing_contract() -> None:

@@ -23,6 +23,7 @@ def start(
         store or world.store(),
         world.registry(),
         world.ledger(),
+        world.executions(),
     )
 
 
@@ -129,6 +130,59 @@ def test_same_dataset_version_again_is_skipped_naming_the_first_run(
         "(RUNNING)"
     )
     assert world.keys("mlops-artifacts", "runs/run-b/") == []
+
+
+@pytest.mark.parametrize("ended", ["FAILED", "TIMED_OUT", "ABORTED", None])
+def test_a_claim_left_running_by_an_execution_that_ended_is_taken_over_by_a_replay(
+    world: Any, make_execution: Any, ended: str | None
+) -> None:
+    # Given run-a claimed the version, then its execution ended without closing the claim
+    # (its worker was killed: out of memory, a timeout, an abort), or is gone altogether
+    obj = upload(world)
+    crashed = make_execution("run-a")
+    assert start(world, obj["event"], crashed).action == "TRAIN"
+    world.ended[crashed.id] = ended
+    # When a replay of the upload starts run-b
+    result = start(world, obj["event"], make_execution("run-b"))
+    # Then run-b trains the version, and the claim says whose it was and why it was taken over
+    assert result.action == "TRAIN" and result.run is not None
+    claim = ledger_item(world, result.run.business_key)
+    assert (claim["run_id"], claim["status"]) == ("run-b", "RUNNING")
+    assert claim["took_over_from"] == crashed.id
+    assert claim["took_over_because"] == f"it ended {ended or 'and is gone'}"
+
+
+def test_a_claim_whose_execution_is_still_running_is_not_taken_over(
+    world: Any, make_execution: Any
+) -> None:
+    obj = upload(world)
+    assert start(world, obj["event"], make_execution("run-a")).action == "TRAIN"
+    world.ended[make_execution("run-other").id] = "FAILED"  # some other run ended, not run-a
+    result = start(world, obj["event"], make_execution("run-b"))
+    assert result.action == "SKIP"
+    assert result.reason.endswith("was already handled by run run-a (RUNNING)")
+
+
+def test_a_finished_claim_is_never_taken_over_even_when_its_execution_ended(
+    world: Any, make_execution: Any
+) -> None:
+    obj = upload(world)
+    first = start(world, obj["event"], make_execution("run-a"))
+    assert first.run is not None
+    world.ledger().finish(first.run.business_key, "run-a", "REGISTERED", {})
+    world.ended[make_execution("run-a").id] = "SUCCEEDED"
+    result = start(world, obj["event"], make_execution("run-b"))
+    assert result.action == "SKIP"
+    assert result.reason.endswith("was already handled by run run-a (REGISTERED)")
+
+
+def test_of_two_replays_taking_over_a_stale_claim_at_once_one_wins(world: Any) -> None:
+    ledger = world.ledger()
+    assert ledger.claim("dataset#k", "run-a", {}) is None
+    # Both found run-a ended; run-b writes first, so run-c's take-over condition fails
+    assert ledger.claim("dataset#k", "run-b", {}, stale_run_id="run-a") is None
+    holder = ledger.claim("dataset#k", "run-c", {}, stale_run_id="run-a")
+    assert holder is not None and holder["run_id"] == "run-b"
 
 
 def test_retried_invocation_of_the_same_run_claims_its_key_again(

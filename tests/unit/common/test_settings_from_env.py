@@ -68,13 +68,18 @@ def test_template_number_and_boolean_strings_are_coerced(monkeypatch: pytest.Mon
             code_version="v1",
             model_package_group="g",
             inference_image_uri="i",
+            ledger_table="l",
         )
         assert settings.auto_approve is expected
 
 
 def test_code_location_uris_follow_the_publish_layout() -> None:
     settings = RegisterModelSettings(
-        artifacts_bucket="art", code_version="v7", model_package_group="g", inference_image_uri="i"
+        artifacts_bucket="art",
+        code_version="v7",
+        model_package_group="g",
+        inference_image_uri="i",
+        ledger_table="l",
     )
     assert settings.sourcedir_uri == "s3://art/code/v7/sourcedir.tar.gz"
     assert settings.source_files_uri == "s3://art/code/v7/src/"

@@ -20,7 +20,9 @@ def test_plan_has_every_field_the_map_branch_reads(
         sample("prepare_candidate", {"run.run_id": "run-a"}), lambda_context
     )
     assert json.loads(json.dumps(output)) == output
-    assert set(output) == {"candidate", "training", "evaluation", "model_data_url", "report_uri"}
+    assert set(output) == {
+        "candidate", "training", "evaluation", "model_data_url", "report_uri", "champion"
+    }  # fmt: skip
     # TrainCandidate / EvaluateCandidate pass these on to SageMaker
     training_paths = asl_reads(output["training"], "training_pipeline", "$.training.")
     evaluation_paths = asl_reads(output["evaluation"], "training_pipeline", "$.evaluation.")

@@ -24,13 +24,31 @@ def trained(stack: Any, sample: Any) -> dict[str, Any]:
     model_data_url = f"s3://{stack.artifacts_bucket}/{MODEL_KEY}"
     evaluation = f"s3://{stack.artifacts_bucket}/runs/r/evaluation/gb"
     stack.put_uri(f"{evaluation}/feature_schema.json", SCHEMA)
+    # No champion: the sample's v2 does not exist in this registry (see the next test)
     return sample(
         "register_model",
         {
             "selection.best.model_data_url": model_data_url,
             "selection.quality_report_uri": f"{evaluation}/model_quality.json",
+            "selection.best.champion": None,
+            "run.champion": None,
         },
     )
+
+
+def test_a_champion_changed_since_evaluation_raises_champion_changed_by_class_name(
+    load_handler: Any, stack: Any, sample: Any, lambda_context: Any
+) -> None:
+    handler = load_handler("register_model")
+    scored_v2 = sample("register_model")
+    payload = trained(stack, sample)
+    payload["selection"]["best"]["champion"] = scored_v2["selection"]["best"]["champion"]
+    with pytest.raises(Exception) as raised:
+        handler.lambda_handler(payload, lambda_context)
+    assert type(raised.value).__name__ == "ChampionChanged"
+    assert str(raised.value).endswith("the champion is now none")
+    listed = stack.sagemaker.list_model_packages(ModelPackageGroupName=stack.group)
+    assert listed["ModelPackageSummaryList"] == []
 
 
 @pytest.mark.parametrize(

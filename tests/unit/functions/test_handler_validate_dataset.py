@@ -8,6 +8,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import boto3
 import pytest
 
 DATASET = Path(__file__).resolve().parents[3] / "ml" / "data" / "breast_cancer.csv"
@@ -76,17 +77,43 @@ def test_new_dataset_returns_train_with_the_run_the_state_machine_reads(
     assert out.correlation_ids() == {"run-a"}
 
 
+def running(sfn_execution: Any, name: str) -> dict[str, Any]:
+    """`$$.Execution` of a TrainingPipeline execution that is RUNNING in moto."""
+    sfn = boto3.client("stepfunctions")
+    machine = sfn.create_state_machine(
+        name=f"mlops-TrainingPipeline-{name}",
+        definition='{"StartAt": "W", "States": {"W": {"Type": "Wait", "Seconds": 600, '
+        '"End": true}}}',
+        roleArn="arn:aws:iam::123456789012:role/sfn",
+    )["stateMachineArn"]
+    arn = sfn.start_execution(stateMachineArn=machine, name=name)["executionArn"]
+    return sfn_execution(name) | {"Id": arn}
+
+
 def test_same_version_again_returns_skip(
     load_handler: Any, stack: Any, sample: Any, sfn_execution: Any, lambda_context: Any
 ) -> None:
     handler = load_handler("validate_dataset")
     obj = stack.put(stack.data_bucket, KEY, DATASET.read_bytes())
-    first = object_created(sample, sfn_execution("run-a"), stack.data_bucket, obj)
+    first = object_created(sample, running(sfn_execution, "run-a"), stack.data_bucket, obj)
     handler.lambda_handler(first, lambda_context)
     replay = object_created(sample, sfn_execution("run-b"), stack.data_bucket, obj)
     output = handler.lambda_handler(replay, lambda_context)
     assert (output["action"], output["run"]) == ("SKIP", None)
     assert "already handled by run run-a" in output["reason"]
+
+
+def test_a_replay_takes_over_the_claim_of_an_aborted_run(
+    load_handler: Any, stack: Any, sample: Any, sfn_execution: Any, lambda_context: Any
+) -> None:
+    handler = load_handler("validate_dataset")
+    obj = stack.put(stack.data_bucket, KEY, DATASET.read_bytes())
+    aborted = running(sfn_execution, "run-a")
+    handler.lambda_handler(object_created(sample, aborted, stack.data_bucket, obj), lambda_context)
+    boto3.client("stepfunctions").stop_execution(executionArn=aborted["Id"])
+    replay = object_created(sample, sfn_execution("run-b"), stack.data_bucket, obj)
+    output = handler.lambda_handler(replay, lambda_context)
+    assert output["action"] == "TRAIN" and output["run"]["run_id"] == "run-b"
 
 
 def test_invalid_dataset_raises_dataset_invalid_by_class_name(

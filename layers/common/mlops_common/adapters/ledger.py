@@ -13,6 +13,7 @@ from typing import Any
 
 from boto3.dynamodb.conditions import Attr
 
+RUNNING = "RUNNING"
 TERMINAL_FAILED = "FAILED"
 REJECTED = "REJECTED"
 #: Statuses a later run may claim again: a failed run is retried, a rejected upload re-checked.
@@ -30,27 +31,47 @@ def now_iso() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
+def _reclaimable(run_id: str, stale_run_id: str | None) -> Any:
+    condition = Attr("status").is_in(list(RECLAIMABLE)) | Attr("run_id").eq(run_id)
+    if stale_run_id is not None:
+        condition = condition | (Attr("run_id").eq(stale_run_id) & Attr("status").eq(RUNNING))
+    return condition
+
+
 class Ledger:
     def __init__(self, table: Any) -> None:
         self._table = table
 
-    def claim(self, key: str, run_id: str, attributes: dict[str, Any]) -> dict[str, Any] | None:
+    def claim(
+        self,
+        key: str,
+        run_id: str,
+        attributes: dict[str, Any],
+        stale_run_id: str | None = None,
+    ) -> dict[str, Any] | None:
         """Claims `key` for `run_id`. Returns None on success, else the item that holds it.
 
         A key whose last run FAILED (or was REJECTED) may be claimed again: a failed run is
         retried by replaying its event. The same run_id may re-claim (a retried invocation).
+        `stale_run_id`: a run the caller found ended while its claim still says RUNNING (it
+        crashed, timed out or was aborted); the claim is taken over from it, from no other.
         """
-        reclaimable = Attr("status").is_in(list(RECLAIMABLE)) | Attr("run_id").eq(run_id)
+        reclaimable = _reclaimable(run_id, stale_run_id)
         return self._claim(key, run_id, attributes, Attr("pk").not_exists() | reclaimable)
 
     def claim_attempt(
-        self, key: str, run_id: str, request_id: str, attributes: dict[str, Any]
+        self,
+        key: str,
+        run_id: str,
+        request_id: str,
+        attributes: dict[str, Any],
+        stale_run_id: str | None = None,
     ) -> dict[str, Any] | None:
         """Claims a new attempt's key for a request. Returns None on success, else the item
         that holds it: another request's attempt, or this request's own (a replayed request),
-        which may be claimed again only by the same run or after it FAILED or was REJECTED."""
-        reclaimable = Attr("status").is_in(list(RECLAIMABLE)) | Attr("run_id").eq(run_id)
-        mine = Attr("request_id").eq(request_id) & reclaimable
+        which may be claimed again only by the same run, after it FAILED or was REJECTED, or
+        from `stale_run_id` (as `claim`)."""
+        mine = Attr("request_id").eq(request_id) & _reclaimable(run_id, stale_run_id)
         attributes = attributes | {"request_id": request_id}
         return self._claim(key, run_id, attributes, Attr("pk").not_exists() | mine)
 
@@ -61,7 +82,7 @@ class Ledger:
             "pk": key,
             "sk": "run",
             "run_id": run_id,
-            "status": "RUNNING",
+            "status": RUNNING,
             "started_at": now_iso(),
             **to_item(attributes),
         }
@@ -70,6 +91,10 @@ class Ledger:
             return None
         except self._table.meta.client.exceptions.ConditionalCheckFailedException:
             return self._table.get_item(Key={"pk": key, "sk": "run"}, ConsistentRead=True)["Item"]
+
+    def claimed(self, key: str) -> dict[str, Any] | None:
+        """The claim item of `key` (a run's status, run_id, execution_arn), None if unclaimed."""
+        return self._table.get_item(Key={"pk": key, "sk": "run"}, ConsistentRead=True).get("Item")
 
     def reject(self, key: str, run_id: str, reason: str) -> bool:
         """Marks the key `run_id` holds REJECTED with the reason (the input broke its contract);
@@ -92,16 +117,29 @@ class Ledger:
         response = self._table.get_item(Key={"pk": key, "sk": POINTER_SK}, ConsistentRead=True)
         return response.get("Item")
 
-    def finish(self, key: str, run_id: str, status: str, details: dict[str, Any]) -> bool:
-        """Records the outcome if `run_id` still holds the key; False if another run does."""
-        return self._end(key, run_id, status, "details", to_item(details))
+    def finish(
+        self,
+        key: str,
+        run_id: str,
+        status: str,
+        details: dict[str, Any],
+        only_running: bool = False,
+    ) -> bool:
+        """Records the outcome if `run_id` still holds the key (`only_running`: and has not
+        recorded an ending yet, e.g. REJECTED); False if not."""
+        return self._end(key, run_id, status, "details", to_item(details), only_running)
 
-    def _end(self, key: str, run_id: str, status: str, name: str, value: Any) -> bool:
+    def _end(
+        self, key: str, run_id: str, status: str, name: str, value: Any, only_running: bool = False
+    ) -> bool:
+        condition = Attr("run_id").eq(run_id)
+        if only_running:
+            condition = condition & Attr("status").eq(RUNNING)
         try:
             self._table.update_item(
                 Key={"pk": key, "sk": "run"},
                 UpdateExpression="SET #s = :s, finished_at = :t, #n = :v",
-                ConditionExpression=Attr("run_id").eq(run_id),
+                ConditionExpression=condition,
                 ExpressionAttributeNames={"#s": "status", "#n": name},
                 ExpressionAttributeValues={":s": status, ":t": now_iso(), ":v": value},
             )

@@ -1,3 +1,4 @@
+from datetime import datetime, timedelta
 from typing import Any
 
 
@@ -19,6 +20,21 @@ class ModelRegistry:
         )
         summaries = [s for page in pages for s in page["ModelPackageSummaryList"]]
         return sorted(summaries, key=lambda s: s.get("ModelPackageVersion", 0), reverse=True)
+
+    def created_by(self, execution_arn: str, since: datetime | None) -> dict[str, Any] | None:
+        """The package `execution_arn` created (its MetadataProperties.GeneratedBy), looking at
+        the group's versions created since `since` (all of them without it), newest first."""
+        paginator = self._sm.get_paginator("list_model_packages")
+        request: dict[str, Any] = {"ModelPackageGroupName": self.group, "SortOrder": "Descending"}
+        if since is not None:
+            request["CreationTimeAfter"] = since - timedelta(minutes=1)  # clock skew
+        for page in paginator.paginate(**request):
+            for summary in page["ModelPackageSummaryList"]:
+                package = self.describe(summary["ModelPackageArn"])
+                generated_by = (package or {}).get("MetadataProperties", {}).get("GeneratedBy")
+                if generated_by == execution_arn:
+                    return package
+        return None
 
     def describe(self, arn: str) -> dict[str, Any] | None:
         try:

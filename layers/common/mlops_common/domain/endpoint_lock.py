@@ -32,21 +32,36 @@ def acquire_endpoint(
     executions: Executions,
 ) -> AcquireEndpointOutput:
     key = lock_key(endpoint_name)
+    acquired, item, why = take_lock(key, "the endpoint", execution, workflow, ledger, executions)
+    return _answer(acquired, key, endpoint_name, item, why)
+
+
+def take_lock(
+    key: str,
+    what: str,
+    execution: Execution,
+    workflow: str,
+    ledger: Ledger,
+    executions: Executions,
+) -> tuple[bool, dict[str, Any] | None, str]:
+    """(acquired, the lock item, why) for any ledger lock `key` (the endpoint's, the
+    registry's): free when absent, released, held by `execution`, or held by an execution that
+    is no longer RUNNING."""
     item = ledger.read_lock(key)
     if _held_by(item, execution.id):
-        return _answer(True, key, endpoint_name, item, "this execution holds the lock")
-    stale, why = None, "the endpoint was free"
+        return True, item, "this execution holds the lock"
+    stale, why = None, f"{what} was free"
     if item is not None and item.get("status") == LOCK_HELD:
         status = executions.status(item["holder"])
         if status == "RUNNING":
-            return _answer(False, key, endpoint_name, item, _waiting(item))
+            return False, item, _waiting(item, what)
         stale = item["holder"]
         why = f"taken over from {stale}, which ended {status or 'and is gone'}"
     attributes = {"workflow": workflow, "execution_name": execution.name}
     holder = ledger.acquire_lock(key, execution.id, attributes, stale_holder=stale)
     if holder is None:
-        return _answer(True, key, endpoint_name, ledger.read_lock(key), why)
-    return _answer(False, key, endpoint_name, holder, _waiting(holder))  # lost a race
+        return True, ledger.read_lock(key), why
+    return False, holder, _waiting(holder, what)  # lost a race
 
 
 def release_endpoint(state: dict[str, Any], execution: Execution, ledger: Ledger) -> bool:
@@ -61,10 +76,10 @@ def _held_by(item: dict[str, Any] | None, holder: str) -> bool:
     return item is not None and item.get("status") == LOCK_HELD and item.get("holder") == holder
 
 
-def _waiting(item: dict[str, Any]) -> str:
+def _waiting(item: dict[str, Any], what: str) -> str:
     return (
         f"waiting for a turn: {item.get('workflow', 'a workflow')} execution {item['holder']} "
-        f"has held the endpoint since {item.get('acquired_at')}"
+        f"has held {what} since {item.get('acquired_at')}"
     )
 
 

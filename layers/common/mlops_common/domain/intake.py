@@ -5,7 +5,8 @@ snapshot of exactly the version it checked.
 Order matters:
 1. the input names an object version (an upload; a retrain request, "latest" resolved here so
    every caller gets the same answer); a folder marker is skipped before anything is claimed;
-2. the run claims its business key, so a replay or a handled version ends before any read;
+2. the run claims its business key, so a replay or a handled version ends before any read; a
+   claim still RUNNING whose execution has ended (a crash, a timeout, an abort) is taken over;
 3. the version is checked against the contract, streamed; a rejection is recorded under the key
    (status REJECTED with the reason, claimable again) before DatasetInvalid ends the run;
 4. the version is copied server-side into `runs/<run id>/data/`, and the jobs read that copy
@@ -17,7 +18,8 @@ import itertools
 from dataclasses import dataclass, replace
 from typing import Any
 
-from ..adapters.ledger import Ledger
+from ..adapters.executions import Executions
+from ..adapters.ledger import RUNNING, Ledger
 from ..adapters.registry import ModelRegistry
 from ..adapters.s3 import S3Store
 from ..errors import DatasetInvalid, EventMalformed
@@ -71,6 +73,7 @@ def start_training_run(
     store: S3Store,
     registry: ModelRegistry,
     ledger: Ledger,
+    executions: Executions,
 ) -> ValidateDatasetOutput:
     """Resolves, claims, checks and snapshots the dataset version; finds the champion."""
     start = parse_training_start(event)
@@ -87,7 +90,7 @@ def start_training_run(
     _check_location(target.location, settings)
     refuse_parts(target.location, settings.data_prefix)
     target = _pinned(target, store)
-    key, target, holder = _claim(target, execution, ledger)
+    key, target, holder = _claim(target, execution, ledger, executions)
     if holder is not None:
         return ValidateDatasetOutput(action="SKIP", reason=_handled(target, holder))
     try:
@@ -171,12 +174,13 @@ def _check_location(location: DatasetLocation, settings: ValidateDatasetSettings
 
 
 def _claim(
-    target: Target, execution: Execution, ledger: Ledger
+    target: Target, execution: Execution, ledger: Ledger, executions: Executions
 ) -> tuple[str, Target, dict[str, Any] | None]:
     """(key, target with its attempt, holder or None). An upload and a plain retrain claim the
     version's key: a handled version is not trained again. A forced retrain claims the first
     attempt key free of other requests: `<dataset key>` (attempt 1) or `<dataset key>#attempt#N`.
-    Its own earlier attempt (a replayed request) is the holder it ends on."""
+    Its own earlier attempt (a replayed request) is the holder it ends on. A claim left
+    RUNNING by an execution that has ended is taken over (`_stale`)."""
     trigger = target.trigger
     attributes: dict[str, Any] = {
         "execution_arn": execution.id,
@@ -194,20 +198,45 @@ def _claim(
         if value
     }
     if target.request is None or not target.request.force:
-        holder = ledger.claim(target.business_key, execution.name, attributes | {"attempt": 1})
-        return target.business_key, target, holder
+        key, attributes = target.business_key, attributes | {"attempt": 1}
+        holder = ledger.claim(key, execution.name, attributes)
+        stale = _stale(holder, execution, executions)
+        if stale is not None:
+            holder = ledger.claim(key, execution.name, attributes | stale, holder["run_id"])
+        return key, target, holder
+    request_id = target.request.request_id
     for attempt in itertools.count(1):
         key = target.business_key + ("" if attempt == 1 else f"#attempt#{attempt}")
-        holder = ledger.claim_attempt(
-            key,
-            execution.name,
-            target.request.request_id,
-            attributes | {"attempt": attempt, "forced": True},
-        )
+        attributes_n = attributes | {"attempt": attempt, "forced": True}
+        holder = ledger.claim_attempt(key, execution.name, request_id, attributes_n)
+        mine = holder is not None and holder.get("request_id") == request_id
+        stale = _stale(holder, execution, executions) if mine else None
+        if stale is not None:
+            holder = ledger.claim_attempt(
+                key, execution.name, request_id, attributes_n | stale, holder["run_id"]
+            )
         attempted = replace(target, trigger=trigger.model_copy(update={"attempt": attempt}))
-        if holder is None or holder.get("request_id") == target.request.request_id:
+        if holder is None or holder.get("request_id") == request_id:
             return key, attempted, holder
     raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _stale(
+    holder: dict[str, Any] | None, execution: Execution, executions: Executions
+) -> dict[str, Any] | None:
+    """If `holder` is a claim still RUNNING for an execution that is no longer RUNNING (it
+    crashed, timed out or was aborted without closing its claim), the attributes a take-over
+    records; else None. Step Functions keeps an ended execution's status (DescribeExecution),
+    so a crash never leaves a version that only a new upload could train."""
+    if holder is None or holder.get("status") != RUNNING:
+        return None
+    arn = holder.get("execution_arn")
+    if not arn or arn == execution.id:
+        return None
+    status = executions.status(arn)
+    if status == "RUNNING":
+        return None
+    return {"took_over_from": arn, "took_over_because": f"it ended {status or 'and is gone'}"}
 
 
 def _handled(target: Target, holder: dict[str, Any]) -> str:

@@ -4,7 +4,14 @@ from typing import Any
 
 from ..adapters.ledger import Ledger
 from ..adapters.notifier import Notifier
-from ..models import DatasetUpload, OutcomeInput, OutcomeOutput, RetrainRequest, RunContext
+from ..models import (
+    DatasetLocation,
+    DatasetUpload,
+    OutcomeInput,
+    OutcomeOutput,
+    RetrainRequest,
+    RunContext,
+)
 from .endpoint_lock import release_endpoint
 from .events import training_start_of
 from .failure import describe_failure
@@ -94,6 +101,15 @@ def record_outcome(request: OutcomeInput, ledger: Ledger, notifier: Notifier) ->
     run = _run_of(request.state)
     if run is not None:
         recorded = ledger.finish(run.business_key, run.run_id, request.outcome, message)
+    elif request.workflow == "training" and request.outcome == "FAILED":
+        # The failing state left no run (ValidateDataset crashed after its claim, say): the
+        # claim is closed from what started the execution, if this execution holds it.
+        key = _claim_key_of(request.execution.input)
+        if key is not None:
+            # Only a claim still RUNNING: ValidateDataset may have ended it (REJECTED) itself.
+            recorded = ledger.finish(
+                key, request.execution.name, "FAILED", message, only_running=True
+            )
     subject = f"[mlops] {request.workflow}: {message['headline']}"
     message_id = notifier.publish(
         subject, message, {"workflow": request.workflow, "outcome": request.outcome}
@@ -105,6 +121,22 @@ def _run_of(state: dict[str, Any]) -> RunContext | None:
     """The training run, where the state has one (`$.start.Payload.run` in the ASL)."""
     run = ((state.get("start") or {}).get("Payload") or {}).get("run")
     return RunContext.model_validate(run) if run else None
+
+
+def _claim_key_of(started_by: Any) -> str | None:
+    """The business key a run of this input claims, where the input alone names it: an upload,
+    or a plain retrain of a given version (a forced retrain's attempt, or a version resolved at
+    run time, is known only to the run; a claim left by it is taken over by the next run once
+    this execution has ended, domain.intake)."""
+    start = training_start_of(started_by)
+    if isinstance(start, DatasetUpload):
+        version = start.version_id or start.etag
+        return f"dataset#{start.uri}#{version}" if version else None
+    if isinstance(start, RetrainRequest) and not start.force:
+        where = start.dataset
+        if isinstance(where, DatasetLocation) and where.version_id:
+            return f"dataset#{where.uri}#{where.version_id}"
+    return None
 
 
 def _skip_reason(state: dict[str, Any]) -> str | None:

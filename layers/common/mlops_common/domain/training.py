@@ -7,7 +7,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from ..errors import EventMalformed
-from ..models import Candidate, CandidatePlan, RunContext
+from ..models import Candidate, CandidatePlan, Champion, RunContext
 from ..settings import PrepareCandidateSettings
 
 
@@ -19,8 +19,15 @@ def job_name(prefix: str, run_id: str, candidate: str, kind: str) -> str:
 
 
 def build_candidate_plan(
-    run: RunContext, candidate: Candidate, settings: PrepareCandidateSettings
+    run: RunContext,
+    candidate: Candidate,
+    settings: PrepareCandidateSettings,
+    round_: int = 0,
+    champion: Champion | None = None,
 ) -> CandidatePlan:
+    """The candidate's training and evaluation jobs. Round n > 0 (the champion changed before
+    registration) evaluates the model the run trained again, against `champion`, as its own
+    job (`eval-r<n>`) with its own report (`.../round-<n>/`); the training job is the run's."""
     try:
         Candidate.model_validate(candidate.model_dump())
     except ValidationError as exc:  # configuration drift between settings and payload
@@ -29,13 +36,16 @@ def build_candidate_plan(
     if data_uri is None:  # the jobs read the run's snapshot, never the data bucket
         raise EventMalformed(f"run {run.run_id} has no dataset snapshot to train on")
     settings = settings.at(run.code_version)
+    if round_ > 0:
+        run = run.model_copy(update={"champion": champion})
     training_name = job_name(settings.job_name_prefix, run.run_id, candidate.name, "train")
-    eval_name = job_name(settings.job_name_prefix, run.run_id, candidate.name, "eval")
+    eval_kind = f"eval-r{round_}" if round_ else "eval"
+    eval_name = job_name(settings.job_name_prefix, run.run_id, candidate.name, eval_kind)
     output_path = f"s3://{settings.artifacts_bucket}/runs/{run.run_id}/models"
     model_data_url = f"{output_path}/{training_name}/output/model.tar.gz"
     report_prefix = (
         f"s3://{settings.artifacts_bucket}/runs/{run.run_id}/evaluation/{candidate.name}"
-    )
+    ) + (f"/round-{round_}" if round_ else "")
     split_args = {
         "label": run.dataset.label,
         "test-size": settings.test_size,
@@ -98,6 +108,7 @@ def build_candidate_plan(
         evaluation=evaluation,
         model_data_url=model_data_url,
         report_uri=f"{report_prefix}/evaluation.json",
+        champion=run.champion,
     )
 
 
