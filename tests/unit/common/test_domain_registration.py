@@ -19,6 +19,7 @@ from mlops_common.models import (
     RegisterModelOutput,
     RunContext,
     RunTrigger,
+    SchemaChange,
     Selection,
 )
 from mlops_common.settings import RegisterModelSettings
@@ -198,6 +199,34 @@ def test_a_candidate_evaluated_against_the_champion_of_now_is_registered(world: 
     v1 = register(world, auto_approve=True, run=another_run("run-b"))
     result = register(world, auto_approve=True, sel=scored(champion_of(world, v1)))
     assert result.version == 2
+
+
+def declared(replaces_version: int | None) -> RunContext:
+    """A run on a declared schema change: judged on the floor alone, against no champion."""
+    change = SchemaChange(reason="radius sensor retired", declared_by="alice",
+                          declared_at="2026-11-29T12:00:00Z",
+                          replaces_version=replaces_version)  # fmt: skip
+    return run_context().model_copy(update={"schema_change": change, "champion": None})
+
+
+def test_a_declared_schema_change_registers_while_the_champion_it_replaces_still_is(
+    world: Any,
+) -> None:
+    # Given v1 is the champion, and the declaration was made against it
+    register(world, auto_approve=True, run=another_run("run-b"))
+    # When the run on the new schema (evaluated against no champion) registers
+    result = register(world, auto_approve=True, run=declared(1), sel=scored(None))
+    # Then it is registered: the champion it replaces is still v1
+    assert result.version == 2
+
+
+def test_a_declared_schema_change_whose_champion_moved_on_registers_nothing(world: Any) -> None:
+    # Given v1 was the champion the declaration replaced, and v2 has since been approved
+    v1 = register(world, auto_approve=True, run=another_run("run-b"))
+    register(world, auto_approve=True, run=another_run("run-c"), sel=scored(champion_of(world, v1)))
+    # Then the run on the new schema registers nothing
+    with pytest.raises(ChampionChanged, match="declared against version 1; the champion is now"):
+        register(world, auto_approve=True, run=declared(1), sel=scored(None))
 
 
 def test_registration_waits_for_the_registry_s_turn_and_releases_it(world: Any) -> None:
