@@ -127,13 +127,18 @@ def up_command(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         print("\nstopping the twin ...", flush=True)
     finally:
-        # A second Ctrl-C or SIGTERM must not leave model servers or workers half-stopped.
-        for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
-            signal.signal(signum, signal.SIG_IGN)
-        if twin is not None:
-            twin.close()
-            print("stopped: no process or temporary folder of the twin is left", flush=True)
+        stop(twin)
     return 0
+
+
+def stop(twin: Any | None) -> None:
+    """Closes the twin (a stack, or the delivery setup). A second Ctrl-C or SIGTERM meanwhile
+    must not leave model servers or workers half-stopped, so both are ignored from here on."""
+    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, signal.SIG_IGN)
+    if twin is not None:
+        twin.close()
+        print("stopped: no process or temporary folder of the twin is left", flush=True)
 
 
 def _banner(twin: Any, parameters: dict[str, str], clock: str) -> None:

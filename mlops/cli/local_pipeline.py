@@ -49,11 +49,9 @@ Ctrl-C (or SIGTERM) stops it.""",
     except KeyboardInterrupt:
         print("\nstopping the twin ...", flush=True)
     finally:
-        for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
-            signal.signal(signum, signal.SIG_IGN)
-        if delivery is not None:
-            delivery.close()
-            print("stopped: no process or temporary folder of the twin is left", flush=True)
+        from mlops.cli.local import stop
+
+        stop(delivery)
     return 0
 
 
