@@ -17,13 +17,16 @@ def up_with_pipeline(port: int) -> int:
     from mlops.cli.local import _stop
     from mlops.twin.cloud import CREDENTIALS, TIME_SCALE, describe_clock
     from mlops.twin.pipeline_stack import PIPELINE_STACK, start_delivery
+    from mlops.twin.stack import ROOT
 
     for signum in (signal.SIGTERM, signal.SIGHUP):
         signal.signal(signum, _stop)
     delivery = None
     try:
         print("mlops twin: deploying staging, prod and the delivery pipeline ...", flush=True)
-        delivery = start_delivery(port=port, time_scale=TIME_SCALE)
+        # A git checkout's own history, so that a clone of it pushes to the twin fast-forward.
+        history = ROOT if (ROOT / ".git").exists() else None
+        delivery = start_delivery(port=port, time_scale=TIME_SCALE, history=history)
         url = delivery.cloud.url
         print(f"twin listening on {url}; clock: {describe_clock(TIME_SCALE)}")
         for stage, app in delivery.apps.items():
@@ -31,11 +34,13 @@ def up_with_pipeline(port: int) -> int:
         print(f"  pipeline {delivery.pipeline_name} (stack {PIPELINE_STACK})")
         print(
             f"""
+The execution that creating the pipeline started has failed at Source, as on AWS before the
+connection's handshake; the repository now holds the project, and pushes start the next ones.
 Push to it from your clone (main runs the pipeline; a push touching only docs starts nothing):
   {delivery.git_remote_command()}
   git fetch twin && git push twin HEAD:main
 Operate it from another shell:
-  export AWS_ENDPOINT_URL={url} AWS_ACCESS_KEY_ID=testing \\\\
+  export AWS_ENDPOINT_URL={url} AWS_ACCESS_KEY_ID=testing \\
          AWS_SECRET_ACCESS_KEY=testing AWS_DEFAULT_REGION={delivery.cloud.region}
   mlops pipeline status
   mlops pipeline approve --reason "staging looks right"   (or: reject --reason R)

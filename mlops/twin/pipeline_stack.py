@@ -60,25 +60,32 @@ def start_delivery(
     region: str = "us-east-1",
     edits: dict[str, Callable[[str], str]] | None = None,
     stage_parameters: dict[str, str] | None = None,
+    history: Path | None = None,
     **pipeline_parameters: str,
 ) -> DeliveryStacks:
     """Start a local cloud holding the delivery: the repository's main is the project's files
     (with `edits`: file -> new text from old, e.g. an earlier training default), the stages'
     app stacks run that main (with `stage_parameters` over the twin's, kept in the stages'
     parameter overrides), and codepipeline.yaml (`pipeline_parameters` over the twin's,
-    e.g. TestPaths) watches the repository."""
+    e.g. TestPaths) watches the repository. With `history` (a git checkout: `mlops local up
+    --with-pipeline` passes the project's), the repository's main is that checkout's HEAD
+    with its history, so a clone of it pushes to the twin as a fast-forward."""
     cloud = LocalCloud(port=port, region=region, time_scale=time_scale).start()
     try:
         main = cloud.work_dir / "main"
         copy_project(root, main, edits or {})
-        return _provision(cloud, main, stage_parameters or {}, pipeline_parameters)
+        return _provision(cloud, main, stage_parameters or {}, pipeline_parameters, history)
     except BaseException:
         cloud.stop()
         raise
 
 
 def _provision(
-    cloud: LocalCloud, main: Path, stage_parameters: dict[str, str], overrides: dict[str, str]
+    cloud: LocalCloud,
+    main: Path,
+    stage_parameters: dict[str, str],
+    overrides: dict[str, str],
+    history: Path | None = None,
 ) -> DeliveryStacks:
     iam, s3 = cloud.client("iam"), cloud.client("s3")
     parameters: dict[str, str] = {"FullRepositoryId": REPOSITORY}
@@ -106,7 +113,10 @@ def _provision(
     for run in cloud.delivery.pipelines.runs(pipeline.outputs["PipelineName"]):
         run.done.wait(60)  # its creation's execution fails at Source: no handshake yet
     repository = cloud.delivery.repositories.create(REPOSITORY, pipeline.outputs["ConnectionArn"])
-    seed(repository, main)
+    if history is not None:  # no push: nothing is triggered
+        repository.git("fetch", "-q", str(history), "HEAD:main")
+    else:
+        seed(repository, main)
     return DeliveryStacks(cloud, apps, pipeline, repository)
 
 
