@@ -32,10 +32,18 @@ def up_with_pipeline(port: int) -> int:
         for stage, app in delivery.apps.items():
             print(f"  {stage}: stack {app.stack.name}, data s3://{app.outputs['DataBucketName']}/")
         print(f"  pipeline {delivery.pipeline_name} (stack {PIPELINE_STACK})")
+        uploads = "\n".join(
+            f"  aws s3 cp ml/data/breast_cancer.csv "
+            f"s3://{app.outputs['DataBucketName']}/{app.outputs['DataPrefix']}first.csv"
+            for app in delivery.apps.values()
+        )
         print(
             f"""
 The execution that creating the pipeline started has failed at Source, as on AWS before the
 connection's handshake; the repository now holds the project, and pushes start the next ones.
+Each stage trains on its own data ("deploy code, not models"): give each a dataset first, or
+its retrain ends DatasetInvalid ("nothing to retrain"), in a shell with the exports below:
+{uploads}
 Push to it from your clone (main runs the pipeline; a push touching only docs starts nothing):
   {delivery.git_remote_command()}
   git fetch twin && git push twin HEAD:main
