@@ -105,6 +105,17 @@ def stack(local_cloud: Any) -> Any:
 
 
 def test_the_projects_validate_dataset_crashes_after_its_ledger_claim(local_cloud, stack):
+    # The upload alone must start no run while the test runs: that run's own ValidateDataset
+    # would race this invocation for the one injected crash.
+    events, ingress = local_cloud.client("events"), stack.physical_ids["DataIngressRule"]
+    events.disable_rule(Name=ingress)
+    try:
+        crashes_after_its_claim(local_cloud, stack)
+    finally:
+        events.enable_rule(Name=ingress)
+
+
+def crashes_after_its_claim(local_cloud: Any, stack: Any) -> None:
     s3 = local_cloud.client("s3")
     bucket, prefix = stack.outputs["DataBucketName"], stack.outputs["DataPrefix"]
     key = f"{prefix}crash-{uuid.uuid4().hex[:6]}.csv"
