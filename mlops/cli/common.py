@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Iterable
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -48,13 +49,16 @@ def target_options(suppress: bool) -> argparse.ArgumentParser:
     return parent
 
 
-def workflow_option(parser: argparse.ArgumentParser) -> None:
+def workflow_option(parser: argparse.ArgumentParser, keys: Iterable[str] = WORKFLOWS) -> None:
+    """--workflow, repeatable; without it a command covers every workflow in `keys`."""
+    choices = list(keys)
     parser.add_argument(
         "--workflow",
         action="append",
-        choices=list(WORKFLOWS),
-        help="only this workflow (repeatable); default: all three",
+        choices=choices,
+        help=f"only this workflow (repeatable); default: all of {', '.join(choices)}",
     )
+    parser.set_defaults(all_workflows=choices)
 
 
 def time_arg(text: str) -> Any:
@@ -92,7 +96,8 @@ class Context:
         return ControlPlane.connect(aws, stack)
 
     def workflows(self) -> list[str]:
-        return list(getattr(self.args, "workflow", None) or WORKFLOWS)
+        chosen = getattr(self.args, "workflow", None)
+        return list(chosen or getattr(self.args, "all_workflows", WORKFLOWS))
 
     @cached_property
     def progress(self) -> Progress:

@@ -12,6 +12,7 @@ from mlops.cli.common import Context, time_arg, workflow_option
 from mlops.cli.render import stamp, table
 from mlops.control.errors import Failed, TimedOut
 from mlops.control.follow import POLL_SECONDS
+from mlops.control.plane import REPLAYABLE
 from mlops.control.replay import (
     REPLAY_ENDED,
     archive,
@@ -36,7 +37,7 @@ def add(commands: Any, parent: argparse.ArgumentParser) -> None:
     replay.add_argument(
         "--to", dest="end", type=time_arg, default="now", help="ISO 8601, a span ago, or now"
     )
-    workflow_option(replay)
+    workflow_option(replay, REPLAYABLE)
     replay.add_argument("--dry-run", action="store_true", help="say what the window holds")
     replay.add_argument(
         "--wait", action="store_true", help="follow the replay and the runs it starts to the end"

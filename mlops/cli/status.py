@@ -11,6 +11,7 @@ from botocore.exceptions import ClientError
 from mlops.cli.common import Context
 from mlops.cli.render import ago, duration, table
 from mlops.cli.runs import where
+from mlops.control.drift import checks
 from mlops.control.endpoint import alarms, dead_letter_depth, endpoint_view
 from mlops.control.runs import last_run, run_json
 from mlops.control.timeline import one_line
@@ -42,6 +43,7 @@ def run(args: argparse.Namespace) -> int:
     found_alarms = alarms(plane)
     depth = dead_letter_depth(plane)
     champion = champion_version(plane)
+    latest_drift = next(iter(checks(plane, 1)), None)
     document = {
         "stack": {
             "name": plane.stack.name,
@@ -55,6 +57,7 @@ def run(args: argparse.Namespace) -> int:
         "pending_approval": [v.to_json() for v in pending],
         "alarms": found_alarms,
         "dead_letters": depth,
+        "latest_drift_check": latest_drift,
     }
     ctx.result(document, _human(document))
     return 0
@@ -112,6 +115,24 @@ def _human(doc: dict[str, Any]) -> str:
         lines.append("Waiting for approval: none")
     alarm_text = ", ".join(f"{a['name']} {a['state']}" for a in doc["alarms"]) or "none"
     lines.append(f"Alarms: {alarm_text}")
+    lines.append(_drift_line(doc["latest_drift_check"]))
     depth = doc["dead_letters"]
     lines.append(f"Dead letters: {depth}" + ("  ->  mlops dlq" if depth else ""))
     return "\n".join(lines)
+
+
+def _drift_line(check: dict[str, Any] | None) -> str:
+    if check is None:
+        return "Drift: no check yet"
+    figures = " ".join(
+        f"{name} {check[key]:.3f}"
+        for name, key in (("max PSI", "max_psi"), ("max KS", "max_ks"))
+        if check[key] is not None
+    )
+    drifting = ", ".join(f["feature"] for f in check["drifting"][:3])
+    return (
+        f"Drift: last check {ago(datetime.fromisoformat(check['when']))} {check['outcome']}"
+        f" on {check['rows']} rows"
+        + (f", {figures}" if figures else "")
+        + (f"; drifting: {drifting}  ->  mlops drift --features" if drifting else "")
+    )

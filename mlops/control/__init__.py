@@ -10,7 +10,7 @@ does comes from here. The demo (mlops/demo) shares one piece: the timeline of an
     stack.py        the stack from DescribeStacks and ListStackResources
     plane.py        ControlPlane: the stack resolved once, its clients and adapters
     timeline.py     an execution state by state; the live Watcher
-    runs.py         executions of the three workflows, their outcomes
+    runs.py         executions of the four workflows, their outcomes
     endpoint.py     the endpoint, its live version, a deployment in progress
     versions.py     the model registry as a table; approve, reject
     follow.py       waiting for the execution an action started, to its end

@@ -18,7 +18,7 @@ from mlops.control.stack import StackInfo, describe_stack
 
 @dataclass(frozen=True)
 class Workflow:
-    key: str  # what the operator types: training, deploy, rollback
+    key: str  # what the operator types: training, deploy, rollback, drift
     label: str  # the state machine's logical id: TrainingPipeline, ...
     arn: str
 
@@ -28,7 +28,13 @@ WORKFLOWS = {
     "training": "TrainingPipeline",
     "deploy": "DeployPipeline",
     "rollback": "RollbackPipeline",
+    "drift": "DriftCheck",
 }
+
+# The workflows that rules on the bus start, so an archived event can start them again. The
+# DriftCheck is started by its EventBridge Scheduler schedule, whose invocations are not events
+# on a bus and never reach the archive.
+REPLAYABLE = ("training", "deploy", "rollback")
 
 
 class ControlPlane:

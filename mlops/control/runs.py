@@ -1,4 +1,4 @@
-"""Executions of the stack's three workflows: listed newest first, found by name, and read
+"""Executions of the stack's four workflows: listed newest first, found by name, and read
 state by state (timeline.py)."""
 
 from __future__ import annotations

@@ -12,7 +12,7 @@ import pytest
 
 from mlops.control.aws import AwsTarget
 from mlops.control.deadletters import peek, redrive
-from mlops.control.plane import ControlPlane
+from mlops.control.plane import WORKFLOWS, ControlPlane
 from mlops.control.stack import Resource, StackInfo
 from mlops.twin.cloud import LocalCloud
 
@@ -37,9 +37,7 @@ UPLOAD = RETRAIN | {
 
 def plane_for(aws: AwsTarget, queue_url: str) -> ControlPlane:
     """A ControlPlane over a hand-made stack record: the dead-letter queue is all it reads."""
-    outputs = {
-        f"{w}PipelineArn": f"arn:aws:states:::{w}" for w in ("Training", "Deploy", "Rollback")
-    }
+    outputs = {f"{label}Arn": f"arn:aws:states:::{label}" for label in WORKFLOWS.values()}
     stack = StackInfo(
         "s",
         "arn:aws:cloudformation:us-east-1:123456789012:stack/s/1",

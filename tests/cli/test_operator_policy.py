@@ -3,9 +3,13 @@ commands make is allowed is checked by the end-to-end modules: cli_twin.py recor
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
+import yaml
 from cli_twin import iam_action, operator_policy_actions
+
+TEMPLATE = Path(__file__).resolve().parents[2] / "template.yaml"
 
 
 def statements(template: dict[str, Any]) -> list[dict[str, Any]]:
@@ -49,3 +53,25 @@ def test_calls_are_named_by_their_iam_actions():
     assert iam_action("sqs", "ChangeMessageVisibilityBatch", {}) == "sqs:ChangeMessageVisibility"
     assert iam_action("sts", "GetCallerIdentity", {}) is None
     assert iam_action("states", "StartExecution", {}) == "states:StartExecution"
+
+
+class _RefLoader(yaml.SafeLoader):
+    """template.yaml with `!Ref X` read as {"Ref": X}; other intrinsics as placeholders."""
+
+
+_RefLoader.add_constructor("!Ref", lambda loader, node: {"Ref": loader.construct_scalar(node)})
+_RefLoader.add_multi_constructor("!", lambda loader, tag, node: f"<{tag}>")
+
+
+def test_operators_read_the_drift_checks_runs_and_never_start_one():
+    template = yaml.load(TEMPLATE.read_text(), Loader=_RefLoader)
+    drift = {"Ref": "DriftCheck"}
+
+    def names(statement: dict[str, Any]) -> list[Any]:
+        resource = statement["Resource"]
+        return resource if isinstance(resource, list) else [resource]
+
+    on_drift = [s for s in statements(template) if drift in names(s)]
+    assert [actions_of(s) for s in on_drift] == [["states:ListExecutions"]]
+    starts = [s for s in statements(template) if "states:StartExecution" in actions_of(s)]
+    assert starts and all(drift not in names(s) for s in starts)

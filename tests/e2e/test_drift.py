@@ -167,3 +167,15 @@ def test_a_quiet_window_decides_nothing_and_mlops_drift_shows_the_checks(
     shown = capsys.readouterr().out
     assert "TOO_FEW_ROWS" in shown and verdict["report_uri"] in shown
     assert "mean_radius" in shown and "OUT OF RANGE" in shown
+    capsys.readouterr()
+    assert main(["runs", "--workflow", "drift", "--json", *target]) == 0
+    runs = json.loads(capsys.readouterr().out)
+    assert verdict["arn"] in [r["arn"] for r in runs] and {r["workflow"] for r in runs} == {
+        "drift"
+    }, runs
+    assert main(["status", "--json", *target]) == 0
+    status = json.loads(capsys.readouterr().out)
+    assert status["workflows"]["drift"]["arn"] == verdict["arn"]
+    assert status["latest_drift_check"]["execution"] == verdict["arn"]
+    assert main(["status", *target]) == 0
+    assert "Drift: last check" in capsys.readouterr().out
