@@ -116,7 +116,8 @@ class Attempts:
         while time.monotonic() < deadline and not self.run.stop_reason:
             time.sleep(min(WATCH_INTERVAL_SECONDS, max(0.0, deadline - time.monotonic())))
         real = time.monotonic() - started
-        self.clock.waited(aws_seconds * min(1.0, real / max(deadline - started, 1e-9)), real)
+        scale = self.host.time_scale
+        self.clock.waited(aws_seconds if scale <= 0 else min(aws_seconds, real / scale), real)
         if self.run.stop_reason:
             return False
         if left is not None and for_seconds >= left:
