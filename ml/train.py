@@ -9,7 +9,9 @@ environment variables with the standard /opt/ml defaults.
 Outputs: SM_MODEL_DIR/model.joblib, SM_MODEL_DIR/metadata.json (problem type, label encoding,
 feature order, hyperparameters), SM_MODEL_DIR/feature_schema.json (feature names, order and
 types), SM_MODEL_DIR/baseline.json (the drift baseline of the train split, baseline.py),
-SM_OUTPUT_DATA_DIR/metrics.json and `metric <name>=<value>` lines on stdout. On error the
+SM_OUTPUT_DATA_DIR/metrics.json and `metric <name>=<value>` lines on stdout. Checkpoints go to
+--checkpoint-dir (CheckpointConfig.LocalPath, /opt/ml/checkpoints) when it exists, and a restarted
+job resumes from them (checkpoints.py says which algorithms resume). On error the
 message goes to <SM_OUTPUT_DIR>/failure, which SageMaker reports as the job's FailureReason, and
 the exit status is 1.
 """
@@ -24,6 +26,7 @@ import traceback
 from pathlib import Path
 from typing import Any
 
+import checkpoints
 import joblib
 import sklearn
 from baseline import build_baseline
@@ -100,6 +103,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     add("--train", type=Path, default=Path(env.get("SM_CHANNEL_TRAIN", "/opt/ml/input/data/train")))
     add("--output-data-dir", "--output_data_dir", dest="output_data_dir", type=Path,
         default=Path(env.get("SM_OUTPUT_DATA_DIR", "/opt/ml/output/data")))  # fmt: skip
+    # CheckpointConfig.LocalPath; checkpoints are written only when the platform made it.
+    add("--checkpoint-dir", "--checkpoint_dir", dest="checkpoint_dir", type=Path,
+        default=checkpoints.default_directory())  # fmt: skip
     args, rest = parser.parse_known_args(argv)
     args.hyperparameters = algorithm_hyperparameters(rest)
     return args
@@ -139,7 +145,17 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
     train_rows, test_rows = split_indices(targets, args.test_size, args.seed, args.problem_type)
     estimator, values = build(args.algorithm, args.problem_type, args.hyperparameters, args.seed)
     x_train, y_train = dataset.features[train_rows], targets[train_rows]
-    estimator.fit(x_train, y_train)  # the TRAIN split only; evaluate.py scores the rest
+    # The TRAIN split only; evaluate.py scores the rest. In steps, resuming from a checkpoint
+    # of this same training when a spot job restarts (checkpoints.py).
+    fitted = checkpoints.fit(
+        estimator,
+        x_train,
+        y_train,
+        args.checkpoint_dir if args.checkpoint_dir.is_dir() else None,
+        settings={"algorithm": args.algorithm, "values": values, "seed": args.seed,
+                  "problem_type": args.problem_type},
+    )  # fmt: skip
+    estimator = fitted["estimator"]
 
     def score(rows: Any) -> dict[str, float]:
         found = predict(estimator, args.problem_type, dataset.features[rows], len(encoding.classes))
@@ -167,6 +183,8 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
         "train_metrics": train_metrics,
         "validation_metrics": validation_metrics,
         "sklearn_version": sklearn.__version__,
+        # estimators loaded from a checkpoint (0: trained from scratch), checkpoints written
+        "checkpoint": {"resumed_from": fitted["resumed_from"], "written": fitted["checkpoints"]},
     }
     args.model_dir.mkdir(parents=True, exist_ok=True)
     joblib.dump(estimator, args.model_dir / MODEL_FILENAME)

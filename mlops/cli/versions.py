@@ -64,13 +64,27 @@ def versions_command(args: argparse.Namespace) -> int:
                 doc["champion_score"] if doc["champion_score"] is not None else "none",
                 dataset,
                 doc["code_version"] or "",
+                _training_time(doc),
                 ago(view.created),
             ]
         )
-    headers = ["VERSION", "STATUS", "", "SCORE", "CHAMPION THEN", "DATASET", "CODE", "CREATED"]
+    headers = ["VERSION", "STATUS", "", "SCORE", "CHAMPION THEN", "DATASET", "CODE", "TRAINING",
+               "CREATED"]  # fmt: skip
     human = table(headers, rows) if rows else "no versions registered yet"
     ctx.result([v.to_json() for v in found], human)
     return 0
+
+
+def _training_time(doc: dict[str, Any]) -> str:
+    """'412 s, 12 s billed (97.1% saved)': the training job's times and the spot saving."""
+    if doc["training_seconds"] is None:
+        return ""
+    text = f"{doc['training_seconds']:.0f} s"
+    if doc["billable_seconds"] is not None:
+        text += f", {doc['billable_seconds']:.0f} s billed"
+    if doc["spot_saving_percent"]:
+        text += f" ({doc['spot_saving_percent']:g}% saved)"
+    return text
 
 
 def approve_command(args: argparse.Namespace) -> int:

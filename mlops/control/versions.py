@@ -43,6 +43,10 @@ class VersionView:
             "code_version": self.lineage.get("code_version"),
             "candidate": self.lineage.get("candidate"),
             "algorithm": self.lineage.get("algorithm"),
+            # The training job's TrainingTime/BillableTimeInSeconds and the spot saving.
+            "training_seconds": _number(self.lineage.get("training_seconds")),
+            "billable_seconds": _number(self.lineage.get("billable_seconds")),
+            "spot_saving_percent": _number(self.lineage.get("spot_saving_percent")),
             "live": self.live,
             "champion": self.champion,
             "approval_description": self.approval_description,

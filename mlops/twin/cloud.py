@@ -194,6 +194,7 @@ class LocalCloud:
                 self.url,
                 base_env,
                 on_state_change=self.sagemaker_events.job_changed,
+                time_scale=self.time_scale,  # spot capacity waits
             )
         )
         self.hosting = seams.enter_context(

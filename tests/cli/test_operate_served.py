@@ -64,8 +64,12 @@ def test_versions_lists_the_registry_with_scores_lineage_and_the_live_champion(s
     assert v1["metric"] == "f1" and v1["score"] >= 0.9 and v1["champion_score"] is None
     assert v1["dataset"] == data_uri(served, "first.csv")
     assert v1["code_version"] == served.twin.stack.parameters["CodeVersion"]  # ml/'s content
+    # On demand: billed all the time it took, nothing saved.
+    assert v1["training_seconds"] >= 1 and v1["billable_seconds"] == v1["training_seconds"]
+    assert v1["spot_saving_percent"] == 0.0
     table = mlops("versions", *served.target).out.splitlines()
-    headers = ["VERSION", "STATUS", "SCORE", "CHAMPION", "THEN", "DATASET", "CODE", "CREATED"]
+    headers = ["VERSION", "STATUS", "SCORE", "CHAMPION", "THEN", "DATASET", "CODE", "TRAINING",
+               "CREATED"]  # fmt: skip
     assert table[0].split() == headers
     assert table[1].startswith("v1       Approved  live champion  f1=0.9")
 

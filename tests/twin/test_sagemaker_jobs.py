@@ -59,6 +59,11 @@ class Recorder:
 
 @pytest.fixture(scope="module")
 def cloud(moto_server: MotoServer) -> Cloud:
+    return make_cloud(moto_server)
+
+
+def make_cloud(moto_server: MotoServer) -> Cloud:
+    """A bucket with the fixture scripts as a sourcedir, a small dataset and two programs."""
     s3 = moto_server.client("s3")
     bucket = f"artifacts-{uuid.uuid4().hex[:8]}"
     s3.create_bucket(Bucket=bucket)
@@ -338,6 +343,7 @@ def test_missing_input_object_fails_with_a_clear_reason(cloud: Cloud, runner: Jo
             "name": request["TrainingJobName"],
             "kind": "training",
             "seconds": None,
+            "interruptions": 0,
             "status": "Failed",
         }
     ]

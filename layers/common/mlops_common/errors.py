@@ -28,6 +28,11 @@ class TrainingFailed(MlopsError):
     """No candidate finished training and evaluation."""
 
 
+class SpotCapacityUnavailable(MlopsError):
+    """No candidate finished, and every one that failed was a spot training job that waited for
+    capacity past StoppingCondition.MaxWaitTimeInSeconds (Stopped, MaxWaitTimeExceeded)."""
+
+
 class EvaluationInvalid(MlopsError):
     """An evaluation report is missing or does not have the documented shape."""
 

@@ -304,6 +304,9 @@ class CandidateResult(Payload):
     model_data_url: str | None = None
     report_uri: str | None = None
     error: dict[str, Any] | None = None
+    #: The training job's TrainingTimeInSeconds and BillableTimeInSeconds (domain.spot)
+    training_seconds: int | None = None
+    billable_seconds: int | None = None
     champion: Annotated[
         Champion | None, Field(description="The champion its evaluation scored (None: none)")
     ] = None

@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from .domain.candidates import check_candidates
 from .domain.problem import check_gate, check_problem
+from .domain.spot import check_spot
 from .models import Candidate
 
 
@@ -68,7 +69,22 @@ class ProblemSettings(_Settings):
         return self
 
 
-class ValidateDatasetSettings(LedgerSettings, ProblemSettings):
+class SpotTrainingSettings(_Settings):
+    """Managed spot training (SpotTraining, SpotMaxWaitSeconds): a wait shorter than the run
+    fails the cold start of ValidateDataset and PrepareCandidate with ConfigurationInvalid, so
+    a run fails before anything trains (domain.spot)."""
+
+    spot_training: bool = False
+    spot_max_wait_seconds: Annotated[int, Field(gt=0)] = 7200
+    max_runtime_seconds: Annotated[int, Field(gt=0)] = 3600
+
+    @model_validator(mode="after")
+    def _spot_wait_covers_the_run(self) -> "SpotTrainingSettings":
+        check_spot(self.spot_training, self.spot_max_wait_seconds, self.max_runtime_seconds)
+        return self
+
+
+class ValidateDatasetSettings(LedgerSettings, ProblemSettings, SpotTrainingSettings):
     data_bucket: str
     data_prefix: str
     artifacts_bucket: Annotated[str, Field(description="Where each run snapshots its dataset")]
@@ -120,7 +136,7 @@ class CodeLocation(_Settings):
         return f"s3://{self.artifacts_bucket}/{self.code_prefix}/src/"
 
 
-class PrepareCandidateSettings(CodeLocation, ProblemSettings):
+class PrepareCandidateSettings(CodeLocation, ProblemSettings, SpotTrainingSettings):
     sagemaker_role_arn: str
     model_package_group: Annotated[str, Field(description="Whose champion a later round scores")]
     training_image_uri: str
@@ -129,7 +145,6 @@ class PrepareCandidateSettings(CodeLocation, ProblemSettings):
     job_name_prefix: Annotated[str, Field(pattern=r"^[a-zA-Z0-9-]{1,16}$")] = "mlops"
     test_size: Annotated[float, Field(gt=0, lt=1)] = 0.2
     split_seed: int = 42
-    max_runtime_seconds: Annotated[int, Field(gt=0)] = 3600
 
     @property
     def problem_arguments(self) -> dict[str, str | int]:

@@ -454,3 +454,22 @@ def test_a_run_with_its_own_code_version_is_served_by_that_code(world: Any) -> N
 def metadata_map_max() -> int:
     model = botocore.session.get_session().get_service_model("sagemaker")
     return model.shape_for("CustomerMetadataMap").metadata["max"]
+
+
+def test_the_lineage_records_training_and_billable_time_and_the_spot_saving(world: Any) -> None:
+    spot = selection()
+    spot.best.training_seconds, spot.best.billable_seconds = 412, 12
+    arn = register(world, sel=spot).model_package_arn
+    lineage = world.sagemaker.describe_model_package(ModelPackageName=arn)[
+        "CustomerMetadataProperties"
+    ]
+    assert (lineage["training_seconds"], lineage["billable_seconds"]) == ("412", "12")
+    assert lineage["spot_saving_percent"] == "97.1"
+
+
+def test_a_result_without_job_times_records_none(world: Any) -> None:
+    arn = register(world).model_package_arn
+    lineage = world.sagemaker.describe_model_package(ModelPackageName=arn)[
+        "CustomerMetadataProperties"
+    ]
+    assert not {"training_seconds", "billable_seconds", "spot_saving_percent"} & set(lineage)

@@ -5,13 +5,16 @@ Functions workflows", Step Functions developer guide). The Cause is text, and it
 on who failed:
 - a Lambda function error: the Lambda error document as JSON, `errorType`, `errorMessage` and a
   `stackTrace` ("Lambda function errors in Python", Lambda developer guide);
-- a failed `.sync` SageMaker job: the job's Describe* output as JSON, with its `FailureReason`;
+- a failed `.sync` SageMaker job: the job's Describe* output as JSON, with its `FailureReason`
+  (a spot job Stopped with MaxWaitTimeExceeded has none: it is named SpotCapacityUnavailable);
 - anything else (a States.* error, a Lambda service error): plain text.
 The document is parsed, never forwarded: the stack trace stays in the function's logs.
 """
 
 import json
 from typing import Any
+
+from .spot import MAX_WAIT_EXCEEDED, ran_out_of_spot_wait
 
 MAX_DETAIL_CHARS = 500
 
@@ -29,6 +32,9 @@ def describe_failure(error: Any) -> tuple[str, str]:
         if "errorType" in document or "errorMessage" in document:
             name = str(error.get("Error") or document.get("errorType"))
             detail = document.get("errorMessage")
+        elif ran_out_of_spot_wait(document):  # a Stopped spot job has no FailureReason
+            name = "SpotCapacityUnavailable"
+            detail = f"training job {document.get('TrainingJobName')} stopped: {MAX_WAIT_EXCEEDED}"
         else:
             detail = document.get("FailureReason") or document.get("message")
         detail = detail if detail is not None else json.dumps(document)[:MAX_DETAIL_CHARS]

@@ -16,6 +16,7 @@ from .endpoint_lock import release_endpoint
 from .events import training_start_of
 from .failure import describe_failure
 from .feature_schema import describe
+from .spot import time_figures
 
 HEADLINES = {
     ("training", "REGISTERED"): "new model version registered",
@@ -91,7 +92,20 @@ def summarize(request: OutcomeInput) -> dict[str, Any]:
             message[key] = value.get("Payload", value)
     if isinstance(state.get("candidates"), list):
         message["candidates"] = state["candidates"]
+    if request.outcome == "REGISTERED" and (times := _training_time(message)):
+        message["training_time"] = times  # TrainingTime/BillableTimeInSeconds, the spot saving
+        if float(times.get("spot_saving_percent", 0)) > 0:
+            message["summary"] += (
+                f" (billed {times['billable_seconds']} s of {times['training_seconds']} s "
+                f"training: {times['spot_saving_percent']}% spot saving)"
+            )
     return message
+
+
+def _training_time(message: dict[str, Any]) -> dict[str, str]:
+    """The registered candidate's training and billable seconds and the saving."""
+    best = (message.get("selection") or {}).get("best") or {}
+    return time_figures(best.get("training_seconds"), best.get("billable_seconds"))
 
 
 def record_outcome(request: OutcomeInput, ledger: Ledger, notifier: Notifier) -> OutcomeOutput:

@@ -33,6 +33,7 @@ from .endpoint_lock import take_lock
 from .feature_schema import record as schema_record
 from .lineage import run_lineage
 from .provenance import record_provenance
+from .spot import time_figures
 
 CONTENT_TYPES = ["text/csv", "application/json"]
 #: How long registration waits for the registry's turn (each holder keeps it for seconds).
@@ -160,6 +161,8 @@ def _package_request(
     lineage["drift_baseline"] = selection.quality_report_uri.rsplit("/", 1)[0] + "/baseline.json"
     if selection.gate.champion_score is not None:  # metadata values must be non-empty
         lineage["champion_score"] = f"{selection.gate.champion_score:.6f}"
+    # What training took and was billed for; below the time on spot (domain.spot).
+    lineage |= time_figures(best.training_seconds, best.billable_seconds)
     lineage |= run_lineage(run)
     return {
         "ModelPackageDescription": f"{best.candidate.name} trained on {run.dataset.uri}"[:1024],

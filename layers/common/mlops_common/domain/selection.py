@@ -7,11 +7,12 @@ lowest rmse. The gate keeps the figures in the metric's own units; BeatsChampion
 import json
 
 from ..adapters.s3 import S3Store
-from ..errors import EvaluationInvalid, TrainingFailed
+from ..errors import EvaluationInvalid, SpotCapacityUnavailable, TrainingFailed
 from ..models import CandidateResult, Gate, RunContext, Selection
 from ..settings import SelectCandidateSettings
 from .feature_schema import describe
 from .problem import direction
+from .spot import MAX_WAIT_EXCEEDED, ran_out_of_spot_wait
 
 
 def select_best(
@@ -24,6 +25,11 @@ def select_best(
     failed = [r for r in results if r.status == "FAILED"]
     if not evaluated:
         reasons = "; ".join(f"{r.candidate.name}: {_reason(r)}" for r in failed) or "no candidates"
+        if failed and all(_out_of_spot_wait(r) for r in failed):
+            raise SpotCapacityUnavailable(
+                f"no candidate finished: every training job waited for spot capacity past "
+                f"MaxWaitTimeInSeconds ({reasons})"
+            )
         raise TrainingFailed(f"no candidate finished training and evaluation ({reasons})")
     metric = settings.primary_metric
     way = direction(metric)
@@ -94,6 +100,15 @@ def _reason(result: CandidateResult) -> str:
         parsed = json.loads(cause)
     except (TypeError, ValueError):
         parsed = None
+    if ran_out_of_spot_wait(parsed):  # Stopped without a FailureReason: say why
+        return f"{SpotCapacityUnavailable.__name__}: training job stopped: {MAX_WAIT_EXCEEDED}"
     if isinstance(parsed, dict):
         cause = parsed.get("FailureReason") or parsed.get("errorMessage") or cause
     return f"{error.get('Error', 'unknown error')}: {str(cause)[:300]}"
+
+
+def _out_of_spot_wait(result: CandidateResult) -> bool:
+    try:
+        return ran_out_of_spot_wait(json.loads((result.error or {}).get("Cause", "")))
+    except (TypeError, ValueError):
+        return False

@@ -9,6 +9,7 @@ from pydantic import ValidationError
 from ..errors import EventMalformed
 from ..models import Candidate, CandidatePlan, Champion, RunContext
 from ..settings import PrepareCandidateSettings
+from .spot import checkpoint_uri, spot_fields
 
 
 def job_name(prefix: str, run_id: str, candidate: str, kind: str) -> str:
@@ -96,9 +97,13 @@ def build_candidate_plan(
             "InstanceCount": 1,
             "VolumeSizeInGB": 10,
         },
-        "StoppingCondition": {"MaxRuntimeInSeconds": settings.max_runtime_seconds},
         "Tags": tags,
-    }
+    } | spot_fields(  # StoppingCondition, EnableManagedSpotTraining, CheckpointConfig
+        settings.spot_training,
+        settings.spot_max_wait_seconds,
+        settings.max_runtime_seconds,
+        checkpoint_uri(settings.artifacts_bucket, run.run_id, candidate.name),
+    )
     evaluation = _evaluation_request(
         eval_name, run, settings, data_uri, model_data_url, report_prefix, split_args, tags
     )

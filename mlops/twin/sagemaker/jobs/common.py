@@ -45,6 +45,7 @@ class JobRun:
     stop_reason: str | None = None  # STOP_REQUESTED | MAX_RUNTIME_EXCEEDED
     process: subprocess.Popen[bytes] | None = None
     script_seconds: float | None = None
+    interruptions: int = 0  # spot interruptions the job ran through (attempts.py)
     done: threading.Event = field(default_factory=threading.Event)
 
 
@@ -59,6 +60,8 @@ class JobHost(Protocol):
     """What an execution needs from the runner (implemented by JobRunner)."""
 
     stop_grace_seconds: float
+    time_scale: float  # real seconds per AWS second (capacity waits of spot jobs)
+    spot: Any  # the armed spot interruptions (spot.SpotMarket)
 
     def update(self, run: JobRun, **attributes: Any) -> None: ...
 
@@ -119,7 +122,8 @@ def run_container_process(
     log_dir = run.job_dir / "logs"
     log_dir.mkdir(parents=True, exist_ok=True)
     stdout_path, stderr_path = log_dir / "stdout.log", log_dir / "stderr.log"
-    with open(stdout_path, "wb") as out, open(stderr_path, "wb") as err:
+    # Appended: a spot job's later attempts add to its log, as to its CloudWatch log stream.
+    with open(stdout_path, "ab") as out, open(stderr_path, "ab") as err:
         # Own session = own process group, so a stop also kills the script the toolkit spawned.
         process = subprocess.Popen(
             command,
@@ -211,7 +215,13 @@ class Execution:
 
     def run_container(self, command: list[str], env: dict[str, str]) -> ProcessOutcome:
         max_runtime = (self.job.stopping_condition or {}).get("MaxRuntimeInSeconds")
-        return run_container_process(self.host, self.run, command, env, self.dir, max_runtime)
+        return self.run_container_for(command, env, max_runtime)
+
+    def run_container_for(
+        self, command: list[str], env: dict[str, str], timeout: float | None
+    ) -> ProcessOutcome:
+        """Runs the container at most `timeout` seconds (then MaxRuntimeExceeded)."""
+        return run_container_process(self.host, self.run, command, env, self.dir, timeout)
 
 
 def notify_safely(callback: Callable[[str, Any], None] | None, kind: str, job: Any) -> None:

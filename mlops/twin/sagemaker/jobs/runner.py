@@ -10,7 +10,8 @@ BaseObject.gen_response_object camel-cases every instance attribute into Describ
   training: training_job_name, arn, hyper_parameters, algorithm_specification, input_data_config,
     output_data_config, resource_config, stopping_condition, training_job_status,
     secondary_status, secondary_status_transitions, model_artifacts, final_metric_data_list,
-    training_start_time, training_end_time, last_modified_time; added: failure_reason,
+    training_start_time, training_end_time, last_modified_time, enable_managed_spot_training,
+    checkpoint_config (read by attempts.py); added: failure_reason,
     training_time_in_seconds, billable_time_in_seconds, environment.
   processing: processing_job_name, arn, app_specification, processing_inputs,
     processing_output_config, stopping_condition, processing_job_status, processing_end_time,
@@ -33,6 +34,7 @@ from moto.core.utils import utcnow
 
 from mlops.twin.sagemaker.jobs.common import STOP_REQUESTED, JobRun, notify_safely, terminate_group
 from mlops.twin.sagemaker.jobs.processing import ProcessingExecution
+from mlops.twin.sagemaker.jobs.spot import SpotInterruption, SpotMarket
 from mlops.twin.sagemaker.jobs.training import TrainingExecution, metric_definitions, transition
 from mlops.twin.seam import Seam
 
@@ -75,6 +77,7 @@ class JobRunner(Seam):
         on_state_change: Callable[[str, Any], None] | None = None,
         max_parallel: int = 2,
         stop_grace_seconds: float = 10.0,
+        time_scale: float = 1.0,
     ) -> None:
         if urlparse(endpoint_url).hostname not in _LOOPBACK_HOSTS:
             raise ValueError(f"job subprocesses may only reach loopback, got {endpoint_url}")
@@ -84,6 +87,8 @@ class JobRunner(Seam):
         self._base_env = dict(base_env)
         self._on_state_change = on_state_change
         self.stop_grace_seconds = stop_grace_seconds
+        self.time_scale = time_scale  # real seconds per AWS second: spot capacity waits
+        self.spot = SpotMarket()
         self._lock = threading.RLock()
         self._notify_lock = threading.RLock()
         self._idle = threading.Condition(self._lock)
@@ -150,19 +155,36 @@ class JobRunner(Seam):
             if process is not None:
                 terminate_group(process, self.stop_grace_seconds)
 
+    def interrupt_spot(
+        self,
+        pattern: str,
+        *,
+        after_checkpoints: int | None = None,
+        after_seconds: float | None = None,
+        for_seconds: float = 300.0,
+        times: int = 1,
+    ) -> SpotInterruption:
+        """Test knob: interrupt the next `times` runs of spot training jobs named like
+        `pattern` (fnmatch) once they uploaded `after_checkpoints` checkpoint files or ran
+        `after_seconds`; each then waits `for_seconds` of AWS time for capacity (spot.py)."""
+        rule = SpotInterruption(pattern, after_seconds, after_checkpoints, for_seconds, times)
+        return self.spot.arm(rule)
+
     def wait_idle(self, timeout: float) -> bool:
         """True once no job is queued or running (False if `timeout` seconds pass first)."""
         with self._idle:
             return self._idle.wait_for(lambda: self._pending == 0, timeout=timeout)
 
     def timings(self) -> list[dict[str, Any]]:
-        """Per job: name, kind, seconds inside the container process (None if never run), status."""
+        """Per job: name, kind, seconds in the (last) container process (None if never run),
+        spot interruptions, status."""
         with self._lock:
             return [
                 {
                     "name": r.name,
                     "kind": r.kind,
                     "seconds": r.script_seconds,
+                    "interruptions": r.interruptions,
                     "status": getattr(r.job, _STATUS_ATTRIBUTE[r.kind]),
                 }
                 for r in self._runs.values()

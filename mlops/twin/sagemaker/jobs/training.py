@@ -19,6 +19,7 @@ from moto.core.utils import utcnow
 
 from mlops.twin.aws.s3_uri import join_s3_uri
 from mlops.twin.sagemaker.jobs import staging
+from mlops.twin.sagemaker.jobs.attempts import Attempts
 from mlops.twin.sagemaker.jobs.common import (
     MAX_RUNTIME_EXCEEDED,
     Execution,
@@ -31,6 +32,7 @@ from mlops.twin.sagemaker.jobs.common import (
     log_tail,
     read_text,
 )
+from mlops.twin.sagemaker.jobs.spot import MAX_WAIT_EXCEEDED, Stopwatch
 
 HOST = "algo-1"  # SageMaker's name for the first training instance
 # Prefixes of the failure messages the toolkit itself writes to output/failure
@@ -52,6 +54,8 @@ _MESSAGES = {
     "Stopping": "Stopping the training job",
     "Stopped": "Training job stopped",
     MAX_RUNTIME_EXCEEDED: "Training job stopped: it exceeded StoppingCondition.MaxRuntimeInSeconds",
+    MAX_WAIT_EXCEEDED: "Training job stopped: waiting for spot capacity and training took longer "
+    "than StoppingCondition.MaxWaitTimeInSeconds",
 }
 
 
@@ -69,7 +73,7 @@ def transition(job: Any, status: str, message: str | None = None) -> list[dict[s
     closed = [dict(t, EndTime=t.get("EndTime", now)) for t in job.secondary_status_transitions]
     item: dict[str, Any] = {"Status": status, "StartTime": now}
     item["StatusMessage"] = limit_reason(message or _MESSAGES.get(status, status))
-    if status in ("Completed", "Failed", "Stopped", MAX_RUNTIME_EXCEEDED):
+    if status in ("Completed", "Failed", "Stopped", MAX_RUNTIME_EXCEEDED, MAX_WAIT_EXCEEDED):
         item["EndTime"] = now
     return [*closed, item]
 
@@ -86,6 +90,7 @@ class TrainingExecution(Execution):
     def execute(self) -> None:
         """Runs the job to a terminal state; JobFailure texts become FailureReason."""
         job = self.job
+        self.clock = Stopwatch()  # billable and training seconds (spot.py)
         self.host.update(self.run, training_start_time=utcnow())
         try:
             check_image(job.algorithm_specification.get("TrainingImage"))
@@ -94,8 +99,9 @@ class TrainingExecution(Execution):
             self._stage_channels()
             if self.run.stop_reason:
                 return self._finish_stopped()
-            set_secondary(self.host, self.run, "Training")
-            outcome = self.run_container(
+            # One run of the container; on spot, again from checkpoints after interruptions.
+            attempts = Attempts(self, self.clock, self._set_secondary)
+            outcome = attempts.run_container(
                 [sys.executable, "-m", "sagemaker_training.cli.train"], self._env()
             )
             if self.run.stop_reason:
@@ -113,6 +119,9 @@ class TrainingExecution(Execution):
             )
         except JobFailure as failure:
             self._finish("Failed", "Failed", failure_reason=limit_reason(str(failure)))
+
+    def _set_secondary(self, status: str, message: str | None) -> None:
+        set_secondary(self.host, self.run, status, message)
 
     # -- container layout ------------------------------------------------------------------
     def _write_container_layout(self) -> None:
@@ -247,16 +256,17 @@ class TrainingExecution(Execution):
 
     def _finish(self, status: str, secondary: str, **attributes: Any) -> None:
         end = utcnow()
-        start = self.job.training_start_time or end
-        seconds = max(1, int((end - start).total_seconds()))
+        # On spot, capacity waits count in TrainingTimeInSeconds, not in BillableTimeInSeconds.
+        training = max(1, round(self.clock.elapsed_aws))
+        billable = max(1, min(training, round(self.clock.billable)))
         message = attributes.get("failure_reason")
         self.host.update(
             self.run,
             secondary_status=secondary,
             secondary_status_transitions=transition(self.job, secondary, message),
             training_end_time=end,
-            training_time_in_seconds=seconds,
-            billable_time_in_seconds=seconds,
+            training_time_in_seconds=training,
+            billable_time_in_seconds=billable,
             training_job_status=status,
             **attributes,
         )
