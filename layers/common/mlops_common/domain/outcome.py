@@ -26,6 +26,8 @@ HEADLINES = {
     ("deploy", "SKIPPED"): "nothing to deploy",
     ("deploy", "FAILED"): "deployment failed",
     ("deploy", "SHADOW_DISCARDED"): "candidate rejected by its shadow test; production unchanged",
+    ("deploy", "AB_TEST_STOPPED"): "candidate stopped by its A/B test; the live version serves "
+    "alone",
     ("deploy", "SUPERSEDED"): "not deployed: a newer approved version superseded it",
     ("rollback", "ROLLED_BACK"): "production rolled back to the last known-good model",
     ("rollback", "NOTHING_TO_ROLL_BACK"): "rollback requested but no older approved model exists; "
@@ -82,6 +84,7 @@ def summarize(request: OutcomeInput) -> dict[str, Any]:
         "registration",
         "plan",
         "shadow_result",
+        "ab_result",
         "verification",
         "smoke",
         "rollback",
