@@ -65,6 +65,9 @@ def summarize(request: OutcomeInput) -> dict[str, Any]:
     if isinstance(verdict, dict) and verdict.get("summary"):  # a drift check's own line
         line = verdict["summary"]
         message["drift"] = verdict
+    ab_result = (state.get("ab_result") or {}).get("Payload")
+    if request.outcome == "AB_TEST_STOPPED" and isinstance(ab_result, dict):
+        line = f"{headline}: {ab_result.get('reason')}"  # why, by the rule or the operator
     if "error" in state:
         message["error"], message["cause"] = describe_failure(state["error"])
         line = f"{message['error']}: {message['cause']}"
