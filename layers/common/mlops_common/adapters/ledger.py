@@ -155,17 +155,7 @@ class Ledger:
 
     def entries(self, key: str) -> list[dict[str, Any]]:
         """Every audit entry under `key`, oldest first (all pages of the query)."""
-        request: dict[str, Any] = {
-            "KeyConditionExpression": "pk = :k AND begins_with(sk, :p)",
-            "ExpressionAttributeValues": {":k": key, ":p": "at#"},
-        }
-        items: list[dict[str, Any]] = []
-        while True:
-            response = self._table.query(**request)
-            items.extend(response["Items"])
-            if "LastEvaluatedKey" not in response:
-                return items
-            request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+        return self.views(key, "at#")
 
     def recent(self, key: str, limit: int) -> list[dict[str, Any]]:
         """The newest `limit` audit entries under `key`, newest first."""

@@ -16,6 +16,7 @@ import base64
 import csv
 import io
 import json
+from collections.abc import Iterator
 from typing import Any
 
 from ..adapters.s3 import S3Store, split_s3_uri
@@ -60,20 +61,27 @@ def parse_labels(text: str) -> dict[str, str]:
 def captured_predictions(store: S3Store, capture_uri: str, endpoint: str) -> dict[str, dict]:
     """variant -> {inference id: the one prediction of a one-row request}, from the capture
     files of the test (`<capture uri>/<endpoint>/<variant>/...`)."""
-    bucket, prefix = split_s3_uri(capture_uri.rstrip("/") + f"/{endpoint}/")
     found: dict[str, dict] = {}
+    for variant, record in capture_records(store, capture_uri, endpoint):
+        inference_id = record.get("eventMetadata", {}).get("inferenceId")
+        output = record.get("captureData", {}).get("endpointOutput")
+        prediction = _one_prediction(output) if inference_id and output else None
+        if prediction is not None:
+            found.setdefault(variant, {})[inference_id] = prediction
+    return found
+
+
+def capture_records(
+    store: S3Store, capture_uri: str, endpoint: str
+) -> Iterator[tuple[str, dict[str, Any]]]:
+    """(variant, record) of every data-capture JSON line under
+    `<capture uri>/<endpoint>/<variant>/yyyy/mm/dd/hh/...` (SageMaker's layout)."""
+    bucket, prefix = split_s3_uri(capture_uri.rstrip("/") + f"/{endpoint}/")
     for key in store.list_keys(bucket, prefix):
         variant = key[len(prefix) :].split("/", 1)[0]
         for line in store.read_bytes(bucket, key).decode().splitlines():
-            if not line.strip():
-                continue
-            record = json.loads(line)
-            inference_id = record.get("eventMetadata", {}).get("inferenceId")
-            output = record.get("captureData", {}).get("endpointOutput")
-            prediction = _one_prediction(output) if inference_id and output else None
-            if prediction is not None:
-                found.setdefault(variant, {})[inference_id] = prediction
-    return found
+            if line.strip():
+                yield variant, json.loads(line)
 
 
 def quality(
