@@ -19,9 +19,11 @@ pytestmark = [pytest.mark.e2e, pytest.mark.twin, pytest.mark.slow]
 
 # Real seconds (Wait states are not on the twin's compressed clock). Model latencies are a few
 # milliseconds on shared cores, where scheduling noise alone can double them: the latency rule
-# is tested in the unit tests, here it must not decide.
+# is tested in the unit tests, here it must not decide. The variants answer different random
+# requests, so the same model's accuracy differs between them by sampling alone: a tolerance.
 AB = {"ABTestMode": "true", "ABCandidateWeightPercent": "20", "ABMinRequests": "60",
-      "ABWindowSeconds": "90", "ABMaxLatencyRatio": "10"}  # fmt: skip
+      "ABWindowSeconds": "90", "ABMaxLatencyRatio": "10",
+      "ABMinQualityDifference": "-0.1"}  # fmt: skip
 ROWS = 50
 
 
@@ -144,7 +146,7 @@ def test_ab_test_promotes_an_equal_candidate_and_stops_a_faulty_one(make_stack, 
     deploy = acting(runs, h)
     h.assert_status(deploy, "SUCCEEDED")
     states = h.states_entered(deploy.arn)
-    assert states[-1] == "Deployed", h.why(deploy)
+    assert states[-1] == "Deployed", (h.why(deploy), [m["body"] for m in h.notifications(runs)])
     assert {"StartABTest", "ABPoll", "JudgeABTest", "ABPromoting", "ArmLatencyAlarm"} <= set(states)
     assert pinned == {"Candidate": {"Candidate"}, "AllTraffic": {"AllTraffic"}}
     assert traffic.served["Candidate"] > 0 and traffic.errors == 0
@@ -159,7 +161,7 @@ def test_ab_test_promotes_an_equal_candidate_and_stops_a_faulty_one(make_stack, 
     metric, figures = meta["ab_quality"].split(" ")
     assert metric == "accuracy", meta
     live_quality, candidate_quality = map(float, figures.split("/"))
-    assert candidate_quality >= live_quality - 0.15
+    assert candidate_quality >= live_quality - 0.1
     endpoint = h.client("sagemaker").describe_endpoint(EndpointName=h.twin.outputs["EndpointName"])
     assert [v["VariantName"] for v in endpoint["ProductionVariants"]] == ["AllTraffic"]
     assert len(h.twin.cloud.hosting.servers(h.twin.outputs["EndpointName"])) == 1

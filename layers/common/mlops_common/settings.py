@@ -220,7 +220,8 @@ class ABTestSettings(LedgerSettings):
     ab_min_requests: Annotated[int, Field(ge=1)] = 100
     ab_max_error_rate_increase: Annotated[float, Field(ge=0, le=1)] = 0.01
     ab_max_latency_ratio: Annotated[float, Field(gt=0)] = 1.5
-    ab_min_quality_difference: Annotated[float, Field(ge=-1, le=1)] = 0.0
+    #: In the quality metric's units: accuracy, or the label's units for MAE
+    ab_min_quality_difference: float = 0.0
 
 
 class RollbackSettings(EndpointSettings, ProvenanceSettings):
