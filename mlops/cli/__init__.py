@@ -14,6 +14,8 @@ Operate a stack (found from its name: --stack-name, or samconfig.toml for --conf
   mlops audit                           rollback and approval audit entries
   mlops schema accept --reason R        the next dataset may change the features
   mlops drift [--features]              latest drift checks (and a report's per-feature figures)
+  mlops ab status|labels FILE           the A/B test: variants, figures, rule; upload labels
+  mlops ab promote|stop --reason R      decide the running A/B test now
 
 The delivery pipeline (its stack: --stack-name, default mlops-delivery; or --pipeline NAME):
   mlops pipeline status                 stages, recent pushes, the approval waiting
@@ -37,6 +39,7 @@ import os
 import sys
 
 from mlops.cli import (
+    ab,
     actions,
     audit,
     dlq,
@@ -67,7 +70,8 @@ def parser() -> argparse.ArgumentParser:
     )
     commands = root.add_subparsers(dest="command", required=True, metavar="COMMAND")
     parent = target_options(suppress=True)
-    for module in (status, runs, versions, actions, replay, dlq, audit, schema, drift, pipeline):
+    modules = (status, runs, versions, actions, replay, dlq, audit, schema, drift, ab, pipeline)
+    for module in modules:
         module.add(commands, parent)
     local.add(commands)
     tools.add(commands)

@@ -46,6 +46,9 @@ def twin_parameters(region: str, ml_dir: Path = ROOT / "ml", **overrides: str) -
         # Wait states run in real seconds: a short shadow window, and enough requests for it.
         "ShadowWindowSeconds": "8",
         "ShadowMinRequests": "20",
+        # The same for A/B tests: a minute at most, decided earlier on enough requests.
+        "ABWindowSeconds": "60",
+        "ABMinRequests": "30",
         # The hourly drift check would run every 36 s on the twin's clock, a processing job
         # each time, in every test stack; daily is every 14.4 min. Drift tests and the drift
         # demo start checks themselves or set their own schedule.

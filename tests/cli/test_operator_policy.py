@@ -22,13 +22,13 @@ def actions_of(statement: dict[str, Any]) -> list[str]:
     return action if isinstance(action, list) else [action]
 
 
-def test_operators_write_the_ledger_only_under_approval_and_schema_keys_and_never_delete(
+def test_operators_write_the_ledger_only_under_approval_schema_and_abtest_keys_never_delete(
     template,
 ):
     writes = [s for s in statements(template) if "dynamodb:PutItem" in actions_of(s)]
     (write,) = writes
     assert write["Condition"] == {
-        "ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["approval#*", "schema#*"]}
+        "ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["approval#*", "schema#*", "abtest#*"]}
     }
     every = operator_policy_actions()
     assert not any(a.endswith(("DeleteItem", "UpdateItem", ":*")) for a in every), every

@@ -183,7 +183,9 @@ def test_record_rollback_sample_is_the_plan_of_the_plan_rollback_sample() -> Non
     assert set(sample["plan"]) == set(models.RollbackPlan.model_fields)
 
 
-@pytest.mark.parametrize("function", ["verify_deployment", "smoke_test", "compare_shadow"])
+@pytest.mark.parametrize(
+    "function", ["verify_deployment", "smoke_test", "compare_shadow", "judge_ab_test"]
+)
 def test_deploy_plan_samples_carry_every_field_of_the_current_deploy_plan(function: str) -> None:
     sample = _load(f"functions/{function}.json")["plan"]
     plan = models.DeployPlan.model_validate(sample)

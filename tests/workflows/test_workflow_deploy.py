@@ -14,10 +14,12 @@ from typing import Any
 import botocore.session
 import pytest
 from mlops_common.models import (
+    ABComparison,
     AcquireEndpointInput,
     CompareShadowInput,
     DeployPlan,
     DeployPlanInput,
+    JudgeABTestInput,
     OutcomeInput,
     ShadowComparison,
     SmokeTestInput,
@@ -28,6 +30,7 @@ from workflow_harness import Twin, fresh, raises, returns, sample, turn
 APPROVED = sample("rules/model_package_approved.json")
 ROLLOUT = sample("functions/verify_deployment.json")["plan"]
 SHADOW = sample("functions/compare_shadow.json")["plan"]
+AB = sample("functions/judge_ab_test.json")["plan"]
 SETTLED = {"InService", "Failed", "UpdateRollbackFailed"}
 # Every EndpointStatus DescribeEndpoint may answer (botocore model sagemaker: EndpointStatus).
 STATUSES = (
@@ -308,3 +311,106 @@ def test_a_shadow_test_that_does_not_start_is_verified_as_a_failed_deployment(
     run = deploy(twin, plan, VerifyDeploymentFunction=[raises("DeploymentFailed", "Failed")])
     assert (run.status, run.error) == ("FAILED", "DeploymentFailed"), (run.cause, run.path)
     assert "ShadowWindow" not in run.path and len(endpoint.requests) == 1
+
+
+# ---- A/B test ---------------------------------------------------------------------------------
+
+
+def ab_plan(twin: Twin) -> dict[str, Any]:
+    """The A/B sample plan, renamed; its live model exists (the A/B config serves it as the
+    first production variant, and SageMaker checks it exists)."""
+    plan = fresh(AB)
+    live = plan["ab_test"]["endpoint_config"]["ProductionVariants"][0]
+    sagemaker = twin.cloud.client("sagemaker")
+    if live["ModelName"] not in {m["ModelName"] for m in sagemaker.list_models()["Models"]}:
+        sagemaker.create_model(
+            ModelName=live["ModelName"],
+            ExecutionRoleArn=plan["model"]["ExecutionRoleArn"],
+            PrimaryContainer=plan["model"]["PrimaryContainer"],
+        )
+    return plan
+
+
+def ab_judged(decision: str, decided_by: str = "rule") -> dict[str, Any]:
+    """JudgeABTest's answer (ABComparison); only `decision` routes the workflow."""
+    figures = {"requests": 50, "errors": 0, "error_rate": 0.0, "latency_ms": 4.0}
+    comparison = ABComparison(
+        decision=decision, decided_by=decided_by, reason="scripted",
+        live={"variant": "AllTraffic", "weight_percent": 90, **figures},
+        candidate={"variant": "Candidate", "weight_percent": 10, **figures},
+        elapsed_seconds=60, window_seconds=3600, thresholds={},
+    )  # fmt: skip
+    return returns(comparison.model_dump(mode="json"))
+
+
+def test_an_ab_test_waits_its_window_then_a_promotion_returns_to_live_and_rolls_out_guarded(
+    twin: Twin, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    plan = ab_plan(twin)
+    endpoint = twin.endpoint(monkeypatch, ["InService"])
+    looks = [ab_judged("WAIT"), ab_judged("WAIT"), ab_judged("PROMOTE")]
+    run = deploy(twin, plan, JudgeABTestFunction=looks)
+    assert (run.status, run.path[-1]) == ("SUCCEEDED", "Deployed"), run.path
+    ab_config = plan["ab_test"]["endpoint_config"]
+    # Guarded rollouts need the same variant names before and after: the A/B config is left
+    # for the live config alone (all at once), then the candidate rolls out with guardrails
+    assert endpoint.requests == [
+        ("UpdateEndpoint", {"EndpointConfigName": ab_config["EndpointConfigName"],
+                            "DeploymentConfig": None}),
+        ("UpdateEndpoint", {"EndpointConfigName": plan["previous_config"],
+                            "DeploymentConfig": None}),
+        ("UpdateEndpoint", {"EndpointConfigName": plan["endpoint_config"]["EndpointConfigName"],
+                            "DeploymentConfig": plan["deployment_config"]}),
+    ]  # fmt: skip
+    assert run.path.count("ABPoll") == 3 and run.path.count("JudgeABTest") == 3
+    judged = [JudgeABTestInput.model_validate(p) for p in run.payloads("JudgeABTestFunction")]
+    assert {j.endpoint["EndpointConfigName"] for j in judged} == {ab_config["EndpointConfigName"]}
+    assert {j.execution.id for j in judged} == {run.execution["executionArn"]}
+    created = twin.cloud.client("sagemaker").describe_endpoint_config(
+        EndpointConfigName=ab_config["EndpointConfigName"]
+    )
+    weights = [(v["VariantName"], v["InitialVariantWeight"]) for v in created["ProductionVariants"]]
+    assert weights == [("AllTraffic", 90.0), ("Candidate", 10.0)]
+    assert created["DataCaptureConfig"]["DestinationS3Uri"] == plan["ab_test"]["capture_uri"]
+    assert run.path.index("ABPromoting") < run.path.index("ArmLatencyAlarm")
+
+
+@pytest.mark.parametrize("decided_by", ["rule", "arn:aws:iam::123456789012:user/ops"])
+def test_a_stopped_ab_test_returns_to_the_live_config_and_ends_ab_test_stopped(
+    twin: Twin, monkeypatch: pytest.MonkeyPatch, decided_by: str
+) -> None:
+    plan = ab_plan(twin)
+    endpoint = twin.endpoint(monkeypatch, ["InService"])
+    run = deploy(twin, plan, JudgeABTestFunction=[ab_judged("WAIT"), ab_judged("STOP", decided_by)])
+    assert (run.status, run.path[-1]) == ("SUCCEEDED", "ABTestStopped"), run.path
+    assert [r[1]["EndpointConfigName"] for r in endpoint.requests] == [
+        plan["ab_test"]["endpoint_config"]["EndpointConfigName"],
+        plan["previous_config"],
+    ]
+    assert all(r[1]["DeploymentConfig"] is None for r in endpoint.requests)
+    assert outcome(run) == "AB_TEST_STOPPED"
+    [notified] = run.payloads("RecordOutcomeFunction")
+    assert notified["state"]["ab_result"]["Payload"]["decided_by"] == decided_by
+    assert run.payloads("VerifyDeploymentFunction") == []
+    assert "ArmLatencyAlarm" not in run.path
+
+
+def test_an_ab_test_that_cannot_return_to_the_live_config_fails_by_name(
+    twin: Twin, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    plan = ab_plan(twin)
+    endpoint = twin.endpoint(monkeypatch, ["InService"])
+    original = endpoint.describe
+
+    def stuck(name: str) -> dict[str, Any]:  # the endpoint stays on the A/B config
+        described = original(name)
+        if len(endpoint.requests) > 1:
+            described["EndpointConfigName"] = plan["ab_test"]["endpoint_config"][
+                "EndpointConfigName"
+            ]
+        return described
+
+    monkeypatch.setattr(twin.cloud.hosting, "describe_endpoint", stuck)
+    run = deploy(twin, plan, JudgeABTestFunction=[ab_judged("STOP")])
+    assert (run.status, run.error) == ("FAILED", "DeploymentFailed"), run.path
+    assert "ABEndFailed" in run.path and "ending the A/B test left" in run.cause

@@ -45,6 +45,10 @@ class DeploymentConfigInvalid(MlopsError):
     """The deployment strategy parameters are rejected before any AWS call."""
 
 
+class CandidateTestModesConflict(MlopsError):
+    """ShadowMode and ABTestMode are both on: a candidate is tested one way or the other."""
+
+
 class DeploymentFailed(MlopsError):
     """The endpoint ended Failed, or did not end on the target config."""
 

@@ -411,6 +411,10 @@ class DeployPlan(DeploymentTarget):
         default_factory=lambda: {"enabled": False},
         description="Shadow test first: config, window, capture",
     )
+    ab_test: dict[str, Any] = Field(
+        default_factory=lambda: {"enabled": False},
+        description="A/B test first: config of both variants, weights, capture",
+    )
 
 
 class PlanInput(FunctionInput):
@@ -438,6 +442,37 @@ class ShadowComparison(Payload):
     shadow_latency_ms: float | None
     production_latency_ms: float | None
     latency_ratio: float | None
+    thresholds: dict[str, float | int]
+
+
+class JudgeABTestInput(PlanInput):
+    plan: DeployPlan
+    endpoint: Annotated[dict[str, Any], Field(description="DescribeEndpoint as the test began")]
+    execution: Annotated[Execution, Field(description="The DeployPipeline running the test")]
+
+
+class VariantFigures(Payload):
+    """One production variant over the A/B window (CloudWatch, VariantName dimension)."""
+
+    variant: str
+    weight_percent: int
+    requests: int
+    errors: int
+    error_rate: float | None
+    latency_ms: float | None
+    labelled: Annotated[int, Field(description="Captured requests with an uploaded label")] = 0
+    quality: Annotated[float | None, Field(description="accuracy, or MAE for regression")] = None
+
+
+class ABComparison(Payload):
+    decision: Literal["WAIT", "PROMOTE", "STOP"]
+    decided_by: Annotated[str, Field(description="rule, or the operator who decided")]
+    reason: str
+    live: VariantFigures
+    candidate: VariantFigures
+    quality_metric: Annotated[str | None, Field(description="None: no labels joined")] = None
+    elapsed_seconds: int
+    window_seconds: int
     thresholds: dict[str, float | int]
 
 

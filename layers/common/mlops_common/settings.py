@@ -210,6 +210,9 @@ class DeploySettings(EndpointSettings, ProvenanceSettings):
     alarm_evaluation_periods: int = 1
     shadow_mode: bool = False
     shadow_window_seconds: Annotated[int, Field(ge=0)] = 600
+    #: ABTestMode: the candidate serves a share of live traffic beside the live version first
+    ab_test_mode: bool = False
+    ab_candidate_weight_percent: Annotated[int, Field(ge=1, le=50)] = 10
 
 
 class ShadowSettings(_Settings):
@@ -218,6 +221,22 @@ class ShadowSettings(_Settings):
     shadow_max_error_rate: Annotated[float, Field(ge=0, le=1)] = 0.01
     shadow_min_agreement: Annotated[float, Field(ge=0, le=1)] = 0.95
     shadow_max_latency_ratio: Annotated[float, Field(gt=0)] = 1.5
+
+
+class ABTestSettings(LedgerSettings):
+    """What JudgeABTest decides on (domain.ab_test): the window, the evidence, the thresholds,
+    and the problem type, which names the quality metric of labelled requests."""
+
+    model_package_group: str
+    artifacts_bucket: str
+    problem_type: str = "binary_classification"
+    positive_label: str = "1"
+    ab_window_seconds: Annotated[int, Field(ge=0)] = 3600
+    ab_min_requests: Annotated[int, Field(ge=1)] = 100
+    ab_max_error_rate_increase: Annotated[float, Field(ge=0, le=1)] = 0.01
+    ab_max_latency_ratio: Annotated[float, Field(gt=0)] = 1.5
+    #: In the quality metric's units: accuracy, or the label's units for MAE
+    ab_min_quality_difference: float = 0.0
 
 
 class RollbackSettings(EndpointSettings, ProvenanceSettings):

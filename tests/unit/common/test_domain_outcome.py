@@ -96,6 +96,11 @@ def test_a_version_registered_on_a_declared_schema_change_says_it_was_judged_on_
             "SHADOW_DISCARDED",
             "candidate rejected by its shadow test; production unchanged",
         ),
+        (
+            "deploy",
+            "AB_TEST_STOPPED",
+            "candidate stopped by its A/B test; the live version serves alone",
+        ),
         ("deploy", "SOMETHING_NEW", "something_new"),
     ],
 )
@@ -218,6 +223,21 @@ def test_summary_of_a_discarded_shadow_test_carries_the_comparison() -> None:
     assert message["headline"] == "candidate rejected by its shadow test; production unchanged"
     assert message["shadow_result"] == comparison
     assert message["plan"] == {"version": 3}
+
+
+def test_summary_of_a_stopped_ab_test_says_why_and_carries_the_comparison() -> None:
+    # Given the DeployPipeline's state at NotifyABTestStopped (JudgeABTest's Lambda result)
+    comparison = {"decision": "STOP", "decided_by": "rule", "reason": "error rate 0.500 against"
+                  " 0.000, up more than 0.01"}  # fmt: skip
+    state = {"plan": {"Payload": {"version": 3}}, "ab_result": {"Payload": comparison}}
+    # When
+    message = summarize(outcome("deploy", "AB_TEST_STOPPED", state))
+    # Then the first line says why, and the comparison is unwrapped like every task result
+    assert message["summary"] == (
+        "candidate stopped by its A/B test; the live version serves alone: error rate 0.500 "
+        "against 0.000, up more than 0.01"
+    )
+    assert message["ab_result"] == comparison
 
 
 # ---- record_outcome ----------------------------------------------------------------------------

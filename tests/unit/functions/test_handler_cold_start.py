@@ -23,6 +23,7 @@ SETTINGS_OF: dict[str, type[BaseModel]] = {
     "plan_rollback": settings_module.RollbackSettings,
     "record_rollback": settings_module.RecordRollbackSettings,
     "compare_shadow": settings_module.ShadowSettings,
+    "judge_ab_test": settings_module.ABTestSettings,
     "plan_drift_check": settings_module.DriftCheckSettings,
     "judge_drift": settings_module.JudgeDriftSettings,
 }
@@ -38,7 +39,7 @@ REQUIRED = [
 
 def test_every_function_has_a_settings_model_in_this_table() -> None:
     assert sorted(SETTINGS_OF) == FUNCTIONS
-    assert len(FUNCTIONS) == 14
+    assert len(FUNCTIONS) == 15
 
 
 @pytest.mark.parametrize("function", FUNCTIONS)

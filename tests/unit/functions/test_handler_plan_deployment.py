@@ -71,8 +71,10 @@ def test_first_approval_plans_a_new_endpoint_with_valid_requests(
     assert output["endpoint_name"] == "mlops-endpoint"
     # A first deployment has no live model to shadow (the template's ShadowMode is off anyway)
     assert output["shadow"] == {"enabled": False}
-    untaken = ("shadow.endpoint_config.", "shadow.window_seconds")
-    assert "shadow.enabled" in asl_reads(output, "deploy_pipeline", "$.plan.Payload.", untaken)
+    assert output["ab_test"] == {"enabled": False}
+    untaken = ("shadow.endpoint_config.", "shadow.window_seconds", "ab_test.endpoint_config.")
+    reads = asl_reads(output, "deploy_pipeline", "$.plan.Payload.", untaken)
+    assert {"shadow.enabled", "ab_test.enabled"} <= set(reads)
     deploy(stack, output)
     endpoint = stack.sagemaker.describe_endpoint(EndpointName="mlops-endpoint")
     assert endpoint["EndpointConfigName"] == output["endpoint_config"]["EndpointConfigName"]
@@ -164,7 +166,7 @@ def test_shadow_mode_plans_a_shadow_test_the_deploy_pipeline_can_run(
     # Then every path the DeployPipeline reads from the plan exists, the shadow test's included
     assert json.loads(json.dumps(plan)) == plan
     assert first["shadow"] == {"enabled": False}  # the first deployment had nothing to shadow
-    asl_reads(plan, "deploy_pipeline", "$.plan.Payload.")
+    asl_reads(plan, "deploy_pipeline", "$.plan.Payload.", ("ab_test.endpoint_config.",))
     shadow = plan["shadow"]
     assert (shadow["enabled"], shadow["window_seconds"]) == (True, 900)  # SHADOW_WINDOW_SECONDS
     assert shadow["capture_uri"] == "s3://mlops-artifacts/shadow-tests/deploy-2"
@@ -176,6 +178,53 @@ def test_shadow_mode_plans_a_shadow_test_the_deploy_pipeline_can_run(
     assert [v["ModelName"] for v in shadow["endpoint_config"]["ShadowProductionVariants"]] == [
         plan["model"]["ModelName"]
     ]
+
+
+def test_ab_test_mode_plans_both_variants_weighted_the_deploy_pipeline_can_run(
+    load_handler: Any, stack: Any, approval: Any, lambda_context: Any, asl_reads: Any
+) -> None:
+    # Given v1 is live and v2 was approved, the stack in A/B mode with a 20 % candidate
+    handler = load_handler("plan_deployment", AB_TEST_MODE="true", AB_CANDIDATE_WEIGHT_PERCENT="20")
+    v1 = stack.create_package("Approved")
+    first = handler.lambda_handler(approval(v1, 1, "deploy-1"), lambda_context)
+    deploy(stack, first)
+    v2 = stack.create_package("Approved")
+    # When
+    plan = handler.lambda_handler(approval(v2, 2, "deploy-2"), lambda_context)
+    # Then every path the DeployPipeline reads exists, the A/B test's included
+    assert first["ab_test"] == {"enabled": False}  # a first deployment has nothing to test
+    asl_reads(
+        plan,
+        "deploy_pipeline",
+        "$.plan.Payload.",
+        ("shadow.endpoint_config.", "shadow.window_seconds"),
+    )
+    ab = plan["ab_test"]
+    assert (ab["live_variant"], ab["candidate_variant"]) == ("AllTraffic", "Candidate")
+    assert ab["capture_uri"] == "s3://mlops-artifacts/ab-tests/deploy-2"
+    config = ab["endpoint_config"]
+    assert config["EndpointConfigName"] == plan["endpoint_config"]["EndpointConfigName"] + "-ab"
+    live, candidate = config["ProductionVariants"]
+    assert live["ModelName"] == first["model"]["ModelName"]
+    assert candidate["ModelName"] == plan["model"]["ModelName"]
+    assert (live["InitialVariantWeight"], candidate["InitialVariantWeight"]) == (80.0, 20.0)
+    assert config["DataCaptureConfig"]["InitialSamplingPercentage"] == 100
+    assert config["DataCaptureConfig"]["DestinationS3Uri"] == ab["capture_uri"]
+    # And CreateABConfig's request is one SageMaker takes
+    stack.sagemaker.create_model(**plan["model"])
+    stack.sagemaker.create_endpoint_config(**config)
+
+
+def test_shadow_and_ab_test_mode_together_fail_the_plan_by_name_before_any_aws_call(
+    load_handler: Any, stack: Any, approval: Any, lambda_context: Any
+) -> None:
+    handler = load_handler("plan_deployment", SHADOW_MODE="true", AB_TEST_MODE="true")
+    arn = stack.create_package("Approved")
+    with pytest.raises(Exception) as excinfo:
+        handler.lambda_handler(approval(arn, 1, "d-1"), lambda_context)
+    assert type(excinfo.value).__name__ == "CandidateTestModesConflict"
+    assert "ShadowMode and ABTestMode are both true" in str(excinfo.value)
+    assert stack.sagemaker.list_endpoint_configs()["EndpointConfigs"] == []
 
 
 def test_invalid_strategy_cold_starts_and_raises_deployment_config_invalid_by_class_name(

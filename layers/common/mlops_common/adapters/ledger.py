@@ -155,17 +155,7 @@ class Ledger:
 
     def entries(self, key: str) -> list[dict[str, Any]]:
         """Every audit entry under `key`, oldest first (all pages of the query)."""
-        request: dict[str, Any] = {
-            "KeyConditionExpression": "pk = :k AND begins_with(sk, :p)",
-            "ExpressionAttributeValues": {":k": key, ":p": "at#"},
-        }
-        items: list[dict[str, Any]] = []
-        while True:
-            response = self._table.query(**request)
-            items.extend(response["Items"])
-            if "LastEvaluatedKey" not in response:
-                return items
-            request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+        return self.views(key, "at#")
 
     def recent(self, key: str, limit: int) -> list[dict[str, Any]]:
         """The newest `limit` audit entries under `key`, newest first."""
@@ -176,6 +166,31 @@ class Ledger:
             Limit=limit,
         )
         return response["Items"]
+
+    # ---- views: one item per (key, sort key) that its writer overwrites (an A/B test's figures)
+
+    def view(self, key: str, sort_key: str) -> dict[str, Any] | None:
+        return self._table.get_item(Key={"pk": key, "sk": sort_key}, ConsistentRead=True).get(
+            "Item"
+        )
+
+    def put_view(self, key: str, sort_key: str, attributes: dict[str, Any]) -> None:
+        item = {"pk": key, "sk": sort_key, "updated_at": now_iso(), **to_item(attributes)}
+        self._table.put_item(Item=item)
+
+    def views(self, key: str, prefix: str) -> list[dict[str, Any]]:
+        """Every item under `key` whose sort key starts with `prefix` (all pages)."""
+        request: dict[str, Any] = {
+            "KeyConditionExpression": "pk = :k AND begins_with(sk, :p)",
+            "ExpressionAttributeValues": {":k": key, ":p": prefix},
+        }
+        items: list[dict[str, Any]] = []
+        while True:
+            response = self._table.query(**request)
+            items.extend(response["Items"])
+            if "LastEvaluatedKey" not in response:
+                return items
+            request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
 
     # ---- endpoint locks (design D3): one item per endpoint, released by update, never deleted
 

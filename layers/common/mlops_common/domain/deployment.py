@@ -13,6 +13,7 @@ from ..adapters.endpoints import Endpoints
 from ..adapters.registry import ModelRegistry, container_of
 from ..adapters.s3 import S3Store
 from ..errors import (
+    CandidateTestModesConflict,
     DeploymentFailed,
     DeploymentRolledBack,
     EventMalformed,
@@ -23,6 +24,7 @@ from ..errors import (
 from ..models import DeploymentTarget, DeployPlan, Execution, VerifyDeploymentOutput
 from ..settings import DeploySettings, RollbackSettings
 from . import strategy
+from .ab_test import AB_SUFFIX, ab_test
 from .champion import champion
 from .events import parse_model_package_change
 from .provenance import provenance_failure, provenance_problems
@@ -40,6 +42,9 @@ def resource_name(endpoint: str, version: int, execution_name: str) -> str:
 
 
 SHADOW_SUFFIX = "-shadow"
+#: Configs of a candidate test, named after the candidate; their first production variant is
+#: the live version (domain.shadow, domain.ab_test).
+TEST_SUFFIXES = (SHADOW_SUFFIX, AB_SUFFIX)
 
 
 def version_in_name(config_name: str) -> int | None:
@@ -51,9 +56,10 @@ def version_in_name(config_name: str) -> int | None:
 
 def live_package_version(endpoints: Endpoints, endpoint: dict[str, Any]) -> int | None:
     """The package version an endpoint's production variant serves. A shadow-test config is
-    named after its candidate, so the live version is read from its production model."""
+    named after its candidate, so the live version is read from its production model; so is
+    an A/B test's, whose first production variant is the live version."""
     config = endpoint.get("EndpointConfigName", "")
-    if config.endswith(SHADOW_SUFFIX):
+    if config.endswith(TEST_SUFFIXES):
         config = endpoints.describe_config(config)["ProductionVariants"][0]["ModelName"]
     return version_in_name(config)
 
@@ -69,6 +75,11 @@ def plan_deployment(
     detail = parse_model_package_change(event).detail
     if detail.ModelPackageGroupName != settings.model_package_group:
         raise EventMalformed(f"package group {detail.ModelPackageGroupName} is not this stack's")
+    if settings.shadow_mode and settings.ab_test_mode:
+        raise CandidateTestModesConflict(
+            "ShadowMode and ABTestMode are both true: a candidate is tested as a shadow "
+            "variant or in an A/B test, not both; set one of them to false"
+        )
     # Validated before any AWS call: a bad strategy never reaches UpdateEndpoint.
     deployment_config = strategy.deployment_config(
         settings.deployment_strategy,
@@ -113,12 +124,12 @@ def plan_deployment(
             )
         pending = (endpoint.get("PendingDeploymentSummary") or {}).get("EndpointConfigName")
         current = endpoint.get("EndpointConfigName", "")
-        if current.endswith(SHADOW_SUFFIX) and version_in_name(current) == (
+        if current.endswith(TEST_SUFFIXES) and version_in_name(current) == (
             detail.ModelPackageVersion
         ):
             return DeployPlan(
                 action="SKIP",
-                reason=f"version {detail.ModelPackageVersion} is in a shadow test on "
+                reason=f"version {detail.ModelPackageVersion} is in a candidate test on "
                 f"{settings.endpoint_name}",
                 **base,
             )
@@ -162,8 +173,12 @@ def plan_deployment(
     shadow = {"enabled": False}
     if settings.shadow_mode and endpoint is not None:  # a first deployment has nothing to shadow
         shadow = shadow_test(endpoint, requests, settings, endpoints, execution.name)
+    ab = {"enabled": False}
+    if settings.ab_test_mode and endpoint is not None:  # an A/B test needs a live version
+        ab = ab_test(endpoint, requests, settings, endpoints, execution.name)
     return DeployPlan(
         shadow=shadow,
+        ab_test=ab,
         action="DEPLOY",
         reason="approved package",
         endpoint_exists=endpoint is not None,

@@ -27,6 +27,8 @@ HEADLINES = {
     ("deploy", "SKIPPED"): "nothing to deploy",
     ("deploy", "FAILED"): "deployment failed",
     ("deploy", "SHADOW_DISCARDED"): "candidate rejected by its shadow test; production unchanged",
+    ("deploy", "AB_TEST_STOPPED"): "candidate stopped by its A/B test; the live version serves "
+    "alone",
     ("deploy", "SUPERSEDED"): "not deployed: a newer approved version superseded it",
     ("rollback", "ROLLED_BACK"): "production rolled back to the last known-good model",
     ("rollback", "NOTHING_TO_ROLL_BACK"): "rollback requested but no older approved model exists; "
@@ -64,6 +66,9 @@ def summarize(request: OutcomeInput) -> dict[str, Any]:
     if isinstance(verdict, dict) and verdict.get("summary"):  # a drift check's own line
         line = verdict["summary"]
         message["drift"] = verdict
+    ab_result = (state.get("ab_result") or {}).get("Payload")
+    if request.outcome == "AB_TEST_STOPPED" and isinstance(ab_result, dict):
+        line = f"{headline}: {ab_result.get('reason')}"  # why, by the rule or the operator
     if "error" in state:
         message["error"], message["cause"] = describe_failure(state["error"])
         line = f"{message['error']}: {message['cause']}"
@@ -83,6 +88,7 @@ def summarize(request: OutcomeInput) -> dict[str, Any]:
         "registration",
         "plan",
         "shadow_result",
+        "ab_result",
         "verification",
         "smoke",
         "rollback",

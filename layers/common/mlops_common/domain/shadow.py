@@ -16,10 +16,11 @@ from typing import Any
 from ..adapters.endpoints import Endpoints
 from ..adapters.metrics import EndpointMetrics
 from ..adapters.registry import ModelRegistry
-from ..adapters.s3 import S3Store, split_s3_uri
+from ..adapters.s3 import S3Store
 from ..models import DeployPlan, ShadowComparison
 from ..settings import DeploySettings, ShadowSettings
 from ..timestamps import parse_timestamp
+from .ab_quality import capture_records
 
 SHADOW_VARIANT = "Shadow"
 
@@ -151,17 +152,11 @@ def _problems(c: ShadowComparison, s: ShadowSettings) -> list[str]:
 
 def _captured_answers(store: S3Store, capture_uri: str, endpoint: str) -> dict[str, dict]:
     """variant -> {event id: output data} from the data-capture JSON lines."""
-    bucket, prefix = split_s3_uri(capture_uri.rstrip("/") + f"/{endpoint}/")
     answers: dict[str, dict] = {}
-    for key in store.list_keys(bucket, prefix):
-        variant = key[len(prefix) :].split("/", 1)[0]
-        for line in store.read_bytes(bucket, key).decode().splitlines():
-            if not line.strip():
-                continue
-            record = json.loads(line)
-            output = record.get("captureData", {}).get("endpointOutput")
-            if output is not None:
-                answers.setdefault(variant, {})[record["eventMetadata"]["eventId"]] = output
+    for variant, record in capture_records(store, capture_uri, endpoint):
+        output = record.get("captureData", {}).get("endpointOutput")
+        if output is not None:
+            answers.setdefault(variant, {})[record["eventMetadata"]["eventId"]] = output
     return answers
 
 
