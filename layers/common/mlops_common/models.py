@@ -462,6 +462,9 @@ class VariantFigures(Payload):
     latency_ms: float | None
     labelled: Annotated[int, Field(description="Captured requests with an uploaded label")] = 0
     quality: Annotated[float | None, Field(description="accuracy, or MAE for regression")] = None
+    quality_error: Annotated[
+        float | None, Field(description="standard error of the quality figure")
+    ] = None
 
 
 class ABComparison(Payload):

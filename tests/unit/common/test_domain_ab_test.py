@@ -6,6 +6,8 @@ STOP; an operator's decision first. The verdict is on the package and in the led
 from __future__ import annotations
 
 import json
+import math
+import statistics
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -198,10 +200,48 @@ def test_labels_joined_on_the_inference_id_decide_quality(
     )  # fmt: skip
     assert (result.live.labelled, result.candidate.labelled) == (20, 20)
     assert result.decision == "STOP"
-    assert "accuracy 0.7500 against 1.0000, a difference of -0.2500 below +0.0" in result.reason
+    assert (
+        "accuracy 0.7500 against 1.0000, a difference of -0.2500, below +0.0 beyond its 95% bound"
+        in result.reason
+    )
     assert package(world, candidate)["CustomerMetadataProperties"]["ab_quality"] == (
         "accuracy 1.0000/0.7500"
     )
+
+
+def test_an_equal_candidate_is_not_stopped_by_the_scatter_of_a_small_labelled_sample(
+    world: Any, aws: Any, candidate: str
+) -> None:
+    """18/20 against 16/20 right: -0.10 measured, but within what two samples of 20 requests
+    of equal models scatter (the 95% bound of the difference reaches +0.08)."""
+    publish(aws, LIVE, 900, 0, 20_000)
+    publish(aws, CANDIDATE, 100, 0, 20_000)
+    ids_live = [f"l{i}" for i in range(20)]
+    ids_cand = [f"c{i}" for i in range(20)]
+    captured(world, LIVE, {i: (1 if n < 18 else 0) for n, i in enumerate(ids_live)})
+    captured(world, CANDIDATE, {i: (1 if n < 16 else 0) for n, i in enumerate(ids_cand)})
+    labels = "inference_id,label\n" + "".join(f"{i},1\n" for i in ids_live + ids_cand)
+    world.put_object(world.artifacts_bucket, f"ab-labels/{ENDPOINT}/day1.csv", labels.encode())
+    result = judge(world, aws, candidate)
+    assert (result.live.quality, result.candidate.quality) == (0.9, 0.8)
+    assert result.decision == "PROMOTE", result.reason
+
+
+def test_quality_carries_the_standard_error_of_its_figure() -> None:
+    right = {f"r{i}": 1 for i in range(40)}
+    labels = {f"r{i}": ("1" if i < 30 else "0") for i in range(40)}
+    n, accuracy, error = ab_quality.quality(right, labels, "binary_classification", "1")
+    assert (n, accuracy) == (40, 0.75)
+    assert error == pytest.approx(math.sqrt(0.75 * 0.25 / 40))
+    answers = {f"r{i}": float(i % 4) for i in range(12)}
+    truth = {f"r{i}": "0" for i in range(12)}
+    n, mae, error = ab_quality.quality(answers, truth, "regression", "1")
+    absolute = [float(i % 4) for i in range(12)]
+    assert mae == pytest.approx(statistics.mean(absolute))
+    assert error == pytest.approx(statistics.stdev(absolute) / math.sqrt(12))
+    # the bound: -0.05 measured with a spread of 0.02 is worse beyond doubt than -0.01
+    assert ab_quality.worse_beyond_doubt(-0.05, 0.01, 0.01, -0.01)
+    assert not ab_quality.worse_beyond_doubt(-0.05, 0.03, 0.03, -0.01)
 
 
 def test_an_operator_decision_is_acted_on_before_the_window_ends(
@@ -228,17 +268,19 @@ def test_labels_are_read_from_json_lines_and_csv_and_regression_is_judged_on_mae
     assert ab_quality.parse_labels("inference_id,label\na,1\nb,0\n") == {"a": "1", "b": "0"}
     predictions = {f"r{i}": 2.0 for i in range(10)}
     labels = {f"r{i}": "2.5" for i in range(10)}
-    assert ab_quality.quality(predictions, labels, "regression", "1") == (10, 0.5)
+    assert ab_quality.quality(predictions, labels, "regression", "1") == (10, 0.5, 0.0)
     assert ab_quality.advantage("regression", live=0.5, candidate=0.4) == pytest.approx(0.1)
     # Fewer than MIN_LABELLED joined requests: quality is not available
-    assert ab_quality.quality({"a": 1}, {"a": "1"}, "binary_classification", "1") == (1, None)
+    assert ab_quality.quality({"a": 1}, {"a": "1"}, "binary_classification", "1") == (
+        1, None, None,
+    )  # fmt: skip
 
 
 def test_binary_labels_are_read_against_the_positive_label() -> None:
     predictions = {f"r{i}": 1 for i in range(10)}
     labels = {f"r{i}": "Malignant" for i in range(10)}
     assert ab_quality.quality(predictions, labels, "binary_classification", "malignant") == (
-        10, 1.0,
+        10, 1.0, 0.0,
     )  # fmt: skip
 
 

@@ -16,6 +16,7 @@ import base64
 import csv
 import io
 import json
+import math
 from collections.abc import Iterator
 from typing import Any
 
@@ -26,6 +27,8 @@ from .problem import BINARY, REGRESSION
 LABELS_PREFIX = "ab-labels"
 #: Fewest labelled requests per variant before quality takes part in the decision.
 MIN_LABELLED = 10
+#: The standard normal quantile of 0.95: a one-sided 95 % bound (normal approximation).
+ONE_SIDED_95 = 1.6449
 
 
 def labels_prefix(endpoint: str) -> str:
@@ -86,16 +89,34 @@ def capture_records(
 
 def quality(
     predictions: dict[str, Any], labels: dict[str, str], problem_type: str, positive: str
-) -> tuple[int, float | None]:
-    """(labelled requests, accuracy or MAE); None below MIN_LABELLED."""
+) -> tuple[int, float | None, float | None]:
+    """(labelled requests, accuracy or MAE, its standard error); None below MIN_LABELLED.
+
+    The standard error is the binomial one for an accuracy, sqrt(p(1 - p) / n), and the
+    sample standard deviation of the absolute errors over sqrt(n) for an MAE."""
     joined = [(predictions[i], labels[i]) for i in predictions if i in labels]
-    if len(joined) < MIN_LABELLED:
-        return len(joined), None
+    n = len(joined)
+    if n < MIN_LABELLED:
+        return n, None, None
     if problem_type == REGRESSION:
         errors = [abs(float(p) - float(label)) for p, label in joined]
-        return len(joined), sum(errors) / len(errors)
+        mae = sum(errors) / n
+        variance = sum((e - mae) ** 2 for e in errors) / (n - 1)
+        return n, mae, math.sqrt(variance / n)
     right = sum(_same_class(p, label, problem_type, positive) for p, label in joined)
-    return len(joined), right / len(joined)
+    accuracy = right / n
+    return n, accuracy, math.sqrt(accuracy * (1 - accuracy) / n)
+
+
+def worse_beyond_doubt(
+    gain: float, live_error: float, candidate_error: float, floor: float
+) -> bool:
+    """True when even the upper end of the one-sided 95 % confidence interval of the
+    candidate's advantage is below `floor`: the two variants answered different requests, so
+    an equal model's measured advantage scatters around 0 and a plain `gain < floor` would stop
+    about half of the equal candidates tested with floor 0."""
+    spread = math.sqrt(live_error**2 + candidate_error**2)
+    return gain + ONE_SIDED_95 * spread < floor
 
 
 def metric_name(problem_type: str) -> str:

@@ -182,7 +182,7 @@ def _join_quality(
         return None
     answers = ab_quality.captured_predictions(store, ab["capture_uri"], plan.endpoint_name)
     for figures in (live, candidate):
-        figures.labelled, figures.quality = ab_quality.quality(
+        figures.labelled, figures.quality, figures.quality_error = ab_quality.quality(
             answers.get(figures.variant, {}),
             labels,
             settings.problem_type,
@@ -224,10 +224,12 @@ def _problems(c: ABComparison, s: ABTestSettings) -> list[str]:
             )
     if c.quality_metric and live.quality is not None and cand.quality is not None:
         gain = ab_quality.advantage(s.problem_type, live.quality, cand.quality)
-        if gain < s.ab_min_quality_difference:
+        if ab_quality.worse_beyond_doubt(
+            gain, live.quality_error or 0.0, cand.quality_error or 0.0, s.ab_min_quality_difference
+        ):
             problems.append(
                 f"{c.quality_metric} {cand.quality:.4f} against {live.quality:.4f}, a difference "
-                f"of {gain:+.4f} below {s.ab_min_quality_difference:+}"
+                f"of {gain:+.4f}, below {s.ab_min_quality_difference:+} beyond its 95% bound"
             )
     return problems
 
