@@ -5,6 +5,7 @@ from typing import Any
 from ..adapters.ledger import Ledger
 from ..adapters.notifier import Notifier
 from ..models import (
+    BurstStart,
     DatasetLocation,
     DatasetUpload,
     OutcomeInput,
@@ -159,6 +160,8 @@ def _dataset_of(run: RunContext | None, started_by: Any) -> tuple[dict[str, Any]
         named = f"{start.uri} version {version}"
         return {"bucket": start.bucket, "key": start.key, "version_id": start.version_id,
                 "etag": start.etag}, named  # fmt: skip
+    if isinstance(start, BurstStart):  # resolved by the run; it failed before saying which
+        return {"burst": start.uri}, f"the newest upload under {start.uri}"
     assert isinstance(start, RetrainRequest)
     if start.dataset == "latest":
         return {"requested": "latest"}, "the latest dataset"
