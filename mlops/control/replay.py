@@ -100,8 +100,9 @@ def replayed_runs(
 ) -> list[tuple[str, dict[str, Any]]]:
     """Executions of the given workflows a replay started: their input is the event, which
     carries the replay's name (`replay-name`); a transformed input (a retrain request) does
-    not, so one started since the replay counts. `checked` keeps the executions already read
-    across calls."""
+    not, nor does a run of uploads (RecordUpload records the replayed upload and starts a run
+    only for one not yet handled), so one started since the replay counts. `checked` keeps the
+    executions already read across calls."""
     found = []
     for key in keys:
         listed = plane.sfn.list_executions(
@@ -118,7 +119,7 @@ def replayed_runs(
             if not isinstance(document, dict):
                 continue
             if document.get("replay-name") == name or (
-                "retrain" in document and summary["startDate"] >= since
+                ("retrain" in document or "burst" in document) and summary["startDate"] >= since
             ):
                 found.append((key, summary))
     return found
@@ -165,13 +166,18 @@ def _json(text: str | None) -> Any:
 
 
 def _from_an_event(document: Any) -> bool:
-    return isinstance(document, dict) and ("detail-type" in document or "retrain" in document)
+    return isinstance(document, dict) and (
+        "detail-type" in document or "retrain" in document or "burst" in document
+    )
 
 
 def describe_event(document: dict[str, Any]) -> str:
     """One line naming an event: its source and type, and what it is about."""
     if "retrain" in document:  # the TrainingPipeline input a Retrain Requested event became
         return f"retrain request {_retrain(document['retrain'])}"
+    if "burst" in document:  # the run of the uploads RecordUpload recorded (a burst)
+        burst = document["burst"] if isinstance(document["burst"], dict) else {}
+        return f"uploads under s3://{burst.get('bucket')}/{burst.get('prefix')} (the newest)"
     detail = document.get("detail") or {}
     head = f"{document.get('source')} {document.get('detail-type')}"
     if document.get("source") == "aws.s3":
@@ -212,6 +218,8 @@ def _would_meet(plane: ControlPlane, key: str, document: dict[str, Any]) -> str:
         if item.get("status") in RECLAIMABLE:
             return f"last run {item.get('run_id')} {item.get('status')}: trains again"
         return f"AlreadyHandled: run {item.get('run_id')} ({item.get('status')})"
+    if key == "training" and "burst" in document:
+        return "each upload is recorded again: a trained or superseded one starts nothing"
     if key == "training":
         return "AlreadyHandled: a replayed request keeps its request id"
     if key == "deploy":

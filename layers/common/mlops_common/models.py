@@ -117,12 +117,22 @@ class DatasetUpload(Payload):
         return self.version_id or self.etag
 
 
+class UploadRef(Payload):
+    """One recorded upload: its key and version (the version id, else the ETag)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    key: Annotated[str, Field(min_length=1, max_length=1024)]
+    version: Annotated[str, Field(min_length=1)]
+
+
 class BurstStart(Payload):
     """A TrainingPipeline input of design decision D1, item 3: train the newest upload recorded
     under `prefix` of `bucket` (RecordUpload keeps it in the ledger), and account for the older
     uploads of the burst. Started by the prefix's one-time schedule once the quiet window passed
     (`started_by` "schedule", with the schedule's context attributes), or by RecordUpload itself
-    when QuietWindowSeconds is 0 ("upload")."""
+    when QuietWindowSeconds is 0 ("upload", naming the `upload`: that one alone is trained, as
+    every upload once was)."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -131,6 +141,7 @@ class BurstStart(Payload):
     started_by: Literal["schedule", "upload"]
     schedule_arn: str | None = None
     scheduled_time: str | None = None
+    upload: UploadRef | None = None
 
     @property
     def uri(self) -> str:

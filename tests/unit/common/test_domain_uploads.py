@@ -216,9 +216,31 @@ def test_a_quiet_window_of_zero_starts_the_run_at_once_with_the_burst_input(
     )
     [(arn, name, payload)] = starts.started
     assert arn == PIPELINE and name.startswith("upload-")
+    version = sent["detail"]["object"]["version-id"]
+    named = {"key": "datasets/a.csv", "version": version}
     assert payload == {"burst": {"bucket": "mlops-data", "prefix": "datasets/",
-                                 "started_by": "upload"}}  # fmt: skip
+                                 "started_by": "upload", "upload": named}}  # fmt: skip
     assert scheduler.list_schedules(GroupName=GROUP)["Schedules"] == []
+
+
+def test_without_a_window_each_upload_s_run_trains_that_upload_and_supersedes_nothing(
+    world: Any, scheduler: Any, make_execution: Any
+) -> None:
+    starts = Starts(world)
+    for n in range(2):
+        sent = event(world, f"datasets/{n}.csv", f"2026-01-01T00:00:0{n}Z", f"0{n}")
+        record(world, sent, scheduler, window=0, starts=starts)
+    first_input = starts.started[0][2]
+    result = start_training_run(first_input, make_execution("run-0"), world.validate_settings(),
+                                world.store(), world.registry(), world.ledger(),
+                                world.executions())  # fmt: skip
+    assert result.action == "TRAIN" and result.run.dataset.key == "datasets/0.csv"
+    recorded = items(world)
+    assert (recorded["datasets/0.csv"]["status"], recorded["datasets/0.csv"]["run_id"]) == (
+        "TRAINED",
+        "run-0",
+    )
+    assert recorded["datasets/1.csv"]["status"] == "PENDING"  # its own run trains it
 
 
 def test_a_burst_run_trains_the_newest_upload_and_supersedes_every_older_one(

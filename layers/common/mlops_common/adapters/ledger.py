@@ -227,6 +227,9 @@ class Ledger:
         except self._table.meta.client.exceptions.ConditionalCheckFailedException:
             return self._table.get_item(Key={"pk": pk, "sk": sk}, ConsistentRead=True)["Item"]
 
+    def recorded_upload(self, pk: str, sk: str) -> dict[str, Any] | None:
+        return self._table.get_item(Key={"pk": pk, "sk": sk}, ConsistentRead=True).get("Item")
+
     def note_replay(self, pk: str, sk: str, event: dict[str, Any]) -> None:
         """Counts a repeated delivery on the upload's item and keeps the last one's facts."""
         self._table.update_item(

@@ -148,7 +148,8 @@ def _handled(
 ) -> str | None:
     """Why a repeated delivery starts nothing, or None when it must go on: the upload is still
     PENDING (its run has not settled it yet), or it is the newest upload and its run failed, was
-    rejected or ended without closing its claim (a replay re-drives it, as before coalescing)."""
+    rejected or ended without closing its claim (a replay re-drives it, as before coalescing;
+    with a quiet window, only the newest upload: a burst run trains the newest)."""
     status = before.get("status")
     if status == REFUSED:
         return f"refused when first recorded: {before.get('reason')}"
@@ -167,7 +168,7 @@ def _handled(
     newest = ledger.pointer(latest_key(settings.data_bucket, settings.data_prefix)) or {}
     if not ended:
         return f"already {str(status).lower()} by run {before.get('run_id')}"
-    if newest.get("upload_sk") != upload_sk(upload):
+    if newest.get("upload_sk") != upload_sk(upload) and settings.quiet_window_seconds > 0:
         return (
             f"its run {before.get('run_id')} ended {claim.get('status')}, and it is no longer "
             "the newest upload: `mlops retrain` trains it again"
@@ -177,12 +178,16 @@ def _handled(
     return None
 
 
-def burst_input(settings: RecordUploadSettings, started_by: str) -> dict[str, Any]:
+def burst_input(
+    settings: RecordUploadSettings, started_by: str, upload: DatasetUpload | None = None
+) -> dict[str, Any]:
     burst: dict[str, Any] = {"bucket": settings.data_bucket, "prefix": settings.data_prefix,
                              "started_by": started_by}  # fmt: skip
     if started_by == "schedule":  # context attributes Scheduler fills in at each invocation
         burst |= {"schedule_arn": "<aws.scheduler.schedule-arn>",
                   "scheduled_time": "<aws.scheduler.scheduled-time>"}  # fmt: skip
+    if upload is not None:
+        burst["upload"] = {"key": upload.key, "version": upload.version}
     return {"burst": BurstStart.model_validate(burst).model_dump(mode="json", exclude_none=True)}
 
 
@@ -198,7 +203,7 @@ def _start(
     if settings.quiet_window_seconds == 0:
         # Named after the event: a retried delivery of it finds its execution.
         name = "upload-" + hashlib.sha256(f"{named}#{upload.event_id}".encode()).hexdigest()[:40]
-        payload = json.dumps(burst_input(settings, "upload"))
+        payload = json.dumps(burst_input(settings, "upload", upload))
         arn, started = executions.start(settings.training_pipeline_arn, name, payload)
         reason = "started a run" if started else "its run was already started"
         return RecordUploadOutput(
@@ -228,8 +233,13 @@ def _start(
 
 
 def newest(burst: BurstStart, ledger: Ledger) -> DatasetUpload | None:
-    """The newest upload recorded under the burst's prefix, as its event described it."""
-    item = ledger.pointer(latest_key(burst.bucket, burst.prefix))
+    """The upload the burst names, else the newest recorded under its prefix, as its event
+    described it."""
+    if burst.upload is not None:
+        sk = f"upload#{burst.upload.key}#{burst.upload.version}"
+        item = ledger.recorded_upload(uploads_key(burst.bucket, burst.prefix), sk)
+    else:
+        item = ledger.pointer(latest_key(burst.bucket, burst.prefix))
     if item is None:
         return None
     fields = DatasetUpload.model_fields
@@ -246,8 +256,8 @@ def settle(
 ) -> dict[str, int]:
     """Accounts for the burst: the upload the run took (`trained`, the newest when it started)
     `status` (TRAINED, or REJECTED) by the run, every older PENDING upload of the prefix
-    SUPERSEDED by it. Uploads newer than it stay PENDING: their schedule starts the next run.
-    Counts by status."""
+    SUPERSEDED by it (not when the input named its upload: each upload has its own run then).
+    Uploads newer than it stay PENDING: their schedule starts the next run. Counts by status."""
     newest_sk, newest_order = upload_sk(trained), order_of(trained)
     pk = uploads_key(burst.bucket, burst.prefix)
     by_run = {"run_id": run_id, "execution_arn": execution_arn}
@@ -255,7 +265,7 @@ def settle(
     for upload in ledger.uploads(pk, PENDING):
         if upload["sk"] == newest_sk:
             ending, attributes = status, by_run
-        elif str(upload.get("order", "")) <= newest_order:
+        elif burst.upload is None and str(upload.get("order", "")) <= newest_order:
             superseded_by = f"{trained.uri}#{trained.version}"
             ending, attributes = SUPERSEDED, by_run | {"superseded_by": superseded_by}
         else:
