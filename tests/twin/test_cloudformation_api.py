@@ -75,9 +75,9 @@ def test_list_stack_resources_pages_through_every_resource_with_its_physical_id(
     assert queue["PhysicalResourceId"].startswith("http")  # a queue's Ref is its URL
     assert queue["ResourceStatus"] == "CREATE_COMPLETE"
     # Resources SAM generated are listed under their generated logical ids, as on AWS.
-    rule = by_logical["TrainingPipelineNewDataset"]
+    rule = by_logical["TrainingPipelineRetrainRequested"]
     assert rule["ResourceType"] == "AWS::Events::Rule"
-    assert rule["PhysicalResourceId"] == stack.physical_ids["TrainingPipelineNewDataset"]
+    assert rule["PhysicalResourceId"] == stack.physical_ids["TrainingPipelineRetrainRequested"]
 
 
 def test_an_unknown_stack_is_left_to_moto_which_answers_as_cloudformation_does(stack, local_cloud):
