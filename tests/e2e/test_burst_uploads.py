@@ -18,8 +18,10 @@ from typing import Any
 import pytest
 from boto3.dynamodb.types import TypeDeserializer
 
+from mlops.cli import main
 from mlops.twin.stack import start_stack
 
+pytestmark = [pytest.mark.e2e, pytest.mark.twin, pytest.mark.slow]
 QUIET_S = 3
 BURST = 5
 
@@ -70,7 +72,9 @@ def burst(stack: Any, keys: list[str]) -> tuple[list[Any], datetime, datetime]:
     return stack.settle(before, timeout=240), sent_from, sent_to
 
 
-def test_uploads_within_the_quiet_window_start_one_run_on_the_newest_and_account_for_each(stack):
+def test_uploads_within_the_quiet_window_start_one_run_on_the_newest_and_account_for_each(
+    stack, capsys, monkeypatch
+):
     jobs_before = len(stack.training_jobs())
     keys = [f"burst-{n}.csv" for n in range(BURST)]
     runs, _, _ = burst(stack, keys)
@@ -101,6 +105,23 @@ def test_uploads_within_the_quiet_window_start_one_run_on_the_newest_and_account
         ), key
     # The one-time schedule deleted itself once it had fired (ActionAfterCompletion DELETE)
     assert schedules(stack) == []
+    # and the operator sees each upload and which run superseded it
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")  # the CLI reads the standard chain
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    shown = {e["what"]: e["why"] for e in audit_uploads(stack, capsys)}
+    assert shown[f"datasets/{keys[-1]} TRAINED"] == f"run {run.name}"
+    assert shown[f"datasets/{keys[0]} SUPERSEDED"] == (
+        f"superseded by run {run.name}, which trained {trained}"
+    )
+
+
+def audit_uploads(stack: Any, capsys: Any) -> list[dict[str, Any]]:
+    """`mlops audit --kind upload --json`, run in-process as an operator runs it."""
+    capsys.readouterr()
+    target = ["--stack-name", stack.twin.stack.name, "--endpoint-url", stack.twin.cloud.url,
+              "--region", stack.twin.cloud.region]  # fmt: skip
+    assert main(["audit", "--kind", "upload", "--json", *target]) == 0
+    return json.loads(capsys.readouterr().out)
 
 
 def test_an_upload_after_the_quiet_window_starts_a_run_of_its_own(stack):
