@@ -60,14 +60,14 @@ def test_describe_stacks_finds_a_stack_by_its_id_and_lists_it_without_a_name(sta
 def test_list_stack_resources_pages_through_every_resource_with_its_physical_id(
     stack, local_cloud, monkeypatch
 ):
-    monkeypatch.setattr(api, "RESOURCES_PAGE", 50)  # the stack has fewer than 100 resources
+    monkeypatch.setattr(api, "RESOURCES_PAGE", 60)  # the stack has between 60 and 120
     pages = list(
         local_cloud.client("cloudformation")
         .get_paginator("list_stack_resources")
         .paginate(StackName=STACK_NAME)
     )
     summaries = [s for page in pages for s in page["StackResourceSummaries"]]
-    assert 50 < len(stack.physical_ids) <= 100 and len(pages) == 2
+    assert 60 < len(stack.physical_ids) <= 120 and len(pages) == 2
     by_logical = {s["LogicalResourceId"]: s for s in summaries}
     assert len(by_logical) == len(summaries) == len(stack.physical_ids)
     queue = by_logical["EventsDeadLetterQueue"]
