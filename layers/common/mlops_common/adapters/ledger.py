@@ -159,6 +159,9 @@ class Ledger:
             "KeyConditionExpression": "pk = :k AND begins_with(sk, :p)",
             "ExpressionAttributeValues": {":k": key, ":p": "at#"},
         }
+        return self._all_pages(request)
+
+    def _all_pages(self, request: dict[str, Any]) -> list[dict[str, Any]]:
         items: list[dict[str, Any]] = []
         while True:
             response = self._table.query(**request)
@@ -249,13 +252,7 @@ class Ledger:
             request["FilterExpression"] = "#s = :s"
             request["ExpressionAttributeNames"] = {"#s": "status"}
             request["ExpressionAttributeValues"][":s"] = status
-        items: list[dict[str, Any]] = []
-        while True:
-            response = self._table.query(**request)
-            items.extend(response["Items"])
-            if "LastEvaluatedKey" not in response:
-                return items
-            request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+        return self._all_pages(request)
 
     def settle_upload(
         self, pk: str, sk: str, status: str, attributes: dict[str, Any], from_status: str
