@@ -229,4 +229,5 @@ def test_watch_prints_new_executions_live(served, mlops):
     lines = [line.split("] ", 1)[-1] for line in out.splitlines()]
     assert lines[0].startswith("watching TrainingPipeline of mlops-twin")
     assert any(line.startswith("TrainingPipeline ") and line.endswith(" started") for line in lines)
-    assert any(line.startswith("  Training Failed ") for line in lines)
+    ended = [line for line in lines if line.startswith("TrainingPipeline ")]
+    assert any(" FAILED DatasetInvalid in " in line for line in ended), out
