@@ -164,8 +164,9 @@ def _dataset_of(run: RunContext | None, started_by: Any) -> tuple[dict[str, Any]
                 "etag": start.etag}, named  # fmt: skip
     if isinstance(start, BurstStart) and start.upload is not None:
         named = f"s3://{start.bucket}/{start.upload.key} version {start.upload.version}"
+        # version: the version id (the ETag in an unversioned bucket), as an upload event's
         return {"bucket": start.bucket, "key": start.upload.key,
-                "version": start.upload.version}, named  # fmt: skip
+                "version_id": start.upload.version}, named  # fmt: skip
     if isinstance(start, BurstStart):  # resolved by the run; it failed before saying which
         return {"burst": start.uri}, f"the newest upload under {start.uri}"
     assert isinstance(start, RetrainRequest)
