@@ -1,13 +1,17 @@
 """Benchmark: a burst of uploads, as a data team makes them (issue 9), in the twin.
 
-    .venv/bin/python bench/burst.py [--uploads 20] [--within 2] [--timeout 900]
+    .venv/bin/python bench/burst.py [--uploads 20] [--within 2] [--quiet-window 5]
+                                    [--timeout 900]
 
 Uploads the same dataset `--uploads` times under the data prefix within `--within` seconds
 (distinct keys, as separate files of one export), on a stack that approves what it registers
-(AutoApprove=true, so every registration deploys), then waits until no workflow runs. Prints:
-uploads sent, executions started per workflow, training runs (executions that trained),
-training and evaluation jobs, versions registered, deployments that deployed, how the training
-executions ended, and the seconds from the first upload until everything settled.
+(AutoApprove=true, so every registration deploys) and coalesces uploads less than
+`--quiet-window` seconds apart (QuietWindowSeconds; the twin's Scheduler fires at() on the wall
+clock, so these are real seconds; 0: a run per upload), then waits until no workflow runs.
+Prints: uploads sent, executions started per workflow, training runs (executions that
+trained), training and evaluation jobs, versions registered, deployments that deployed, how the
+training executions ended, how the ledger accounts for the uploads (TRAINED, SUPERSEDED, ...),
+and the seconds from the first upload until everything settled.
 """
 
 from __future__ import annotations
@@ -46,8 +50,27 @@ def _all(client: Any, operation: str, key: str, **request: Any) -> list[dict[str
     return [item for page in pages for item in page[key]]
 
 
-def burst(uploads: int, within: float, timeout: float) -> dict[str, Any]:
-    twin = start_stack(time_scale=TIME_SCALE, AutoApprove="true")
+def _ledger_uploads(twin: Any) -> dict[str, int]:
+    """How many uploads of the data prefix the ledger holds in each status."""
+    outputs = twin.outputs
+    pages = (
+        twin.client("dynamodb")
+        .get_paginator("query")
+        .paginate(
+            TableName=outputs["LedgerTableName"],
+            KeyConditionExpression="pk = :k",
+            ExpressionAttributeValues={
+                ":k": {"S": f"uploads#s3://{outputs['DataBucketName']}/{outputs['DataPrefix']}"}
+            },
+        )
+    )
+    return dict(collections.Counter(i["status"]["S"] for page in pages for i in page["Items"]))
+
+
+def burst(uploads: int, within: float, quiet_window: int, timeout: float) -> dict[str, Any]:
+    twin = start_stack(
+        time_scale=TIME_SCALE, AutoApprove="true", QuietWindowSeconds=str(quiet_window)
+    )
     try:
         dataset = (twin.root / "ml" / "data" / "breast_cancer.csv").read_bytes()
         watcher = Watcher(twin.client("stepfunctions"), workflows(twin), emit=lambda _l: None)
@@ -79,6 +102,7 @@ def burst(uploads: int, within: float, timeout: float) -> dict[str, Any]:
             sagemaker, "list_model_packages", "ModelPackageSummaryList", ModelPackageGroupName=group
         )
         return {
+            "quiet_window_seconds": quiet_window,
             "uploads_sent": uploads,
             "seconds_to_send": round(sent, 1),
             "executions": dict(by_workflow),
@@ -89,6 +113,7 @@ def burst(uploads: int, within: float, timeout: float) -> dict[str, Any]:
             "versions_registered": len(versions),
             "deployments": collections.Counter(_ending(sfn, a) for a in deploys),
             "training_outcomes": dict(endings),
+            "uploads_in_ledger": _ledger_uploads(twin),
             "settled": ok,
             "seconds_to_settle": round(seconds, 1),
         }
@@ -100,10 +125,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--uploads", type=int, default=20)
     parser.add_argument("--within", type=float, default=2.0, help="seconds for all uploads")
+    parser.add_argument("--quiet-window", type=int, default=5, help="QuietWindowSeconds")
     parser.add_argument("--timeout", type=float, default=900.0)
     args = parser.parse_args()
     print(describe_clock(TIME_SCALE))
-    figures = burst(args.uploads, args.within, args.timeout)
+    figures = burst(args.uploads, args.within, args.quiet_window, args.timeout)
     width = max(len(k) for k in figures)
     for key, value in figures.items():
         shown = json.dumps(value) if isinstance(value, dict) else value

@@ -8,14 +8,19 @@ from typing import Any
 
 from mlops.cli.common import Context, span_arg
 from mlops.cli.render import ago, table
-from mlops.control.audit import KINDS, entries
+from mlops.control.audit import DEFAULT_KINDS, KINDS, entries
 
 
 def add(commands: Any, parent: argparse.ArgumentParser) -> None:
     audit = commands.add_parser(
         "audit", parents=[parent], help="rollback and approval audit entries from the ledger"
     )
-    audit.add_argument("--kind", choices=KINDS, help="only rollbacks or only approvals")
+    audit.add_argument(
+        "--kind",
+        choices=KINDS,
+        help="only rollbacks, only approvals, or the uploads (PENDING, "
+        "TRAINED, SUPERSEDED by which run)",
+    )
     audit.add_argument("--since", type=span_arg, help="within this span, e.g. 7d")
     audit.set_defaults(func=audit_command)
 
@@ -23,7 +28,7 @@ def add(commands: Any, parent: argparse.ArgumentParser) -> None:
 def audit_command(args: argparse.Namespace) -> int:
     ctx = Context(args)
     since = datetime.now(UTC) - args.since if args.since else None
-    found = entries(ctx.plane, (args.kind,) if args.kind else KINDS, since)
+    found = entries(ctx.plane, (args.kind,) if args.kind else DEFAULT_KINDS, since)
     rows = [
         [ago(datetime.fromisoformat(e["when"])), e["kind"], e["what"], e["who"], e["why"] or ""]
         for e in found

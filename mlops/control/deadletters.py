@@ -1,7 +1,12 @@
 """The stack's dead-letter queue: events EventBridge could not deliver, with the attributes it
 sets on each (EventBridge user guide, "Using dead-letter queues to process undelivered events":
 RULE_ARN, TARGET_ARN, ERROR_CODE, ERROR_MESSAGE, EXHAUSTED_RETRY_CONDITION, RETRY_ATTEMPTS;
-the message body is the event).
+the message body is the event). Two more senders share the queue: RecordUpload, the one
+function whose asynchronous invocations dead-letter there (Lambda developer guide,
+"Asynchronous invocation": the event as the body, attributes RequestID, ErrorCode,
+ErrorMessage), and the uploads' schedules (the schedule's input as the body, SCHEDULE_ARN and
+TARGET_ARN among the attributes: "Configuring a schedule's dead-letter queue in EventBridge
+Scheduler").
 
 A redrive delivers each event again to the target it failed to reach, as that target's rule
 would (its Input, InputPath or InputTransformer: event_input.py), and deletes the message only
@@ -50,8 +55,9 @@ class DeadLetter:
             "sent": self.sent.isoformat() if self.sent else None,
             "rule_arn": self.attributes.get("RULE_ARN"),
             "target_arn": self.attributes.get("TARGET_ARN"),
-            "error_code": self.attributes.get("ERROR_CODE"),
-            "error_message": self.attributes.get("ERROR_MESSAGE"),
+            "error_code": self.attributes.get("ERROR_CODE") or self.attributes.get("ErrorCode"),
+            "error_message": self.attributes.get("ERROR_MESSAGE")
+            or self.attributes.get("ErrorMessage"),
             "exhausted_retry_condition": self.attributes.get("EXHAUSTED_RETRY_CONDITION"),
             "retry_attempts": int(self.attributes.get("RETRY_ATTEMPTS") or 0),
             "event": describe_event(event) if event else None,
@@ -131,6 +137,14 @@ def deliver(plane: ControlPlane, letter: DeadLetter) -> list[str]:
     if event is None:
         raise Refused(f"message {letter.message_id} does not hold an event")
     rule_arn, target_arn = letter.attributes.get("RULE_ARN"), letter.attributes.get("TARGET_ARN")
+    if not rule_arn and target_arn and letter.attributes.get("SCHEDULE_ARN"):
+        return _deliver(plane, {"Arn": target_arn, "Input": letter.body}, event, "", "")
+    if not rule_arn and "RequestID" in letter.attributes:  # RecordUpload's failed invocation
+        function = plane.stack.resource("RecordUploadFunction").physical_id
+        plane.client("lambda").invoke(
+            FunctionName=function, InvocationType="Event", Payload=letter.body
+        )
+        return [function]
     if not rule_arn or not target_arn:
         raise Refused(f"message {letter.message_id} names no rule or target")
     bus, rule = _rule_of(rule_arn)

@@ -100,8 +100,9 @@ def replayed_runs(
 ) -> list[tuple[str, dict[str, Any]]]:
     """Executions of the given workflows a replay started: their input is the event, which
     carries the replay's name (`replay-name`); a transformed input (a retrain request) does
-    not, so one started since the replay counts. `checked` keeps the executions already read
-    across calls."""
+    not, nor does a run of uploads (RecordUpload records the replayed upload and starts a run
+    only for one not yet handled), so one started since the replay counts. `checked` keeps the
+    executions already read across calls."""
     found = []
     for key in keys:
         listed = plane.sfn.list_executions(
@@ -118,7 +119,7 @@ def replayed_runs(
             if not isinstance(document, dict):
                 continue
             if document.get("replay-name") == name or (
-                "retrain" in document and summary["startDate"] >= since
+                ("retrain" in document or "burst" in document) and summary["startDate"] >= since
             ):
                 found.append((key, summary))
     return found
@@ -165,13 +166,24 @@ def _json(text: str | None) -> Any:
 
 
 def _from_an_event(document: Any) -> bool:
-    return isinstance(document, dict) and ("detail-type" in document or "retrain" in document)
+    return isinstance(document, dict) and (
+        "detail-type" in document or "retrain" in document or "burst" in document
+    )
 
 
 def describe_event(document: dict[str, Any]) -> str:
     """One line naming an event: its source and type, and what it is about."""
     if "retrain" in document:  # the TrainingPipeline input a Retrain Requested event became
         return f"retrain request {_retrain(document['retrain'])}"
+    if "burst" in document:  # a run RecordUpload or a schedule started for uploads
+        burst = document["burst"] if isinstance(document["burst"], dict) else {}
+        upload = burst.get("upload") or {}
+        if upload:
+            return f"aws.s3 Object Created s3://{burst.get('bucket')}/{upload.get('key')}"
+        return (
+            f"aws.s3 Object Created under s3://{burst.get('bucket')}/{burst.get('prefix')} "
+            "(a burst: its newest upload)"
+        )
     detail = document.get("detail") or {}
     head = f"{document.get('source')} {document.get('detail-type')}"
     if document.get("source") == "aws.s3":
@@ -212,6 +224,18 @@ def _would_meet(plane: ControlPlane, key: str, document: dict[str, Any]) -> str:
         if item.get("status") in RECLAIMABLE:
             return f"last run {item.get('run_id')} {item.get('status')}: trains again"
         return f"AlreadyHandled: run {item.get('run_id')} ({item.get('status')})"
+    burst = document.get("burst") if isinstance(document.get("burst"), dict) else None
+    if key == "training" and burst and isinstance(burst.get("upload"), dict):
+        upload = burst["upload"]
+        business_key = f"dataset#s3://{burst.get('bucket')}/{upload.get('key')}#" + str(
+            upload.get("version")
+        )
+        item = plane.ledger_table.get_item(Key={"pk": business_key, "sk": "run"}).get("Item")
+        if item is not None and item.get("status") not in RECLAIMABLE:
+            return f"starts nothing: run {item.get('run_id')} ({item.get('status')}) handled it"
+        return "RecordUpload starts a run for it"
+    if key == "training" and burst is not None:
+        return "each upload is recorded again: a trained or superseded one starts nothing"
     if key == "training":
         return "AlreadyHandled: a replayed request keeps its request id"
     if key == "deploy":

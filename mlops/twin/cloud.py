@@ -25,6 +25,7 @@ from moto.moto_server import werkzeug_app
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 from werkzeug.serving import BaseWSGIServer, make_server
 
+from mlops.twin.aws.arns import Arn
 from mlops.twin.cloudformation import api as cloudformation_api
 from mlops.twin.cloudformation.stacks import StackRecords
 from mlops.twin.cloudwatch import metrics
@@ -185,7 +186,9 @@ class LocalCloud:
             "AWS_REGION": self.region,
             "POWERTOOLS_TRACE_DISABLED": "true",
         }
-        self.runtime = seams.enter_context(LambdaRuntime(base_env, log_sink=self._lambda_log))
+        self.runtime = seams.enter_context(
+            LambdaRuntime(base_env, log_sink=self._lambda_log, dead_letter=self._dead_letter)
+        )
         self.sagemaker_events = SageMakerEvents(self.account, self.region)
         self.jobs = seams.enter_context(
             JobRunner(
@@ -264,6 +267,19 @@ class LocalCloud:
 
     def _lambda_log(self, function: str, lines: list[str]) -> None:
         self.lambda_logs.extend((function, line) for line in lines)
+
+    def _dead_letter(self, queue_arn: str, body: str, attributes: dict[str, str]) -> None:
+        """A failed asynchronous invocation's event, to its function's dead-letter queue."""
+        queue = Arn.parse(queue_arn)
+        sqs = self.client("sqs")
+        url = sqs.get_queue_url(QueueName=queue.resource, QueueOwnerAWSAccountId=queue.account)
+        sqs.send_message(
+            QueueUrl=url["QueueUrl"],
+            MessageBody=body,
+            MessageAttributes={
+                k: {"DataType": "String", "StringValue": v} for k, v in attributes.items()
+            },
+        )
 
 
 class _Server:

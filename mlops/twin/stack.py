@@ -53,6 +53,11 @@ def twin_parameters(region: str, ml_dir: Path = ROOT / "ml", **overrides: str) -
         # each time, in every test stack; daily is every 14.4 min. Drift tests and the drift
         # demo start checks themselves or set their own schedule.
         "DriftCheckSchedule": "rate(1 day)",
+        # at() names a moment of the calendar: the twin's Scheduler fires it on the wall clock,
+        # whole seconds apart (mlops/twin/scheduler/runner.py), so a quiet window is real
+        # seconds here. Twin stacks start a run at once for every upload (through RecordUpload,
+        # with the burst input); the burst test and bench/burst.py set a window of seconds.
+        "QuietWindowSeconds": "0",
     } | overrides
 
 

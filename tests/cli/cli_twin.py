@@ -90,6 +90,7 @@ def operated(**parameters: str) -> Iterator[Operated]:
 
 # IAM action names that differ from the operation's (Service Authorization Reference).
 _ACTIONS = {
+    "lambda:Invoke": "lambda:InvokeFunction",
     "s3:HeadObject": "s3:GetObject",
     "sqs:ChangeMessageVisibilityBatch": "sqs:ChangeMessageVisibility",
     "sqs:DeleteMessageBatch": "sqs:DeleteMessage",

@@ -122,18 +122,19 @@ def test_a_replay_of_a_window_without_the_upload_starts_nothing(served, mlops):
     assert set(served.watcher.executions) == before
 
 
-def test_a_plain_replay_of_the_upload_ends_already_handled_without_training(served, mlops):
+def test_a_plain_replay_of_the_handled_upload_starts_nothing_and_trains_nothing(served, mlops):
     started, ended = served.uploaded
     window = ["--from", started.isoformat(), "--to", ended.isoformat(), "--workflow", "training"]
     dry = mlops("replay", *window, "--dry-run", "--json", *served.target)
     (held,) = dry.json["events"]
     assert held["event"] == f"aws.s3 Object Created {data_uri(served, 'first.csv')}"
-    assert held["replay"] == f"AlreadyHandled: run {first_training(served).name} (REGISTERED)"
+    assert held["replay"] == (
+        f"starts nothing: run {first_training(served).name} (REGISTERED) handled it"
+    )
     jobs = len(served.twin.client("sagemaker").list_training_jobs()["TrainingJobSummaries"])
     replayed = mlops("replay", *window, "--wait", "--json", *served.target)
     assert replayed.code == 0, replayed
-    ((run),) = replayed.json["runs"]
-    assert (run["workflow"], run["outcome"]) == ("training", "AlreadyHandled")
+    assert replayed.json["runs"] == []  # RecordUpload counted the replay on the upload's item
     assert len(served.twin.client("sagemaker").list_training_jobs()["TrainingJobSummaries"]) == jobs
 
 
@@ -174,10 +175,10 @@ def test_dead_letters_are_listed_and_redriven_to_the_workflow_they_missed(served
         while not (letters := mlops("dlq", "--json", *served.target).json):
             assert time.monotonic() < deadline, "the undeliverable event never reached the DLQ"
             time.sleep(0.5)
-        # then `mlops dlq` shows where it failed and why, and status counts it,
+        # then `mlops dlq` shows why RecordUpload could not start its run, and status counts
+        # it (the function's asynchronous invocation failed three times, then dead-lettered),
         (letter,) = letters
-        assert letter["target_arn"] == arn and "TrainingPipelineNewDataset" in letter["rule_arn"]
-        assert letter["error_code"] == "NO_RESOURCE"
+        assert letter["rule_arn"] is None and "StateMachineDoesNotExist" in letter["error_message"]
         assert letter["event"] == f"aws.s3 Object Created {data_uri(served, 'late.csv')}"
         status = mlops("status", *served.target)
         assert "Dead letters: 1  ->  mlops dlq" in status.out, status
@@ -191,7 +192,10 @@ def test_dead_letters_are_listed_and_redriven_to_the_workflow_they_missed(served
     assert redriven.code == 0, redriven
     (result,) = redriven.json
     assert result["redriven"] is True
-    (execution_arn,) = result["delivered_to"]
+    before = set(served.watcher.executions)
+    assert result["delivered_to"] == [served.twin.stack.functions["RecordUploadFunction"].name]
+    assert served.watcher.wait(lambda w: bool(set(w.executions) - before), 60)
+    (execution_arn,) = set(served.watcher.executions) - before
     shown = wait_for_end(mlops, served, execution_arn)
     assert shown["status"] == "SUCCEEDED" and shown["outcome"] in ("NotBetter", "Registered")
     assert "TrainCandidate" in [s["state"] for s in shown["timeline"]]
@@ -219,10 +223,8 @@ def test_watch_prints_new_executions_live(served, mlops):
     )
     try:
         time.sleep(5)
-        # when a replay starts a training run,
-        started, ended = served.uploaded
-        window = ["--from", started.isoformat(), "--to", ended.isoformat()]
-        assert mlops("replay", *window, "--workflow", "training", *served.target).code == 0
+        # when an upload starts a training run (one the contract refuses: it ends at once),
+        served.twin.upload_dataset("watched.csv", b"radius,malignant\nabc,1\n")
         out, _ = watch.communicate(timeout=60)
     finally:
         watch.kill()
@@ -231,4 +233,5 @@ def test_watch_prints_new_executions_live(served, mlops):
     lines = [line.split("] ", 1)[-1] for line in out.splitlines()]
     assert lines[0].startswith("watching TrainingPipeline of mlops-twin")
     assert any(line.startswith("TrainingPipeline ") and line.endswith(" started") for line in lines)
-    assert any(line.startswith("  Training AlreadyHandled ") for line in lines)
+    ended = [line for line in lines if line.startswith("TrainingPipeline ")]
+    assert any(" FAILED DatasetInvalid in " in line for line in ended), out

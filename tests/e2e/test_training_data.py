@@ -29,8 +29,11 @@ def run_on(harness: Any, key: str, before: set[str], timeout: float = 60) -> Any
         for arn, view in watcher.executions.items():
             if arn in before or view.workflow != "TrainingPipeline":
                 continue
-            detail = execution_input(harness, arn).get("detail", {})
-            if detail.get("object", {}).get("key") == key:
+            started = execution_input(harness, arn)
+            named = started.get("detail", {}).get("object", {}).get("key")
+            if "burst" in started:  # RecordUpload's input names the upload it runs for
+                named = (started["burst"].get("upload") or {}).get("key")
+            if named == key:
                 found.append(view)
                 return True
         return False

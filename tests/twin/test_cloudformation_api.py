@@ -60,14 +60,14 @@ def test_describe_stacks_finds_a_stack_by_its_id_and_lists_it_without_a_name(sta
 def test_list_stack_resources_pages_through_every_resource_with_its_physical_id(
     stack, local_cloud, monkeypatch
 ):
-    monkeypatch.setattr(api, "RESOURCES_PAGE", 50)  # the stack has fewer than 100 resources
+    monkeypatch.setattr(api, "RESOURCES_PAGE", 60)  # the stack has between 60 and 120
     pages = list(
         local_cloud.client("cloudformation")
         .get_paginator("list_stack_resources")
         .paginate(StackName=STACK_NAME)
     )
     summaries = [s for page in pages for s in page["StackResourceSummaries"]]
-    assert 50 < len(stack.physical_ids) <= 100 and len(pages) == 2
+    assert 60 < len(stack.physical_ids) <= 120 and len(pages) == 2
     by_logical = {s["LogicalResourceId"]: s for s in summaries}
     assert len(by_logical) == len(summaries) == len(stack.physical_ids)
     queue = by_logical["EventsDeadLetterQueue"]
@@ -75,9 +75,9 @@ def test_list_stack_resources_pages_through_every_resource_with_its_physical_id(
     assert queue["PhysicalResourceId"].startswith("http")  # a queue's Ref is its URL
     assert queue["ResourceStatus"] == "CREATE_COMPLETE"
     # Resources SAM generated are listed under their generated logical ids, as on AWS.
-    rule = by_logical["TrainingPipelineNewDataset"]
+    rule = by_logical["TrainingPipelineRetrainRequested"]
     assert rule["ResourceType"] == "AWS::Events::Rule"
-    assert rule["PhysicalResourceId"] == stack.physical_ids["TrainingPipelineNewDataset"]
+    assert rule["PhysicalResourceId"] == stack.physical_ids["TrainingPipelineRetrainRequested"]
 
 
 def test_an_unknown_stack_is_left_to_moto_which_answers_as_cloudformation_does(stack, local_cloud):

@@ -49,6 +49,7 @@ PSEUDO = {
 }
 STACK_BUS = f"{STACK}-mlops"
 STACK_BUS_ARN = f"arn:aws:events:{REGION}:{ACCOUNT}:event-bus/{STACK_BUS}"
+RECORD_UPLOAD_ARN = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{STACK}-RecordUpload-x"
 REFS = {
     "DataBucket": f"{STACK}-databucket-example",
     "EventBus": STACK_BUS,
@@ -124,7 +125,10 @@ def rules(cfn: dict[str, Any]) -> dict[str, dict[str, Any]]:
         parameters=cfn["parameters"],
         pseudo=PSEUDO,
         refs=REFS,
-        attributes={"EventBus": {"Arn": STACK_BUS_ARN}},
+        attributes={
+            "EventBus": {"Arn": STACK_BUS_ARN},
+            "RecordUploadFunction": {"Arn": RECORD_UPLOAD_ARN},
+        },  # fmt: skip
     )
     resolved = {}
     for logical, resource in cfn["Resources"].items():
@@ -245,7 +249,10 @@ def test_ingress_rules_forward_from_the_default_bus_to_the_stack_bus(rules: dict
 
 
 def test_workflow_rules_start_their_state_machine_from_the_stack_bus(rules: dict) -> None:
-    for name in ("TrainingPipelineNewDataset", "TrainingPipelineRetrainRequested"):
+    # An upload is recorded first: RecordUpload coalesces a burst into one run (domain.uploads)
+    assert rules["TrainingPipelineNewDataset"]["EventBusName"] == STACK_BUS
+    assert rules["TrainingPipelineNewDataset"]["TargetArns"] == [RECORD_UPLOAD_ARN]
+    for name in ("TrainingPipelineRetrainRequested", "TrainingPipelineDriftDetected"):
         assert rules[name]["EventBusName"] == STACK_BUS, name
         assert rules[name]["TargetArns"] == [REFS["TrainingPipeline"]], name
     assert rules["DeployPipelineModelApproved"]["EventBusName"] == STACK_BUS

@@ -103,12 +103,25 @@ def _states(scope: dict[str, Any]) -> list[dict[str, Any]]:
 ASL_PAYLOADS = _asl_payloads()
 
 
+#: Functions an EventBridge rule invokes with its event (their sample is that event).
+RULE_TARGETS = {"record_upload": "s3_object_created.json"}
+ASL_FUNCTIONS = [f for f in FUNCTIONS if f not in RULE_TARGETS]
+
+
 def test_every_function_has_one_sample_payload() -> None:
     samples = sorted(p.stem for p in (EVENTS / "functions").glob("*.json"))
     assert samples == FUNCTIONS
 
 
-@pytest.mark.parametrize("function", FUNCTIONS)
+@pytest.mark.parametrize("function", sorted(RULE_TARGETS))
+def test_a_rule_target_s_sample_is_the_rule_event_it_receives_whole(function: str) -> None:
+    sample = _load(f"functions/{function}.json")
+    assert sample == _load(f"rules/{RULE_TARGETS[function]}")
+    assert getattr(models, _input_model_name(function)).model_validate(sample).event == sample
+    assert not ASL_PAYLOADS.get(function), f"{function} is a rule target, not an ASL task"
+
+
+@pytest.mark.parametrize("function", ASL_FUNCTIONS)
 def test_sample_parses_with_the_handlers_input_model(function: str) -> None:
     model = getattr(models, _input_model_name(function))
     sample = _load(f"functions/{function}.json")
@@ -123,7 +136,7 @@ def _optional_fields(function: str) -> set[str]:
             if not field.is_required()}  # fmt: skip
 
 
-@pytest.mark.parametrize("function", FUNCTIONS)
+@pytest.mark.parametrize("function", ASL_FUNCTIONS)
 def test_sample_has_the_shape_its_asl_task_sends(function: str) -> None:
     sample = _load(f"functions/{function}.json")
     payloads = ASL_PAYLOADS[function]
@@ -145,7 +158,7 @@ def test_sample_has_the_shape_its_asl_task_sends(function: str) -> None:
     assert any(all(sample[k] == v for k, v in literals.items()) for literals in literal_sets)
 
 
-@pytest.mark.parametrize("function", FUNCTIONS)
+@pytest.mark.parametrize("function", ASL_FUNCTIONS)
 def test_every_asl_payload_of_a_function_parses_with_its_input_model(function: str) -> None:
     """Each task's payload, its paths filled from the sample, validates: a literal the model
     would refuse (a typo, a string for a bool) fails here rather than in the workflow."""

@@ -314,11 +314,18 @@ def test_every_rule_target_retries_into_the_dead_letter_queue_its_policy_admits(
         for name, event in r["Properties"].get("Events", {}).items()
     }
     assert "TrainingPipelineRetrainRequested" in events
-    [statement] = resources["EventsDeadLetterQueuePolicy"]["Properties"]["PolicyDocument"][
+    events |= {  # rules written out (NewDataset targets RecordUpload, not a state machine)
+        f"{logical}:{target['Id']}": target
+        for logical, r in resources.items()
+        if r["Type"] == "AWS::Events::Rule" and r["Properties"]["EventBusName"] != "default"
+        for target in r["Properties"]["Targets"]
+    }
+    assert "TrainingPipelineNewDataset:record-upload" in events
+    statement = resources["EventsDeadLetterQueuePolicy"]["Properties"]["PolicyDocument"][
         "Statement"
-    ]
+    ][0]
     admitted = {_ref(arn) for arn in statement["Condition"]["ArnEquals"]["aws:SourceArn"]}
     for name, properties in events.items():
         assert _ref(properties["DeadLetterConfig"]["Arn"]) == "EventsDeadLetterQueue", name
         assert properties["RetryPolicy"]["MaximumRetryAttempts"] > 0, name
-        assert name in admitted, f"{name} is not in the DLQ's queue policy"
+        assert name.split(":")[0] in admitted, f"{name} is not in the DLQ's queue policy"

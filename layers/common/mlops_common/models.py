@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, model_validator
 
 
 class Payload(BaseModel):
@@ -101,10 +101,51 @@ class DatasetUpload(Payload):
     etag: str
     size: int | None = None
     requester: str | None = None
+    # Where the upload sits among others (domain.uploads orders a burst by them).
+    sequencer: Annotated[str | None, Field(description="Orders events of one key")] = None
+    event_time: Annotated[str | None, Field(description="The event's time, ISO 8601")] = None
+    event_id: str | None = None
+    replay_name: Annotated[str | None, Field(description="Set on a replayed event")] = None
 
     @property
     def uri(self) -> str:
         return f"s3://{self.bucket}/{self.key}"
+
+    @property
+    def version(self) -> str:
+        """What tells this content apart: the version id, else (unversioned) the ETag."""
+        return self.version_id or self.etag
+
+
+class UploadRef(Payload):
+    """One recorded upload: its key and version (the version id, else the ETag)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    key: Annotated[str, Field(min_length=1, max_length=1024)]
+    version: Annotated[str, Field(min_length=1)]
+
+
+class BurstStart(Payload):
+    """A TrainingPipeline input of design decision D1, item 3: train the newest upload recorded
+    under `prefix` of `bucket` (RecordUpload keeps it in the ledger), and account for the older
+    uploads of the burst. Started by the prefix's one-time schedule once the quiet window passed
+    (`started_by` "schedule", with the schedule's context attributes), or by RecordUpload itself
+    when QuietWindowSeconds is 0 ("upload", naming the `upload`: that one alone is trained, as
+    every upload once was)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    bucket: Annotated[str, Field(min_length=3, max_length=63)]
+    prefix: Annotated[str, Field(max_length=1024)]
+    started_by: Literal["schedule", "upload"]
+    schedule_arn: str | None = None
+    scheduled_time: str | None = None
+    upload: UploadRef | None = None
+
+    @property
+    def uri(self) -> str:
+        return f"s3://{self.bucket}/{self.prefix}"
 
 
 class RetrainRequest(Payload):
@@ -272,6 +313,33 @@ class ValidateDatasetOutput(Payload):
     action: Literal["TRAIN", "SKIP"]
     reason: str
     run: RunContext | None = None
+
+
+class RecordUploadInput(FunctionInput):
+    """RecordUpload's event: what the NewDataset rule delivers (an `Object Created` event),
+    taken whole; domain.uploads parses it and names what is malformed."""
+
+    event: dict[str, Any]
+
+    @model_validator(mode="before")
+    @classmethod
+    def _whole(cls, data: Any) -> Any:
+        return {"event": data}
+
+    @property
+    def correlation_id(self) -> str | None:
+        return self.event.get("id") if isinstance(self.event.get("id"), str) else None
+
+
+class RecordUploadOutput(Payload):
+    """What RecordUpload did with one upload (also its log line)."""
+
+    outcome: Literal["SCHEDULED", "STARTED", "REFUSED", "ALREADY_HANDLED"]
+    upload: str  # s3://bucket/key#version
+    reason: str
+    newest: bool = False  # it became the newest upload of its prefix
+    fires_at: str | None = None  # the schedule's at() time
+    execution_arn: str | None = None  # QuietWindowSeconds 0: the execution it started
 
 
 class PrepareCandidateInput(RunInput):

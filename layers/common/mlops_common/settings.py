@@ -112,6 +112,21 @@ class ValidateDatasetSettings(LedgerSettings, ProblemSettings, SpotTrainingSetti
         return self
 
 
+class RecordUploadSettings(LedgerSettings):
+    """RecordUpload: where datasets are (DataBucket, DataPrefix), the quiet window
+    (QuietWindowSeconds; 0 starts a run at once), and what the prefix's one-time schedule
+    starts: the TrainingPipeline, through the stack's schedule group and Scheduler role, with
+    the stack's dead-letter queue."""
+
+    data_bucket: str
+    data_prefix: str
+    quiet_window_seconds: Annotated[int, Field(ge=0, le=86400)] = 60
+    training_pipeline_arn: str
+    schedule_group: str
+    scheduler_role_arn: str
+    dead_letter_queue_arn: str
+
+
 class CodeLocation(_Settings):
     artifacts_bucket: str
     code_version: str

@@ -179,6 +179,11 @@ class Provisioner(ServiceResources, DeliveryResources, SchedulerResources, Stack
             Environment={"Variables": {k: str(v) for k, v in environment.items()}},
             Description=props.get("Description", ""),
             **({"LoggingConfig": props["LoggingConfig"]} if "LoggingConfig" in props else {}),
+            **(
+                {"DeadLetterConfig": props["DeadLetterConfig"]}
+                if "DeadLetterConfig" in props
+                else {}
+            ),  # fmt: skip
         )["FunctionArn"]
         self._register_function(logical, dict(props, FunctionName=name), arn, stack_obj)
         return name, {"Arn": arn}
@@ -202,6 +207,7 @@ class Provisioner(ServiceResources, DeliveryResources, SchedulerResources, Stack
             timeout_s=int(props.get("Timeout", 3)),
             memory_mb=int(props.get("MemorySize", 128)),
             layer_dirs=tuple(self._layers[a] for a in props.get("Layers", [])),
+            dead_letter_arn=(props.get("DeadLetterConfig") or {}).get("TargetArn"),
         )
         self._runtime.register(spec)
         stack.functions[logical] = spec

@@ -16,6 +16,7 @@ class FunctionSpec:
     timeout_s: int
     memory_mb: int
     layer_dirs: tuple[Path, ...] = ()
+    dead_letter_arn: str | None = None  # DeadLetterConfig.TargetArn (asynchronous.py)
 
 
 @dataclass

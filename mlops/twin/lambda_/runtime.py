@@ -29,6 +29,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from mlops.twin.aws.timestamps import iso_millis
+from mlops.twin.lambda_.asynchronous import DeadLetterSender, run_with_retries
 from mlops.twin.lambda_.environment import worker_environment
 from mlops.twin.lambda_.faults import Fault, Faults
 from mlops.twin.lambda_.function import FunctionSpec, InvalidRequestContent, InvocationResult
@@ -61,8 +62,10 @@ class LambdaRuntime(Seam):
         log_sink: LogSink | None = None,
         idle_timeout_s: float = 300.0,
         enforce_memory: bool = True,
+        dead_letter: DeadLetterSender | None = None,
     ) -> None:
         self._base_env = dict(base_env)
+        self._dead_letter = dead_letter
         self._log_sink = log_sink
         self._idle_timeout_s = idle_timeout_s
         self._enforce_memory = enforce_memory
@@ -150,8 +153,13 @@ class LambdaRuntime(Seam):
         return InvocationResult(202, b"", None, "", 0.0, None, request_id)
 
     def _run_event(self, function: _Function, payload: str, request_id: str, arn: str) -> None:
-        try:  # the result is dropped, as Lambda does; failures are already in the log sink
-            self._run(function, payload, request_id, arn)
+        try:  # the result is dropped, as Lambda does; failures are retried, then dead-lettered
+            run_with_retries(
+                function.spec,
+                payload,
+                lambda: self._run(function, payload, request_id, arn),
+                self._dead_letter,
+            )
         except Exception:
             _log.exception("asynchronous invocation %s of %s failed", request_id, arn)
         finally:

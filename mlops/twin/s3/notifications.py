@@ -5,11 +5,17 @@ time and `etag`.
 moto 5.2.5 (moto/s3/notifications.py `_send_event_bridge_message`) hands the event to every
 rule on every bus (so a rule on a custom bus would fire without an ingress rule), always with
 the same event id, a numeric `time` and an `eTag` field.
+
+The sequencer: AWS says a greater sequencer is a later event of the same key ("Event message
+structure", S3 user guide); the twin's grow with every event of the process (18 hex digits, as
+AWS's samples have), which holds that and orders events of different keys too.
 """
 
 from __future__ import annotations
 
 import secrets
+import threading
+import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -43,7 +49,7 @@ def _send_event_bridge_message(account_id: str, bucket: Any, event_name: str, ke
             "etag": key.etag.replace('"', ""),
             "version-id": key.version_id,
             # AWS: a hex string that only orders events of the same key.
-            "sequencer": secrets.token_hex(9).upper(),
+            "sequencer": _next_sequencer(),
         },
         "request-id": secrets.token_hex(8).upper(),
         "requester": account_id,
@@ -58,3 +64,15 @@ def _send_event_bridge_message(account_id: str, bucket: Any, event_name: str, ke
         detail,
         [arn("s3", "", "", bucket.name)],
     )
+
+
+_sequence_lock = threading.Lock()
+_last = 0
+
+
+def _next_sequencer() -> str:
+    """Strictly increasing within the process: the clock in nanoseconds, or one more."""
+    global _last
+    with _sequence_lock:
+        _last = max(_last + 1, time.time_ns())
+        return f"{_last:018X}"

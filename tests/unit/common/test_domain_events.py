@@ -67,7 +67,7 @@ def package_event(**detail_fields: Any) -> dict[str, Any]:
 # ---- S3 Object Created -----------------------------------------------------------------------
 
 
-def test_object_created_yields_the_object_version_and_who_uploaded_it() -> None:
+def test_object_created_yields_the_object_version_who_uploaded_it_and_its_place_in_order() -> None:
     event = s3_event(**{"version-id": "096fKKXTRTtl3on89fVO.nfljtsv6qko"})
     assert parse_s3_upload(event) == DatasetUpload(
         bucket="mlops-data",
@@ -76,6 +76,9 @@ def test_object_created_yields_the_object_version_and_who_uploaded_it() -> None:
         etag="b21b84d653bb07b05b1e6b33684dc11b",
         size=120384,
         requester="123456789012",
+        sequencer="0C0F6F405D6ED209E1",
+        event_time="2026-01-01T00:00:00Z",
+        event_id="17793124-05d4-b198-2fde-7ededc63b103",
     )
 
 

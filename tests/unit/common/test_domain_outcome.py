@@ -415,3 +415,32 @@ def test_a_skip_says_why_and_names_the_object_once() -> None:
     upload["detail"]["bucket"]["name"] = "mlops-data"
     message = summarize(outcome("training", "SKIPPED", state, upload))
     assert message["summary"] == reason
+
+
+def test_a_run_of_uploads_names_its_upload_in_a_failure_and_closes_its_claim_from_the_input(
+    world: Any, inbox: Inbox
+) -> None:
+    # Given a run RecordUpload started for one upload (QuietWindowSeconds 0), whose
+    # ValidateDataset died after its claim
+    upload = {"key": "datasets/a.csv", "version": "v7"}
+    started_by = {"burst": {"bucket": "bkt", "prefix": "datasets/", "started_by": "upload",
+                            "upload": upload}}  # fmt: skip
+    key = "dataset#s3://bkt/datasets/a.csv#v7"
+    ledger = world.ledger()
+    assert ledger.claim(key, "run-a", {}) is None
+    crash = {"Error": "Runtime.ExitError", "Cause": "Runtime exited with error: signal: killed"}
+    request = outcome("training", "FAILED", {"error": crash}, started_by)
+    # Then the notification names the upload, and the claim is closed for a replay
+    message = summarize(request)
+    assert message["dataset"] == {"bucket": "bkt", "key": "datasets/a.csv", "version_id": "v7"}
+    assert message["summary"].endswith("(s3://bkt/datasets/a.csv version v7)")
+    assert record_outcome(request, ledger, inbox.notifier).recorded is True
+    assert world.table.get_item(Key={"pk": key, "sk": "run"})["Item"]["status"] == "FAILED"
+
+
+def test_a_failed_run_of_a_burst_says_it_was_the_newest_upload_of_the_prefix() -> None:
+    state = {"error": lambda_error("RegistryBusy", "waited 120 s")}
+    burst = {"burst": {"bucket": "bkt", "prefix": "datasets/", "started_by": "schedule"}}
+    message = summarize(outcome("training", "FAILED", state, burst))
+    assert message["summary"].endswith("(the newest upload under s3://bkt/datasets/)")
+    assert message["dataset"] == {"burst": "s3://bkt/datasets/"}

@@ -90,6 +90,13 @@ ENV_VALUES: dict[str, str] = {
     "DRIFT_MINIMUM_ROWS": "200",
     "DRIFT_PSI_THRESHOLD": "0.25",
     "DRIFT_KS_THRESHOLD": "0.2",
+    "QUIET_WINDOW_SECONDS": "60",
+    "TRAINING_PIPELINE_ARN": (
+        f"arn:aws:states:{REGION}:{ACCOUNT_ID}:stateMachine:{STACK}-TrainingPipeline"
+    ),
+    "SCHEDULE_GROUP": f"{STACK}-uploads",
+    "SCHEDULER_ROLE_ARN": f"arn:aws:iam::{ACCOUNT_ID}:role/{STACK}-upload-scheduler",
+    "DEAD_LETTER_QUEUE_ARN": f"arn:aws:sqs:{REGION}:{ACCOUNT_ID}:{STACK}-dlq",
 }
 
 

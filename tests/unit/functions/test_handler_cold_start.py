@@ -26,6 +26,7 @@ SETTINGS_OF: dict[str, type[BaseModel]] = {
     "judge_ab_test": settings_module.ABTestSettings,
     "plan_drift_check": settings_module.DriftCheckSettings,
     "judge_drift": settings_module.JudgeDriftSettings,
+    "record_upload": settings_module.RecordUploadSettings,
 }
 # A function missing from the table fails the next test, not the collection of this module.
 REQUIRED = [

@@ -16,6 +16,7 @@ from .metrics import EndpointMetrics, MetricPublisher
 from .notifier import Notifier
 from .registry import ModelRegistry
 from .s3 import S3Store
+from .schedules import Schedules
 
 
 class HasPackageGroup(Protocol):
@@ -68,3 +69,7 @@ def event_bus(bus_name: str) -> EventBus:
 
 def metric_publisher(namespace: str) -> MetricPublisher:
     return MetricPublisher(client("cloudwatch"), namespace)
+
+
+def schedules(group: str) -> Schedules:
+    return Schedules(client("scheduler"), group)

@@ -157,6 +157,15 @@ class Ledger:
         """Every audit entry under `key`, oldest first (all pages of the query)."""
         return self.views(key, "at#")
 
+    def _all_pages(self, request: dict[str, Any]) -> list[dict[str, Any]]:
+        items: list[dict[str, Any]] = []
+        while True:
+            response = self._table.query(**request)
+            items.extend(response["Items"])
+            if "LastEvaluatedKey" not in response:
+                return items
+            request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+
     def recent(self, key: str, limit: int) -> list[dict[str, Any]]:
         """The newest `limit` audit entries under `key`, newest first."""
         response = self._table.query(
@@ -184,13 +193,7 @@ class Ledger:
             "KeyConditionExpression": "pk = :k AND begins_with(sk, :p)",
             "ExpressionAttributeValues": {":k": key, ":p": prefix},
         }
-        items: list[dict[str, Any]] = []
-        while True:
-            response = self._table.query(**request)
-            items.extend(response["Items"])
-            if "LastEvaluatedKey" not in response:
-                return items
-            request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+        return self._all_pages(request)
 
     # ---- endpoint locks (design D3): one item per endpoint, released by update, never deleted
 
@@ -223,6 +226,65 @@ class Ledger:
                 ConditionExpression=Attr("holder").eq(holder) & Attr("status").eq(LOCK_HELD),
                 ExpressionAttributeNames={"#s": "status"},
                 ExpressionAttributeValues={":released": LOCK_RELEASED, ":t": now_iso()},
+            )
+            return True
+        except self._table.meta.client.exceptions.ConditionalCheckFailedException:
+            return False
+
+    # ---- uploads (domain.uploads): one item per upload, under its data prefix's partition
+
+    def record_upload(self, pk: str, sk: str, item: dict[str, Any]) -> dict[str, Any] | None:
+        """Records an upload once. None if this call recorded it, else the item recorded before
+        (a replayed or twice-delivered event of the same object version)."""
+        try:
+            self._table.put_item(
+                Item={"pk": pk, "sk": sk, "recorded_at": now_iso(), **to_item(item)},
+                ConditionExpression=Attr("pk").not_exists(),
+            )
+            return None
+        except self._table.meta.client.exceptions.ConditionalCheckFailedException:
+            return self._table.get_item(Key={"pk": pk, "sk": sk}, ConsistentRead=True)["Item"]
+
+    def recorded_upload(self, pk: str, sk: str) -> dict[str, Any] | None:
+        return self._table.get_item(Key={"pk": pk, "sk": sk}, ConsistentRead=True).get("Item")
+
+    def note_replay(self, pk: str, sk: str, event: dict[str, Any]) -> None:
+        """Counts a repeated delivery on the upload's item and keeps the last one's facts."""
+        self._table.update_item(
+            Key={"pk": pk, "sk": sk},
+            UpdateExpression="SET replays = if_not_exists(replays, :zero) + :one, last_replay = :e",
+            ExpressionAttributeValues={":zero": 0, ":one": 1, ":e": to_item(event)},
+        )
+
+    def uploads(self, pk: str, status: str | None = None) -> list[dict[str, Any]]:
+        """Every upload recorded under `pk` (all pages), optionally only those in `status`."""
+        request: dict[str, Any] = {
+            "KeyConditionExpression": "pk = :k AND begins_with(sk, :p)",
+            "ExpressionAttributeValues": {":k": pk, ":p": "upload#"},
+            "ConsistentRead": True,
+        }
+        if status is not None:
+            request["FilterExpression"] = "#s = :s"
+            request["ExpressionAttributeNames"] = {"#s": "status"}
+            request["ExpressionAttributeValues"][":s"] = status
+        return self._all_pages(request)
+
+    def settle_upload(
+        self, pk: str, sk: str, status: str, attributes: dict[str, Any], from_status: str
+    ) -> bool:
+        """Moves an upload from `from_status` to `status` with `attributes`; False if it is no
+        longer in `from_status` (another run settled it first)."""
+        values = to_item(attributes)
+        names = {"#s": "status", **{f"#a{n}": name for n, name in enumerate(values)}}
+        sets = ", ".join(f"#a{n} = :a{n}" for n in range(len(values)))
+        try:
+            self._table.update_item(
+                Key={"pk": pk, "sk": sk},
+                UpdateExpression=f"SET #s = :s, settled_at = :t{', ' + sets if sets else ''}",
+                ConditionExpression=Attr("status").eq(from_status),
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues={":s": status, ":t": now_iso()}
+                | {f":a{n}": value for n, value in enumerate(values.values())},
             )
             return True
         except self._table.meta.client.exceptions.ConditionalCheckFailedException:

@@ -20,7 +20,7 @@ from datetime import datetime
 from typing import Any
 
 from ..adapters.s3 import S3Store
-from ..errors import DatasetInvalid
+from ..errors import DatasetInvalid, EventMalformed
 from ..models import DatasetLocation, DatasetRef
 from ..settings import ValidateDatasetSettings
 from .dataset import check_totals, scan_csv
@@ -56,6 +56,21 @@ class Checked:
 
 def is_marker(key: str) -> bool:
     return key.rsplit("/", 1)[-1] == MARKER
+
+
+def folder_marker(uri: str) -> str:
+    """Why a key ending in "/" starts nothing: S3 "folders" are zero-byte objects whose key ends
+    in "/" ("Organizing objects in the Amazon S3 console by using folders", Amazon S3 user
+    guide), never a dataset."""
+    return f"{uri} is a folder marker, not a dataset"
+
+
+def check_location(location: DatasetLocation, data_bucket: str, data_prefix: str) -> None:
+    """EventMalformed for an object outside the stack's data bucket and prefix."""
+    if location.bucket != data_bucket or not location.key.startswith(data_prefix):
+        raise EventMalformed(
+            f"{location.uri} is outside this stack's data location s3://{data_bucket}/{data_prefix}"
+        )
 
 
 def refuse_parts(location: DatasetLocation, data_prefix: str) -> None:

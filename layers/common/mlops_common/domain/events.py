@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import UTC
 from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
 from ..errors import EventMalformed
-from ..models import DatasetUpload, ModelPackageStateChangeEvent, RetrainRequest
+from ..models import BurstStart, DatasetUpload, ModelPackageStateChangeEvent, RetrainRequest
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.parser.models import S3EventNotificationEventBridgeModel
@@ -21,10 +22,18 @@ def _s3_event_model() -> type[S3EventNotificationEventBridgeModel]:
     return S3EventNotificationEventBridgeModel
 
 
-def parse_training_start(event: Any) -> DatasetUpload | RetrainRequest:
+def parse_training_start(event: Any) -> DatasetUpload | RetrainRequest | BurstStart:
     """What a TrainingPipeline execution input asks for (design decision D1): an S3 `Object
-    Created` event, or `{"retrain": <request>}`. Dispatch is on the shape, so a new kind of
-    input adds a branch here (and in `training_start_of`)."""
+    Created` event, `{"retrain": <request>}`, or `{"burst": <the prefix>}` (coalesced uploads).
+    Dispatch is on the shape, so a new kind of input adds a branch here (and in
+    `training_start_of`)."""
+    if isinstance(event, dict) and "burst" in event:
+        if set(event) != {"burst"}:
+            raise EventMalformed(f"a burst input has only the key 'burst', got {sorted(event)}")
+        try:
+            return BurstStart.model_validate(event["burst"])
+        except ValidationError as exc:
+            raise EventMalformed(f"not a valid burst input: {_first_error(exc, 'burst')}") from exc
     if isinstance(event, dict) and "retrain" in event:
         if set(event) != {"retrain"}:
             raise EventMalformed(
@@ -43,9 +52,14 @@ def parse_training_start(event: Any) -> DatasetUpload | RetrainRequest:
     return parse_s3_upload(event)
 
 
-def training_start_of(event: Any) -> DatasetUpload | RetrainRequest | None:
+def training_start_of(event: Any) -> DatasetUpload | RetrainRequest | BurstStart | None:
     """What `parse_training_start` reads, or None where it would raise: for reporting on an
     execution whose input may be anything (a failure notification names what it can)."""
+    if isinstance(event, dict) and set(event) == {"burst"}:
+        try:
+            return BurstStart.model_validate(event["burst"])
+        except ValidationError:
+            return None
     if isinstance(event, dict) and set(event) == {"retrain"}:
         try:
             return RetrainRequest.model_validate(event["retrain"])
@@ -84,6 +98,10 @@ def _upload(parsed: S3EventNotificationEventBridgeModel) -> DatasetUpload:
         etag=obj.etag,
         size=None if obj.size is None else int(obj.size),
         requester=parsed.detail.requester,
+        sequencer=obj.sequencer,
+        event_time=parsed.time.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        event_id=parsed.id,
+        replay_name=parsed.replay_name,
     )
 
 

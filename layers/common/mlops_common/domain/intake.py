@@ -4,7 +4,9 @@ snapshot of exactly the version it checked.
 
 Order matters:
 1. the input names an object version (an upload; a retrain request, "latest" resolved here so
-   every caller gets the same answer); a folder marker is skipped before anything is claimed;
+   every caller gets the same answer; a burst: the newest upload of the prefix, domain.uploads,
+   whose burst is accounted for once the run took it); a folder marker is skipped before
+   anything is claimed;
 2. the run claims its business key, so a replay or a handled version ends before any read; a
    claim still RUNNING whose execution has ended (a crash, a timeout, an abort) is taken over;
 3. the version is checked against the contract, streamed; a rejection is recorded under the key
@@ -24,6 +26,7 @@ from ..adapters.registry import ModelRegistry
 from ..adapters.s3 import S3Store
 from ..errors import DatasetInvalid, EventMalformed
 from ..models import (
+    BurstStart,
     DatasetLocation,
     DatasetUpload,
     Execution,
@@ -33,9 +36,16 @@ from ..models import (
     ValidateDatasetOutput,
 )
 from ..settings import ValidateDatasetSettings
-from . import feature_schema
+from . import feature_schema, uploads
 from .champion import champion
-from .dataset_version import MARKER, check_version, refuse_parts, snapshot
+from .dataset_version import (
+    MARKER,
+    check_location,
+    check_version,
+    folder_marker,
+    refuse_parts,
+    snapshot,
+)
 from .events import parse_training_start
 
 #: Ledger pointer to the newest dataset version a run of this stack went on to train with.
@@ -77,32 +87,40 @@ def start_training_run(
 ) -> ValidateDatasetOutput:
     """Resolves, claims, checks and snapshots the dataset version; finds the champion."""
     start = parse_training_start(event)
+    burst = start if isinstance(start, BurstStart) else None
+    if burst is not None:  # coalesced uploads: the newest of the prefix (domain.uploads)
+        newest = uploads.newest(burst, ledger)
+        if newest is None:
+            return ValidateDatasetOutput(action="SKIP", reason=f"no upload under {burst.uri}")
+        start = newest
     if isinstance(start, DatasetUpload) and start.key.endswith("/"):
-        # S3 "folders" are zero-byte objects whose key ends in "/" ("Organizing objects in the
-        # Amazon S3 console by using folders", Amazon S3 user guide): never a dataset.
-        return ValidateDatasetOutput(
-            action="SKIP", reason=f"{start.uri} is a folder marker, not a dataset"
-        )
+        return ValidateDatasetOutput(action="SKIP", reason=folder_marker(start.uri))
     if isinstance(start, DatasetUpload):
         target = _upload_target(start)
     else:
         target = _retrain_target(start, settings, store, ledger)
-    _check_location(target.location, settings)
+    check_location(target.location, settings.data_bucket, settings.data_prefix)
     refuse_parts(target.location, settings.data_prefix)
     target = _pinned(target, store)
     key, target, holder = _claim(target, execution, ledger, executions)
     if holder is not None:
+        if burst is not None:
+            uploads.settle(burst, newest, ledger, holder["run_id"], holder.get("execution_arn"))
         return ValidateDatasetOutput(action="SKIP", reason=_handled(target, holder))
     try:
         run = _prepared(key, target, execution, settings, store, registry, ledger)
     except DatasetInvalid as exc:
         ledger.reject(key, execution.name, str(exc))
+        if burst is not None:
+            uploads.settle(burst, newest, ledger, execution.name, execution.id, uploads.REJECTED)
         raise DatasetInvalid(f"{target.describe()}: {exc}") from exc
     except Exception as exc:
         # No run is in the state for RecordOutcome to finish: free the key here, or a replay
         # would be told the version was handled by a run that failed.
         ledger.finish(key, execution.name, "FAILED", {"error": type(exc).__name__})
         raise
+    if burst is not None:
+        uploads.settle(burst, newest, ledger, execution.name, execution.id)
     reason = "new dataset version" if target.trigger.kind == "upload" else "retrain requested"
     return ValidateDatasetOutput(action="TRAIN", reason=reason, run=run)
 
@@ -160,14 +178,6 @@ def _pinned(target: Target, store: S3Store) -> Target:
         raise DatasetInvalid(f"{target.location.uri} does not exist")
     location = target.location.model_copy(update={"version_id": head.get("VersionId")})
     return replace(target, location=location, etag=head["ETag"].strip('"'))
-
-
-def _check_location(location: DatasetLocation, settings: ValidateDatasetSettings) -> None:
-    if location.bucket != settings.data_bucket or not location.key.startswith(settings.data_prefix):
-        raise EventMalformed(
-            f"{location.uri} is outside this stack's data location "
-            f"s3://{settings.data_bucket}/{settings.data_prefix}"
-        )
 
 
 # ---- the business key -------------------------------------------------------------------------

@@ -5,6 +5,7 @@ from typing import Any
 from ..adapters.ledger import Ledger
 from ..adapters.notifier import Notifier
 from ..models import (
+    BurstStart,
     DatasetLocation,
     DatasetUpload,
     OutcomeInput,
@@ -152,6 +153,8 @@ def _claim_key_of(started_by: Any) -> str | None:
     if isinstance(start, DatasetUpload):
         version = start.version_id or start.etag
         return f"dataset#{start.uri}#{version}" if version else None
+    if isinstance(start, BurstStart) and start.upload is not None:
+        return f"dataset#{start.uri}{start.upload.key[len(start.prefix) :]}#{start.upload.version}"
     if isinstance(start, RetrainRequest) and not start.force:
         where = start.dataset
         if isinstance(where, DatasetLocation) and where.version_id:
@@ -179,6 +182,13 @@ def _dataset_of(run: RunContext | None, started_by: Any) -> tuple[dict[str, Any]
         named = f"{start.uri} version {version}"
         return {"bucket": start.bucket, "key": start.key, "version_id": start.version_id,
                 "etag": start.etag}, named  # fmt: skip
+    if isinstance(start, BurstStart) and start.upload is not None:
+        named = f"s3://{start.bucket}/{start.upload.key} version {start.upload.version}"
+        # version: the version id (the ETag in an unversioned bucket), as an upload event's
+        return {"bucket": start.bucket, "key": start.upload.key,
+                "version_id": start.upload.version}, named  # fmt: skip
+    if isinstance(start, BurstStart):  # resolved by the run; it failed before saying which
+        return {"burst": start.uri}, f"the newest upload under {start.uri}"
     assert isinstance(start, RetrainRequest)
     if start.dataset == "latest":
         return {"requested": "latest"}, "the latest dataset"
