@@ -16,6 +16,7 @@ import pytest
 from mlops_common.models import (
     AcquireEndpointInput,
     CompareShadowInput,
+    ConfigureScalingInput,
     DeployPlan,
     DeployPlanInput,
     OutcomeInput,
@@ -36,6 +37,8 @@ STATUSES = (
 NOTIFIED = returns({"subject": "s", "message_id": "m", "recorded": True})
 VERIFIED = returns({"endpoint_name": "e", "endpoint_config_name": "c", "status": "InService"})
 SMOKE = returns({"endpoint_name": "e", "rows": 3, "predictions": [], "latency_ms": 12.5})
+KEPT = returns({"endpoint_name": "e", "variant": "AllTraffic", "action": "prepare",
+                "registered": True, "retain_variant_properties": True})  # fmt: skip
 
 
 def planned(plan: dict[str, Any]) -> dict[str, Any]:
@@ -48,6 +51,7 @@ def deploy(twin: Twin, plan: dict[str, Any], **script: list[dict[str, Any]]) -> 
         "PlanDeploymentFunction": [planned(plan)],
         "VerifyDeploymentFunction": [VERIFIED],
         "SmokeTestFunction": [SMOKE],
+        "ConfigureScalingFunction": [KEPT],
         "RecordOutcomeFunction": [NOTIFIED],
     }
     return twin.run("DeployPipeline", APPROVED, functions | script)
@@ -162,8 +166,16 @@ def test_an_update_arms_the_plan_s_alarm_then_rolls_out_with_its_deployment_conf
     config = plan["endpoint_config"]["EndpointConfigName"]
     assert endpoint.requests == [
         ("UpdateEndpoint", {"EndpointConfigName": config, "DeploymentConfig": plan[
-            "deployment_config"]}),
+            "deployment_config"], "RetainAllVariantProperties": True}),
     ]  # fmt: skip
+    # Autoscaling: prepared before the update (which keeps the scaled count), registered after
+    # the smoke test
+    scaling = [ConfigureScalingInput.model_validate(p) for p in
+               run.payloads("ConfigureScalingFunction")]  # fmt: skip
+    assert [s.action for s in scaling] == ["prepare", "register"]
+    assert all(s.plan.endpoint_config == plan["endpoint_config"] for s in scaling)
+    assert run.path.index("PrepareScaling") < run.path.index("UpdateEndpoint")
+    assert run.path.index("SmokeTest") < run.path.index("ConfigureScaling")
     # When UpdateEndpoint was called, the alarm was already the plan's.
     [alarms] = endpoint.alarms_at_update
     [alarm] = [a for a in alarms if a["AlarmName"] == plan["latency_alarm"]["AlarmName"]]
@@ -266,9 +278,10 @@ def test_a_promoted_shadow_test_then_rolls_out_with_guardrails(
     shadow_config = plan["shadow"]["endpoint_config"]
     assert endpoint.requests == [
         ("UpdateEndpoint", {"EndpointConfigName": shadow_config["EndpointConfigName"],
-                            "DeploymentConfig": None}),
+                            "DeploymentConfig": None, "RetainAllVariantProperties": False}),
         ("UpdateEndpoint", {"EndpointConfigName": plan["endpoint_config"]["EndpointConfigName"],
-                            "DeploymentConfig": plan["deployment_config"]}),
+                            "DeploymentConfig": plan["deployment_config"],
+                            "RetainAllVariantProperties": True}),
     ]  # fmt: skip
     [compared] = map(CompareShadowInput.model_validate, run.payloads("CompareShadowFunction"))
     assert compared.endpoint["EndpointConfigName"] == shadow_config["EndpointConfigName"]

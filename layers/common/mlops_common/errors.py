@@ -40,6 +40,11 @@ class DeploymentConfigInvalid(MlopsError):
     """The deployment strategy parameters are rejected before any AWS call."""
 
 
+class AutoScalingConfigInvalid(MlopsError):
+    """The autoscaling parameters do not hold together (min >= 1, max >= min, target > 0,
+    cooldowns >= 0); nothing is registered."""
+
+
 class DeploymentFailed(MlopsError):
     """The endpoint ended Failed, or did not end on the target config."""
 

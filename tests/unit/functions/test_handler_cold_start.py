@@ -25,6 +25,7 @@ SETTINGS_OF: dict[str, type[BaseModel]] = {
     "compare_shadow": settings_module.ShadowSettings,
     "plan_drift_check": settings_module.DriftCheckSettings,
     "judge_drift": settings_module.JudgeDriftSettings,
+    "configure_scaling": settings_module.ConfigureScalingSettings,
 }
 # A function missing from the table fails the next test, not the collection of this module.
 REQUIRED = [
@@ -38,7 +39,7 @@ REQUIRED = [
 
 def test_every_function_has_a_settings_model_in_this_table() -> None:
     assert sorted(SETTINGS_OF) == FUNCTIONS
-    assert len(FUNCTIONS) == 14
+    assert len(FUNCTIONS) == 15
 
 
 @pytest.mark.parametrize("function", FUNCTIONS)

@@ -8,6 +8,7 @@ factory reads, which every function's settings model that needs the adapter decl
 from typing import Protocol
 
 from . import client, resource
+from .autoscaling import ScalableTargets
 from .bus import EventBus
 from .endpoints import Endpoints
 from .executions import Executions
@@ -68,3 +69,7 @@ def event_bus(bus_name: str) -> EventBus:
 
 def metric_publisher(namespace: str) -> MetricPublisher:
     return MetricPublisher(client("cloudwatch"), namespace)
+
+
+def scalable_targets() -> ScalableTargets:
+    return ScalableTargets(client("application-autoscaling"))
