@@ -25,6 +25,7 @@ from moto.moto_server import werkzeug_app
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 from werkzeug.serving import BaseWSGIServer, make_server
 
+from mlops.twin.applicationautoscaling import DeregisterDeletesPolicies, TargetTracking
 from mlops.twin.cloudformation import api as cloudformation_api
 from mlops.twin.cloudformation.stacks import StackRecords
 from mlops.twin.cloudwatch import metrics
@@ -210,6 +211,12 @@ class LocalCloud:
                 alarm_state=lambda name: metrics.alarm_state(self.client("cloudwatch"), name),
                 time_scale=self.time_scale,
             )
+        )
+        # Target tracking on the invocation metrics hosting publishes: it changes instance
+        # counts through hosting, so it stops before hosting does (applicationautoscaling/).
+        seams.enter_context(DeregisterDeletesPolicies(self.account, self.region))
+        self.scaling = seams.enter_context(
+            TargetTracking(self.account, self.region, self.hosting, self.time_scale)
         )
         self.builds = seams.enter_context(
             BuildRunner(
