@@ -237,6 +237,25 @@ def test_a_failed_verification_or_smoke_test_ends_the_run_under_its_name(
     run = deploy(twin, fresh(ROLLOUT), **{function: [raises(error, "why")]})
     assert (run.status, run.error) == ("FAILED", error)
     assert outcome(run) == "FAILED"
+    # Autoscaling is registered again for whatever the endpoint serves now
+    assert run.path[-3:] == ["RestoreScaling", "NotifyFailure", "Failed"]
+    scaling = [ConfigureScalingInput.model_validate(p).action
+               for p in run.payloads("ConfigureScalingFunction")]  # fmt: skip
+    assert scaling == ["prepare", "register"]
+
+
+def test_a_failing_scaling_restore_keeps_the_run_s_own_error(
+    twin: Twin, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    twin.endpoint(monkeypatch, ["InService"])
+    run = deploy(
+        twin,
+        fresh(ROLLOUT),
+        VerifyDeploymentFunction=[raises("DeploymentRolledBack", "why")],
+        ConfigureScalingFunction=[KEPT, raises("AutoScalingConfigInvalid", "min above max")],
+    )
+    assert (run.status, run.error) == ("FAILED", "DeploymentRolledBack")
+    assert run.path[-3:] == ["RestoreScaling", "NotifyFailure", "Failed"]
 
 
 # ---- shadow test ------------------------------------------------------------------------------

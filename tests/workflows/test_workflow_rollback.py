@@ -162,6 +162,9 @@ def test_a_failure_on_the_way_is_the_rollback_s_and_nothing_is_audited_before_it
         "why",
     )
     assert run.path[-2:] == ["NotifyFailure", "Failed"]
+    # After the update, a failure registers autoscaling again for what the endpoint serves
+    restored = function in ("VerifyDeploymentFunction", "SmokeTestFunction")
+    assert ("RestoreScaling" in run.path) == restored
     assert notified(run).outcome == "FAILED"
     audited = len(run.payloads("RecordRollbackFunction"))
     assert audited == (function == "RecordRollbackFunction")
