@@ -26,6 +26,7 @@ from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_ba
 from werkzeug.serving import BaseWSGIServer, make_server
 
 from mlops.twin.applicationautoscaling import DeregisterDeletesPolicies, TargetTracking
+from mlops.twin.applicationautoscaling import api as scaling_api
 from mlops.twin.cloudformation import api as cloudformation_api
 from mlops.twin.cloudformation.stacks import StackRecords
 from mlops.twin.cloudwatch import metrics
@@ -259,6 +260,7 @@ class LocalCloud:
         lambda_api.connect(gateway, self.runtime)
         jobs_api.connect(gateway, self.jobs, self.account, self.region)
         hosting_api.connect(gateway, self.hosting)
+        scaling_api.connect(gateway, self.scaling)
         registry_api.connect(gateway, self.sagemaker_events)
         codebuild_api.connect(gateway, self.builds)
         connect_delivery(gateway, self.delivery)

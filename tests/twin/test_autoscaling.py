@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 
 from mlops.twin.applicationautoscaling import DeregisterDeletesPolicies, TargetTracking
+from mlops.twin.applicationautoscaling.api import describe_scaling_activities
 from mlops.twin.applicationautoscaling.tracking import Decision, decide
 from mlops.twin.cloudwatch import metrics
 from mlops.twin.sagemaker.hosting import Hosting
@@ -119,6 +120,22 @@ def test_sustained_load_scales_out_and_a_quiet_period_scales_back_in(
     in_s = _wait_for(hosting, name, 1, timeout=60)
     [out, back] = [(a["From"], a["To"]) for a in tracking.activities]
     assert out[0] == 1 and out[1] > 1 and back[1] == 1
+    # DescribeScalingActivities: most recent first; an activity ends when the seam next looks
+    # at the endpoint (within a quarter period) after it is InService again
+    deadline = time.monotonic() + 10
+    while any(a.get("EndTime") is None for a in tracking.activities):
+        assert time.monotonic() < deadline, tracking.activities
+        time.sleep(0.05)
+    listed = describe_scaling_activities(tracking, {"ServiceNamespace": "sagemaker"})
+    assert [a["Description"] for a in listed["ScalingActivities"]] == [
+        "Setting desired instance count to 1.",
+        f"Setting desired instance count to {out[1]}.",
+    ]
+    assert {a["StatusCode"] for a in listed["ScalingActivities"]} == {"Successful"}
+    paged = describe_scaling_activities(
+        tracking, {"ServiceNamespace": "sagemaker", "MaxResults": 1}
+    )
+    assert len(paged["ScalingActivities"]) == 1 and paged["NextToken"] == "1"
     print(f"scale out 1->3: {out_s:.1f} s twin; scale in to 1: {in_s:.1f} s twin")
 
 

@@ -10,13 +10,15 @@ cloudwatch/cadence.py), divides by CurrentInstanceCount, and asks tracking.decid
 is carried out as the service does it, with UpdateEndpointWeightsAndCapacities
 (DesiredInstanceCount); the endpoint is Updating until the new instances answer /ping (or the
 removed ones stopped), and the cooldowns count from the moment it is InService again.
-`activities` lists what was done (ResourceId, From, To, Cause, StartTime, EndTime).
+`activities` lists what was done (ActivityId, ResourceId, From, To, Cause, StartTime, EndTime);
+api.py serves them as DescribeScalingActivities.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -167,6 +169,7 @@ class TargetTracking(Seam):
             return
         track.busy, track.scaling = True, "out" if decision.desired > current else "in"
         track.activity = {
+            "ActivityId": str(uuid.uuid4()),
             "ResourceId": tracked.resource_id,
             "From": current,
             "To": decision.desired,
