@@ -63,6 +63,13 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _scaling_text(scaling: dict[str, Any] | None) -> str:
+    if not scaling:
+        return ""
+    target = f", target {scaling['target']:g}/min per instance" if scaling["target"] else ""
+    return f", autoscaling {scaling['min']}-{scaling['max']}{target}"
+
+
 def _human(doc: dict[str, Any]) -> str:
     stack = doc["stack"]
     lines = [f"Stack     {stack['name']} ({stack['status']}, {stack['region']})"]
@@ -81,6 +88,7 @@ def _human(doc: dict[str, Any]) -> str:
                 f"          {kind}variant {variant['name']}: weight {variant['current_weight']}, "
                 f"{variant['instances']} instance(s)"
                 + (f", {variant['status']}" if variant["status"] else "")
+                + _scaling_text(variant.get("scaling"))
             )
         if endpoint["deployment"]:
             target = endpoint["deployment"]

@@ -1,5 +1,5 @@
 """The stack's endpoint as an operator needs it at a glance: status, the version it serves,
-its variants and weights, a deployment in progress (DescribeEndpoint's
+its variants, weights, instances and autoscaling range, a deployment in progress (DescribeEndpoint's
 PendingDeploymentSummary, SageMaker API reference), and the stack's alarms and dead letters."""
 
 from __future__ import annotations
@@ -42,17 +42,43 @@ def live_version(plane: ControlPlane, endpoint: dict[str, Any] | None) -> int | 
     return None if endpoint is None else live_package_version(plane.endpoints, endpoint)
 
 
+def scaling_of(autoscaling: Any, endpoint: str) -> dict[str, dict[str, Any]]:
+    """Variant name -> its autoscaling range and target-tracking target (Application Auto
+    Scaling DescribeScalableTargets and DescribeScalingPolicies, namespace sagemaker)."""
+    prefix = f"endpoint/{endpoint}/variant/"
+    targets = autoscaling.describe_scalable_targets(ServiceNamespace="sagemaker")
+    policies = autoscaling.describe_scaling_policies(ServiceNamespace="sagemaker")
+    tracked = {
+        p["ResourceId"]: p["TargetTrackingScalingPolicyConfiguration"]["TargetValue"]
+        for p in policies["ScalingPolicies"]
+        if p["PolicyType"] == "TargetTrackingScaling"
+    }
+    return {
+        t["ResourceId"][len(prefix) :]: {
+            "min": t["MinCapacity"],
+            "max": t["MaxCapacity"],
+            "target": tracked.get(t["ResourceId"]),
+        }
+        for t in targets["ScalableTargets"]
+        if t["ResourceId"].startswith(prefix)
+    }
+
+
 def endpoint_view(plane: ControlPlane) -> EndpointView | None:
     endpoint = plane.endpoints.describe(plane.endpoint_name)
     if endpoint is None:
         return None
+    scaling = scaling_of(plane.client("application-autoscaling"), plane.endpoint_name)
     pending = endpoint.get("PendingDeploymentSummary")
     return EndpointView(
         name=endpoint["EndpointName"],
         status=endpoint["EndpointStatus"],
         config=endpoint.get("EndpointConfigName", ""),
         live_version=live_version(plane, endpoint),
-        variants=[_variant(v) for v in endpoint.get("ProductionVariants", [])]
+        variants=[
+            {**_variant(v), "scaling": scaling.get(v["VariantName"])}
+            for v in endpoint.get("ProductionVariants", [])
+        ]
         + [_variant(v, shadow=True) for v in endpoint.get("ShadowProductionVariants", [])],
         deployment=None
         if not pending

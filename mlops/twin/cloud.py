@@ -26,6 +26,8 @@ from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_ba
 from werkzeug.serving import BaseWSGIServer, make_server
 
 from mlops.twin.aws.arns import Arn
+from mlops.twin.applicationautoscaling import DeregisterDeletesPolicies, TargetTracking
+from mlops.twin.applicationautoscaling import api as scaling_api
 from mlops.twin.cloudformation import api as cloudformation_api
 from mlops.twin.cloudformation.stacks import StackRecords
 from mlops.twin.cloudwatch import metrics
@@ -215,6 +217,12 @@ class LocalCloud:
                 time_scale=self.time_scale,
             )
         )
+        # Target tracking on the invocation metrics hosting publishes: it changes instance
+        # counts through hosting, so it stops before hosting does (applicationautoscaling/).
+        seams.enter_context(DeregisterDeletesPolicies(self.account, self.region))
+        self.scaling = seams.enter_context(
+            TargetTracking(self.account, self.region, self.hosting, self.time_scale)
+        )
         self.builds = seams.enter_context(
             BuildRunner(
                 self.account,
@@ -256,6 +264,7 @@ class LocalCloud:
         lambda_api.connect(gateway, self.runtime)
         jobs_api.connect(gateway, self.jobs, self.account, self.region)
         hosting_api.connect(gateway, self.hosting)
+        scaling_api.connect(gateway, self.scaling)
         registry_api.connect(gateway, self.sagemaker_events)
         codebuild_api.connect(gateway, self.builds)
         connect_delivery(gateway, self.delivery)

@@ -49,6 +49,7 @@ def test_status_after_the_loop_shows_the_live_version_its_deployment_and_healthy
     endpoint = document["endpoint"]
     assert (endpoint["status"], endpoint["live_version"]) == ("InService", 1)
     assert endpoint["variants"][0]["current_weight"] == 1.0 and endpoint["deployment"] is None
+    assert endpoint["variants"][0]["scaling"] is None  # AutoScaling is off by default
     assert document["champion_version"] == 1 and document["pending_approval"] == []
     assert document["workflows"]["deploy"]["outcome"] == "Deployed"
     assert {a["state"] for a in document["alarms"]} == {"OK"} and len(document["alarms"]) == 3

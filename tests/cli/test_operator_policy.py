@@ -37,7 +37,12 @@ def test_operators_write_the_ledger_only_under_approval_schema_and_abtest_keys_n
 def test_only_actions_without_resource_level_permissions_take_every_resource(template):
     anywhere = [s for s in statements(template) if s["Resource"] == "*"]
     assert [sorted(actions_of(s)) for s in anywhere] == [
-        ["events:TestEventPattern", "sagemaker:ListModelPackages"]
+        [
+            "application-autoscaling:DescribeScalableTargets",
+            "application-autoscaling:DescribeScalingPolicies",
+            "events:TestEventPattern",
+            "sagemaker:ListModelPackages",
+        ]
     ]
 
 

@@ -474,7 +474,8 @@ def test_canary_alarm_during_bake_rolls_back_and_blue_serves_everything(
     assert "green-errors" in described["FailureReason"]
     assert "rolled back" in described["FailureReason"]
     assert described["LastDeploymentConfig"] == deployment
-    assert [s.config_name for s in hosting.servers(name)] == [old_config]
+    # Two instances of blue, one process each; green's were stopped
+    assert [s.config_name for s in hosting.servers(name)] == [old_config] * 2
     assert {_answer(hosting, name) for _ in range(20)} == {("AllTraffic", "blue")}
     assert ("Updating", "Deleting") in recorder.steps()
 
@@ -483,7 +484,8 @@ def test_canary_with_ok_alarm_shares_traffic_then_completes_and_stops_blue(
     hosting: Hosting, world: HostingWorld, recorder: Recorder
 ) -> None:
     name = _in_service(hosting, world, ("AllTraffic", "blue", 1.0, 2))
-    [blue_server] = hosting.servers(name)
+    blue_servers = hosting.servers(name)
+    assert len(blue_servers) == 2  # one process per instance
     new_config = world.config(("AllTraffic", "green", 1.0, 2))
     during_canary: list[tuple[str, str]] = []
     canary_weights: list[float] = []
@@ -505,7 +507,7 @@ def test_canary_with_ok_alarm_shares_traffic_then_completes_and_stops_blue(
     assert described["EndpointStatus"] == "InService"
     assert described["EndpointConfigName"] == new_config
     assert "FailureReason" not in described
-    assert blue_server.popen.poll() is not None
+    assert all(server.popen.poll() is not None for server in blue_servers)
     assert recorder.alarm_reads["green-errors"] >= 3  # canary bake, full bake, final bake
     green_dims = {"Name": "EndpointConfigName", "Value": new_config}
     green_datums = [d for d in recorder.metrics if green_dims in d["Dimensions"]]
@@ -596,7 +598,7 @@ def test_invalid_deployment_config_is_rejected_before_anything_starts(
 
     assert caught.value.code == "ValidationException"
     assert hosting.describe_endpoint(name)["EndpointStatus"] == "InService"
-    assert len(hosting.servers(name)) == 1
+    assert len(hosting.servers(name)) == 2  # blue's two instances, no green started
 
 
 def test_canary_requires_the_same_variant_names(hosting: Hosting, world: HostingWorld) -> None:

@@ -109,3 +109,42 @@ def test_update_model_package_signature_and_package_fields():
     source = inspect.getsource(ModelPackage.__init__)
     for attribute in ("customer_metadata_properties", "approval_description"):
         assert f"self.{attribute}" in source, f"ModelPackage.{attribute} is gone"
+
+
+def test_application_autoscaling_records_the_twin_reads_and_patches():
+    """applicationautoscaling/backend.py reads targets and policies and patches deregister."""
+    from moto.applicationautoscaling.models import (
+        ApplicationAutoscalingBackend,
+        applicationautoscaling_backends,
+    )
+
+    backend = applicationautoscaling_backends["123456789012"]["us-east-1"]
+    for attribute in ("targets", "policies", "scheduled_actions"):
+        assert hasattr(backend, attribute), f"ApplicationAutoscalingBackend.{attribute} is gone"
+    assert list(
+        inspect.signature(ApplicationAutoscalingBackend.deregister_scalable_target).parameters
+    ) == ["self", "namespace", "r_id", "dimension"]
+    backend.register_scalable_target(
+        "sagemaker", "endpoint/e/variant/v", "sagemaker:variant:DesiredInstanceCount", 1, 2, "", ""
+    )
+    policy = backend.put_scaling_policy(
+        "p",
+        "sagemaker",
+        "endpoint/e/variant/v",
+        "sagemaker:variant:DesiredInstanceCount",
+        {"TargetValue": 1.0},
+        "TargetTrackingScaling",
+    )
+    try:
+        assert policy.target_tracking_scaling_policy_configuration == {"TargetValue": 1.0}
+        assert (policy.resource_id, policy.scalable_dimension) == (
+            "endpoint/e/variant/v",
+            "sagemaker:variant:DesiredInstanceCount",
+        )
+        # moto keeps a deregistered target's policies: the twin's patch deletes them
+        backend.deregister_scalable_target(
+            "sagemaker", "endpoint/e/variant/v", "sagemaker:variant:DesiredInstanceCount"
+        )
+        assert any(p is policy for p in backend.policies.values())
+    finally:
+        backend.policies.clear()

@@ -148,13 +148,13 @@ def test_after_settled_routes_by_phase_and_endpoint(
 
 
 @pytest.mark.parametrize(
-    ("plan", "route"), [(SHADOW_PLAN, "CreateShadowConfig"), (ROLLOUT_PLAN, "ArmLatencyAlarm")]
+    ("plan", "route"), [(SHADOW_PLAN, "CreateShadowConfig"), (ROLLOUT_PLAN, "PrepareScaling")]
 )
 def test_shadow_first_follows_the_plan(choose: Any, plan: dict, route: str) -> None:
     assert choose("ShadowFirst", {"plan": {"Payload": plan}}) == route
 
 
-@pytest.mark.parametrize(("decision", "route"), [("PROMOTE", "ArmLatencyAlarm"),
+@pytest.mark.parametrize(("decision", "route"), [("PROMOTE", "PrepareScaling"),
                                                  ("DISCARD", "EndShadowTest")])  # fmt: skip
 def test_promote_rolls_out_and_discard_ends_the_shadow_test(
     choose: Any, decision: str, route: str

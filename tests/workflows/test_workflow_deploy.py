@@ -17,6 +17,7 @@ from mlops_common.models import (
     ABComparison,
     AcquireEndpointInput,
     CompareShadowInput,
+    ConfigureScalingInput,
     DeployPlan,
     DeployPlanInput,
     JudgeABTestInput,
@@ -39,6 +40,8 @@ STATUSES = (
 NOTIFIED = returns({"subject": "s", "message_id": "m", "recorded": True})
 VERIFIED = returns({"endpoint_name": "e", "endpoint_config_name": "c", "status": "InService"})
 SMOKE = returns({"endpoint_name": "e", "rows": 3, "predictions": [], "latency_ms": 12.5})
+KEPT = returns({"endpoint_name": "e", "variant": "AllTraffic", "action": "prepare",
+                "registered": True, "retain_variant_properties": True})  # fmt: skip
 
 
 def planned(plan: dict[str, Any]) -> dict[str, Any]:
@@ -51,6 +54,7 @@ def deploy(twin: Twin, plan: dict[str, Any], **script: list[dict[str, Any]]) -> 
         "PlanDeploymentFunction": [planned(plan)],
         "VerifyDeploymentFunction": [VERIFIED],
         "SmokeTestFunction": [SMOKE],
+        "ConfigureScalingFunction": [KEPT],
         "RecordOutcomeFunction": [NOTIFIED],
     }
     return twin.run("DeployPipeline", APPROVED, functions | script)
@@ -165,8 +169,16 @@ def test_an_update_arms_the_plan_s_alarm_then_rolls_out_with_its_deployment_conf
     config = plan["endpoint_config"]["EndpointConfigName"]
     assert endpoint.requests == [
         ("UpdateEndpoint", {"EndpointConfigName": config, "DeploymentConfig": plan[
-            "deployment_config"]}),
+            "deployment_config"], "RetainAllVariantProperties": True}),
     ]  # fmt: skip
+    # Autoscaling: prepared before the update (which keeps the scaled count), registered after
+    # the smoke test
+    scaling = [ConfigureScalingInput.model_validate(p) for p in
+               run.payloads("ConfigureScalingFunction")]  # fmt: skip
+    assert [s.action for s in scaling] == ["prepare", "register"]
+    assert all(s.plan.endpoint_config == plan["endpoint_config"] for s in scaling)
+    assert run.path.index("PrepareScaling") < run.path.index("UpdateEndpoint")
+    assert run.path.index("SmokeTest") < run.path.index("ConfigureScaling")
     # When UpdateEndpoint was called, the alarm was already the plan's.
     [alarms] = endpoint.alarms_at_update
     [alarm] = [a for a in alarms if a["AlarmName"] == plan["latency_alarm"]["AlarmName"]]
@@ -228,6 +240,25 @@ def test_a_failed_verification_or_smoke_test_ends_the_run_under_its_name(
     run = deploy(twin, fresh(ROLLOUT), **{function: [raises(error, "why")]})
     assert (run.status, run.error) == ("FAILED", error)
     assert outcome(run) == "FAILED"
+    # Autoscaling is registered again for whatever the endpoint serves now
+    assert run.path[-3:] == ["RestoreScaling", "NotifyFailure", "Failed"]
+    scaling = [ConfigureScalingInput.model_validate(p).action
+               for p in run.payloads("ConfigureScalingFunction")]  # fmt: skip
+    assert scaling == ["prepare", "register"]
+
+
+def test_a_failing_scaling_restore_keeps_the_run_s_own_error(
+    twin: Twin, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    twin.endpoint(monkeypatch, ["InService"])
+    run = deploy(
+        twin,
+        fresh(ROLLOUT),
+        VerifyDeploymentFunction=[raises("DeploymentRolledBack", "why")],
+        ConfigureScalingFunction=[KEPT, raises("AutoScalingConfigInvalid", "min above max")],
+    )
+    assert (run.status, run.error) == ("FAILED", "DeploymentRolledBack")
+    assert run.path[-3:] == ["RestoreScaling", "NotifyFailure", "Failed"]
 
 
 # ---- shadow test ------------------------------------------------------------------------------
@@ -269,9 +300,10 @@ def test_a_promoted_shadow_test_then_rolls_out_with_guardrails(
     shadow_config = plan["shadow"]["endpoint_config"]
     assert endpoint.requests == [
         ("UpdateEndpoint", {"EndpointConfigName": shadow_config["EndpointConfigName"],
-                            "DeploymentConfig": None}),
+                            "DeploymentConfig": None, "RetainAllVariantProperties": False}),
         ("UpdateEndpoint", {"EndpointConfigName": plan["endpoint_config"]["EndpointConfigName"],
-                            "DeploymentConfig": plan["deployment_config"]}),
+                            "DeploymentConfig": plan["deployment_config"],
+                            "RetainAllVariantProperties": True}),
     ]  # fmt: skip
     [compared] = map(CompareShadowInput.model_validate, run.payloads("CompareShadowFunction"))
     assert compared.endpoint["EndpointConfigName"] == shadow_config["EndpointConfigName"]

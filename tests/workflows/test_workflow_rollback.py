@@ -41,6 +41,17 @@ def roll_back(twin: Twin, request: Any, plan: dict[str, Any], **script: list[dic
         "SmokeTestFunction": [
             returns({"endpoint_name": "e", "rows": 3, "predictions": [], "latency_ms": 9.0})
         ],  # fmt: skip
+        "ConfigureScalingFunction": [
+            returns(
+                {
+                    "endpoint_name": "e",
+                    "variant": "AllTraffic",
+                    "action": "prepare",
+                    "registered": False,
+                    "retain_variant_properties": False,
+                }
+            )
+        ],  # fmt: skip
         "RecordRollbackFunction": [AUDITED],
         "RecordOutcomeFunction": [NOTIFIED],
     }
@@ -62,18 +73,19 @@ def test_a_rollback_deploys_all_at_once_verifies_smoke_tests_then_audits(
     run = roll_back(twin, request_, plan)
     assert (run.status, run.path) == ("SUCCEEDED", [
         "LoadSettings", "AcquireEndpoint", "EndpointTurn", "PlanRollback", "RollbackAction",
-        "CreateModel", "CreateEndpointConfig",
+        "CreateModel", "CreateEndpointConfig", "PrepareScaling",
         "UpdateEndpoint", "WaitForEndpoint", "DescribeEndpoint", "EndpointSettled",
         "WaitForEndpoint", "DescribeEndpoint", "EndpointSettled", "VerifyDeployment",
-        "SmokeTest", "RecordRollback", "NotifyRolledBack", "RolledBack",
+        "SmokeTest", "ConfigureScaling", "RecordRollback", "NotifyRolledBack", "RolledBack",
     ])  # fmt: skip
     [planned] = map(RollbackPlanInput.model_validate, run.payloads("PlanRollbackFunction"))
     assert planned.request == request_
     # All at once: no DeploymentConfig, so alarms already in ALARM cannot stop it.
     config = plan["endpoint_config"]["EndpointConfigName"]
     assert endpoint.requests == [
-        ("UpdateEndpoint", {"EndpointConfigName": config, "DeploymentConfig": None})
-    ]
+        ("UpdateEndpoint", {"EndpointConfigName": config, "DeploymentConfig": None,
+                            "RetainAllVariantProperties": False})
+    ]  # fmt: skip
     [verified] = map(VerifyDeploymentInput.model_validate, run.payloads("VerifyDeploymentFunction"))
     assert verified.reject_on_rollback is False  # never reject the known-good version
     assert verified.endpoint["EndpointStatus"] == "InService"
@@ -150,6 +162,9 @@ def test_a_failure_on_the_way_is_the_rollback_s_and_nothing_is_audited_before_it
         "why",
     )
     assert run.path[-2:] == ["NotifyFailure", "Failed"]
+    # After the update, a failure registers autoscaling again for what the endpoint serves
+    restored = function in ("VerifyDeploymentFunction", "SmokeTestFunction")
+    assert ("RestoreScaling" in run.path) == restored
     assert notified(run).outcome == "FAILED"
     audited = len(run.payloads("RecordRollbackFunction"))
     assert audited == (function == "RecordRollbackFunction")

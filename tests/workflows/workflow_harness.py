@@ -177,8 +177,11 @@ class Twin:
             scripted.config = config
             return {"EndpointArn": scripted.describe(name)["EndpointArn"]}
 
-        def update(name: str, config: str, deployment_config: Any = None, *_: Any) -> dict:
+        def update(
+            name: str, config: str, deployment_config: Any = None, retain: bool = False, *_: Any
+        ) -> dict:
             request = {"EndpointConfigName": config, "DeploymentConfig": deployment_config}
+            request["RetainAllVariantProperties"] = retain
             scripted.requests.append(("UpdateEndpoint", request))
             scripted.alarms_at_update.append(cloudwatch.describe_alarms()["MetricAlarms"])
             scripted.config = config

@@ -49,6 +49,11 @@ class CandidateTestModesConflict(MlopsError):
     """ShadowMode and ABTestMode are both on: a candidate is tested one way or the other."""
 
 
+class AutoScalingConfigInvalid(MlopsError):
+    """The autoscaling parameters do not hold together (min >= 1, max >= min, target > 0,
+    cooldowns >= 0); nothing is registered."""
+
+
 class DeploymentFailed(MlopsError):
     """The endpoint ended Failed, or did not end on the target config."""
 

@@ -696,3 +696,27 @@ class DriftVerdict(Payload):
     retrain_request_id: Annotated[
         str | None, Field(description="The retrain the Model Drift Detected event asks for")
     ] = None
+
+
+# ---- autoscaling -----------------------------------------------------------------------------
+
+
+class ConfigureScalingInput(PlanInput):
+    action: Annotated[
+        Literal["prepare", "register"],
+        Field(description="prepare: before UpdateEndpoint; register: once the endpoint settled"),
+    ]
+
+
+class ConfigureScalingOutput(Payload):
+    endpoint_name: str
+    variant: str
+    action: str
+    registered: Annotated[bool, Field(description="The variant is a scalable target now")] = False
+    retain_variant_properties: Annotated[
+        bool, Field(description="UpdateEndpoint RetainAllVariantProperties")
+    ] = False
+    min_instances: int | None = None
+    max_instances: int | None = None
+    target_invocations: float | None = None
+    note: str = ""

@@ -11,6 +11,7 @@ from typing import Annotated, Any, Self
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from .domain.autoscaling import ScalingConfig
 from .domain.candidates import check_candidates
 from .domain.problem import check_gate, check_problem
 from .domain.spot import check_spot
@@ -313,3 +314,27 @@ class JudgeDriftSettings(LedgerSettings):
     drift_minimum_rows: Annotated[int, Field(ge=1)] = 100
     drift_psi_threshold: Annotated[float, Field(gt=0)] = 0.25
     drift_ks_threshold: Annotated[float, Field(gt=0, le=1)] = 0.2
+
+
+class ConfigureScalingSettings(_Settings):
+    """Template parameters AutoScaling* (domain.autoscaling.ScalingConfig); a combination that
+    does not hold together is AutoScalingConfigInvalid when ConfigureScaling runs."""
+
+    variant_name: str = "AllTraffic"
+    auto_scaling: bool = False
+    auto_scaling_min_instances: int = 1
+    auto_scaling_max_instances: int = 1
+    auto_scaling_target_invocations: float = 100.0
+    auto_scaling_scale_out_cooldown: int = 60
+    auto_scaling_scale_in_cooldown: int = 300
+
+    @property
+    def scaling(self) -> ScalingConfig:
+        return ScalingConfig(
+            enabled=self.auto_scaling,
+            min_instances=self.auto_scaling_min_instances,
+            max_instances=self.auto_scaling_max_instances,
+            target_invocations=self.auto_scaling_target_invocations,
+            scale_out_cooldown=self.auto_scaling_scale_out_cooldown,
+            scale_in_cooldown=self.auto_scaling_scale_in_cooldown,
+        )

@@ -27,6 +27,7 @@ SETTINGS_OF: dict[str, type[BaseModel]] = {
     "plan_drift_check": settings_module.DriftCheckSettings,
     "judge_drift": settings_module.JudgeDriftSettings,
     "record_upload": settings_module.RecordUploadSettings,
+    "configure_scaling": settings_module.ConfigureScalingSettings,
 }
 # A function missing from the table fails the next test, not the collection of this module.
 REQUIRED = [
@@ -40,7 +41,7 @@ REQUIRED = [
 
 def test_every_function_has_a_settings_model_in_this_table() -> None:
     assert sorted(SETTINGS_OF) == FUNCTIONS
-    assert len(FUNCTIONS) == 15
+    assert len(FUNCTIONS) == 17
 
 
 @pytest.mark.parametrize("function", FUNCTIONS)

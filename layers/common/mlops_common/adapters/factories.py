@@ -8,6 +8,7 @@ factory reads, which every function's settings model that needs the adapter decl
 from typing import Protocol
 
 from . import client, resource
+from .autoscaling import ScalableTargets
 from .bus import EventBus
 from .endpoints import Endpoints
 from .executions import Executions
@@ -73,3 +74,7 @@ def metric_publisher(namespace: str) -> MetricPublisher:
 
 def schedules(group: str) -> Schedules:
     return Schedules(client("scheduler"), group)
+
+
+def scalable_targets() -> ScalableTargets:
+    return ScalableTargets(client("application-autoscaling"))

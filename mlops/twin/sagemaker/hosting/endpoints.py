@@ -75,7 +75,7 @@ class Hosting(Seam):
         self._shadows = ShadowRunner(self._metrics, self._capture)
         self._generation = 0
         self._deployer = Deployer(
-            self._lock, self._emit, self._start_fleet, alarm_state, time_scale
+            self._lock, self._emit, self._start_fleet, alarm_state, time_scale, startup_timeout
         )
         self.supervisor = Supervisor(self._serving_fleets, startup_timeout)
 

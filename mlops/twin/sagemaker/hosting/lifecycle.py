@@ -41,7 +41,9 @@ class Deployer:
         start_fleet: Callable[[Endpoint, EndpointConfigSpec], Fleet],
         alarm_state: Callable[[str], str] | None,
         time_scale: float,
+        startup_timeout: float = 120.0,
     ) -> None:
+        self._startup_timeout = startup_timeout
         self._lock = lock
         self._emit = emit
         self._start_fleet = start_fleet
@@ -198,20 +200,30 @@ class Deployer:
         self._step(ep, lambda: self._finish(ep, "InService", reason))
 
     def update_weights(self, ep: Endpoint, desired: list[dict[str, Any]]) -> None:
-        """UpdateEndpointWeightsAndCapacities: Desired* shown while Updating, then applied."""
+        """UpdateEndpointWeightsAndCapacities: Desired* shown while Updating, then applied: a
+        changed instance count starts or stops model-server processes (fleet.grow / shrink),
+        and CurrentInstanceCount is the number that serve."""
         try:
             fleet = ep.blue
             assert fleet is not None
             self._step(ep, lambda: ep.touch("Updating"))
             if ep.cancel.wait(min(1.0, self._scale)):  # a (scaled) 1 s rollout
                 return
+            for item in desired:
+                variant = fleet.variant(item["VariantName"])
+                assert variant is not None
+                have, wanted = len(fleet.instances(variant.name)), variant.desired_instance_count
+                if wanted > have:
+                    fleet.grow(variant.name, wanted, self._startup_timeout, ep.cancel)
+                elif wanted < have:
+                    fleet.shrink(variant.name, wanted)
 
             def apply() -> None:
                 for item in desired:
                     variant = fleet.variant(item["VariantName"])
                     assert variant is not None
                     variant.current_weight = variant.desired_weight
-                    variant.current_instance_count = variant.desired_instance_count
+                    variant.current_instance_count = len(fleet.instances(variant.name))
                 self._finish(ep, "InService", None)
 
             self._step(ep, apply)

@@ -86,13 +86,14 @@ class ModelServerProcess:
             _launch=(staged, instance_dir, env),
         )
 
-    def restart(self) -> ModelServerProcess:
-        """A new process serving the same staged model from the same directory (its log goes on
-        in the same file); wait_healthy() it before sending it requests."""
+    def restart(self, instance_dir: Path | None = None) -> ModelServerProcess:
+        """A new process serving the same staged model, from the same directory (its log goes
+        on in the same file: a replaced instance) or from `instance_dir` (one more instance of
+        the variant); wait_healthy() it before sending it requests."""
         assert self._launch is not None
-        staged, instance_dir, env = self._launch
+        staged, own_dir, env = self._launch
         return ModelServerProcess.start(
-            staged, self.variant_name, self.config_name, instance_dir, env
+            staged, self.variant_name, self.config_name, instance_dir or own_dir, env
         )
 
     def wait_healthy(self, timeout: float, cancel: threading.Event | None = None) -> None:
