@@ -25,9 +25,9 @@ from moto.moto_server import werkzeug_app
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 from werkzeug.serving import BaseWSGIServer, make_server
 
-from mlops.twin.aws.arns import Arn
 from mlops.twin.applicationautoscaling import DeregisterDeletesPolicies, TargetTracking
 from mlops.twin.applicationautoscaling import api as scaling_api
+from mlops.twin.aws.arns import Arn
 from mlops.twin.cloudformation import api as cloudformation_api
 from mlops.twin.cloudformation.stacks import StackRecords
 from mlops.twin.cloudwatch import metrics
