@@ -386,13 +386,15 @@ def test_an_ab_test_waits_its_window_then_a_promotion_returns_to_live_and_rolls_
     ab_config = plan["ab_test"]["endpoint_config"]
     # Guarded rollouts need the same variant names before and after: the A/B config is left
     # for the live config alone (all at once), then the candidate rolls out with guardrails
+    # and PrepareScaling keeps the variant's scaled instance count for the model-only rollout
     assert endpoint.requests == [
         ("UpdateEndpoint", {"EndpointConfigName": ab_config["EndpointConfigName"],
-                            "DeploymentConfig": None}),
+                            "DeploymentConfig": None, "RetainAllVariantProperties": False}),
         ("UpdateEndpoint", {"EndpointConfigName": plan["previous_config"],
-                            "DeploymentConfig": None}),
+                            "DeploymentConfig": None, "RetainAllVariantProperties": False}),
         ("UpdateEndpoint", {"EndpointConfigName": plan["endpoint_config"]["EndpointConfigName"],
-                            "DeploymentConfig": plan["deployment_config"]}),
+                            "DeploymentConfig": plan["deployment_config"],
+                            "RetainAllVariantProperties": True}),
     ]  # fmt: skip
     assert run.path.count("ABPoll") == 3 and run.path.count("JudgeABTest") == 3
     judged = [JudgeABTestInput.model_validate(p) for p in run.payloads("JudgeABTestFunction")]
